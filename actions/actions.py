@@ -1,0 +1,428 @@
+"""Custom actions. Business rules live in ``bot/``; these read the tracker, call the core, and
+turn the result into responses and slot events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timezone
+from typing import Any
+
+from babel.dates import format_date
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import db
+from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
+from bot.money import Money, MoneyError
+from bot.promises import check_amount, check_due_date, latest_due_date
+from bot.settings import promise_rules, verification_rules
+from bot.verification import (
+    IdentityRecord,
+    has_second_factor_shape,
+    parse_account_reference,
+    parse_phone,
+    second_factor_matches,
+    sender_phone,
+)
+
+logger = logging.getLogger(__name__)
+_LOCALES = {"USD": "en_US", "GBP": "en_GB", "CNY": "en_US"}
+
+
+def _locale(currency: str) -> str:
+    return _LOCALES.get(currency, "en_US")
+
+
+def _channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _load_account(tracker: Tracker) -> db.Account | None:
+    account_id = tracker.get_slot("account_id")
+    if not account_id:
+        return None
+    with db.session_scope() as session:
+        account = session.get(db.Account, account_id)
+        if account is not None:
+            session.expunge(account)
+        return account
+
+
+def _log(tracker: Tracker, event: str, account_id: str | None = None, detail: str | None = None) -> None:
+    with db.session_scope() as session:
+        db.log_contact(
+            session,
+            account_id=account_id or tracker.get_slot("account_id"),
+            channel=_channel(tracker),
+            direction="inbound",
+            event=event,
+            conversation_id=tracker.sender_id,
+            detail=detail,
+        )
+
+
+def _verified(tracker: Tracker) -> bool:
+    return bool(tracker.get_slot("identity_verified")) and bool(tracker.get_slot("account_id"))
+
+
+def _format_day(value: date) -> str:
+    return str(format_date(value, format="full", locale="en_US"))
+
+
+class ActionSessionStart(Action):
+    """Starts each conversation: links the account from the sender's phone and gives the
+    mini-Miranda as the first bot turn (15 U.S.C. 1692e(11); 12 CFR 1006.18(e))."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        phone = sender_phone(tracker.sender_id)
+        if phone:
+            with db.session_scope() as session:
+                account = db.find_account(session, phone_e164=phone)
+                if account is not None:
+                    events.append(SlotSet("account_id", account.id))
+        dispatcher.utter_message(response="utter_mini_miranda")
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionStartVerification(Action):
+    """Says why identity comes first, unless this conversation is locked after failed attempts."""
+
+    def name(self) -> str:
+        return "action_start_verification"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if not tracker.get_slot("verification_locked"):
+            dispatcher.utter_message(response="utter_verify_first")
+        return []
+
+
+class ValidateVerificationForm(FormValidationAction):
+    """Right-party contact: account (web chat only), date of birth, then postcode or last four.
+
+    Both factors are checked together so a caller never learns which one was wrong; after
+    ``max_attempts`` failures (data/verification.yml) the conversation is locked.
+    """
+
+    def name(self) -> str:
+        return "validate_verification_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        if tracker.get_slot("verification_locked") or tracker.get_slot("identity_verified"):
+            return []
+        if tracker.get_slot("account_id"):
+            return [s for s in domain_slots if s != "account_reference"]
+        return list(domain_slots)
+
+    def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> dict[str, Any]:
+        attempts = int(tracker.get_slot("verification_attempts") or 0) + 1
+        _log(tracker, "verification_failed", detail=f"attempt {attempts}: {reason}")
+        if attempts >= verification_rules().max_attempts:
+            _log(tracker, "verification_locked")
+            return {"verification_attempts": attempts, "verification_locked": True, "second_factor": "locked"}
+        dispatcher.utter_message(response="utter_verification_mismatch")
+        return {"verification_attempts": attempts, "date_of_birth": None, "second_factor": None, "account_reference": None}
+
+    async def validate_account_reference(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        reference = parse_account_reference(text)
+        phone = None if reference else parse_phone(text)
+        account_id = None
+        if reference or phone:
+            with db.session_scope() as session:
+                account = db.find_account(session, reference=reference, phone_e164=phone)
+                account_id = account.id if account is not None else None
+        if account_id is None:
+            result = self._fail(dispatcher, tracker, "account not found")
+            if not result.get("verification_locked"):
+                result["account_reference"] = None
+            return result
+        return {"account_reference": reference or "phone", "account_id": account_id}
+
+    async def validate_date_of_birth(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = _load_account(tracker)
+        order = verification_rules().date_order_for(account.jurisdiction if account else "US")
+        dob = parse_date_of_birth(str(value or ""), order)
+        if dob is None:
+            dispatcher.utter_message(response="utter_dob_unreadable")
+            return {"date_of_birth": None}
+        return {"date_of_birth": dob.isoformat()}
+
+    async def validate_second_factor(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        if not has_second_factor_shape(text):
+            dispatcher.utter_message(response="utter_second_factor_unreadable")
+            return {"second_factor": None}
+        account_id = tracker.get_slot("account_id")
+        dob_text = tracker.get_slot("date_of_birth")
+        with db.session_scope() as session:
+            account = session.get(db.Account, account_id) if account_id else None
+            record = (
+                IdentityRecord(account.debtor.date_of_birth, account.debtor.postcode, account.last_four)
+                if account is not None
+                else None
+            )
+        if record is None or not dob_text:
+            return self._fail(dispatcher, tracker, "no account")
+        dob_ok = record.date_of_birth.isoformat() == dob_text
+        factor_ok = second_factor_matches(record, text, verification_rules().second_factors)
+        if dob_ok and factor_ok:
+            _log(tracker, "rpc_verified")
+            # keep no identity data in the tracker once it has served its purpose
+            return {"second_factor": "verified", "date_of_birth": "verified", "identity_verified": True}
+        return self._fail(dispatcher, tracker, "details do not match")
+
+
+class ActionVerificationOutcome(Action):
+    """After the verification form: confirm, or end with no disclosure when locked."""
+
+    def name(self) -> str:
+        return "action_verification_outcome"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if _verified(tracker):
+            dispatcher.utter_message(response="utter_verified")
+        elif tracker.get_slot("verification_locked"):
+            dispatcher.utter_message(response="utter_verification_locked")
+        return []
+
+
+class ActionTellBalance(Action):
+    """Balance and days past due; only after right-party verification."""
+
+    def name(self) -> str:
+        return "action_tell_balance"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = _load_account(tracker) if _verified(tracker) else None
+        if account is None:
+            dispatcher.utter_message(response="utter_verify_first")
+            return []
+        dispatcher.utter_message(
+            response="utter_balance",
+            last_four=account.last_four,
+            balance=account.balance.format(_locale(str(account.currency))),
+            days_past_due=account.days_past_due,
+        )
+        _log(tracker, "balance_disclosed", detail=str(account.balance))
+        return []
+
+
+class ActionPrepareFullPayment(Action):
+    """Pay in full: the promise amount is the whole balance; the form then asks for the date."""
+
+    def name(self) -> str:
+        return "action_prepare_full_payment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = _load_account(tracker) if _verified(tracker) else None
+        if account is None:
+            return []
+        return [SlotSet("ptp_amount", account.balance.as_entity())]
+
+
+class ValidatePtpForm(FormValidationAction):
+    """Amount and date of a promise to pay, read in the account's currency and time zone and
+    checked against the balance and ``data/promises.yml``."""
+
+    def name(self) -> str:
+        return "validate_ptp_form"
+
+    async def validate_ptp_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = _load_account(tracker)
+        if account is None:
+            return {"ptp_amount": None}
+        text = tracker.latest_message.get("text") or ""
+        found = find_amounts(text, str(account.currency), str(account.time_zone))
+        money: Money | None = found[0].money if found else None
+        if money is None:
+            candidate = value[0] if isinstance(value, list) and value else value
+            if isinstance(candidate, dict):
+                try:
+                    money = Money.of(candidate["amount"], candidate.get("currency") or str(account.currency))
+                except (KeyError, MoneyError):
+                    money = None
+        if money is None:
+            dispatcher.utter_message(response="utter_ptp_amount_unreadable")
+            return {"ptp_amount": None}
+        rules = promise_rules()
+        check = check_amount(account.balance, money, rules)
+        locale = _locale(str(account.currency))
+        if check.reason == "currency_mismatch":
+            dispatcher.utter_message(response="utter_ptp_currency_mismatch", currency=account.currency)
+            return {"ptp_amount": None}
+        if check.reason == "below_minimum":
+            minimum = Money.of(rules.min_amount, str(account.currency)).format(locale)
+            dispatcher.utter_message(response="utter_ptp_below_minimum", minimum=minimum)
+            return {"ptp_amount": None}
+        if check.reason == "above_balance":
+            dispatcher.utter_message(response="utter_ptp_above_balance", balance=account.balance.format(locale))
+            return {"ptp_amount": None}
+        return {"ptp_amount": money.as_entity()}
+
+    async def validate_ptp_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = _load_account(tracker)
+        if account is None:
+            return {"ptp_date": None}
+        tz = str(account.time_zone)
+        order = verification_rules().date_order_for(str(account.jurisdiction))
+        text = tracker.latest_message.get("text") or ""
+        dates = find_dates(text, tz, _now(), order)
+        due: date | None = dates[0].value if dates else None
+        if due is None and isinstance(value, str):
+            try:
+                due = date.fromisoformat(value)
+            except ValueError:
+                due = None
+        if due is None:
+            dispatcher.utter_message(response="utter_ptp_date_unreadable")
+            return {"ptp_date": None}
+        rules = promise_rules()
+        today = today_in(tz)
+        check = check_due_date(due, today, rules)
+        if check.reason == "date_in_past":
+            dispatcher.utter_message(response="utter_ptp_date_in_past")
+            return {"ptp_date": None}
+        if check.reason == "date_too_far":
+            latest = _format_day(latest_due_date(today, rules))
+            dispatcher.utter_message(response="utter_ptp_date_too_far", max_days=rules.max_days_ahead, latest=latest)
+            return {"ptp_date": None}
+        return {"ptp_date": due.isoformat()}
+
+
+class ActionConfirmPtp(Action):
+    """Reads the promise back before recording it."""
+
+    def name(self) -> str:
+        return "action_confirm_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
+        if not (isinstance(amount, dict) and due):
+            return []
+        money = Money.of(amount["amount"], amount["currency"])
+        dispatcher.utter_message(
+            response="utter_confirm_ptp",
+            amount=money.format(_locale(money.currency)),
+            date=_format_day(date.fromisoformat(due)),
+        )
+        return []
+
+
+class ActionRecordPtp(Action):
+    """Stores the confirmed promise to pay in the system of record."""
+
+    def name(self) -> str:
+        return "action_record_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
+        if not (_verified(tracker) and isinstance(amount, dict) and due):
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        money = Money.of(amount["amount"], amount["currency"])
+        due_date = date.fromisoformat(due)
+        with db.session_scope() as session:
+            row = db.record_promise(
+                session,
+                account_id=tracker.get_slot("account_id"),
+                amount=money,
+                due_date=due_date,
+                channel=_channel(tracker),
+                conversation_id=tracker.sender_id,
+            )
+            reference = row.id
+        dispatcher.utter_message(
+            response="utter_ptp_recorded",
+            amount=money.format(_locale(money.currency)),
+            date=_format_day(due_date),
+            reference=reference,
+        )
+        return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+
+
+class ActionResetPtp(Action):
+    """The debtor said the read-back was wrong: clear it and ask again."""
+
+    def name(self) -> str:
+        return "action_reset_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ptp_start_over")
+        return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+
+
+class ActionRequestHuman(Action):
+    """Records the request for a person in the contact log."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _log(tracker, "human_requested")
+        dispatcher.utter_message(response="utter_human_requested")
+        return []
+
+
+class ActionOptOut(Action):
+    """Suppresses this channel for this sender (12 CFR 1006.6(e); 1006.14(h)) and confirms once,
+    with no payment request in the confirmation."""
+
+    def name(self) -> str:
+        return "action_opt_out"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        channel = _channel(tracker)
+        with db.session_scope() as session:
+            session.add(
+                db.OptOut(
+                    address=sender_phone(tracker.sender_id) or tracker.sender_id,
+                    channel=channel,
+                    account_id=tracker.get_slot("account_id"),
+                    wording=(tracker.latest_message.get("text") or "")[:500],
+                )
+            )
+            db.log_contact(
+                session,
+                account_id=tracker.get_slot("account_id"),
+                channel=channel,
+                direction="inbound",
+                event="opt_out",
+                conversation_id=tracker.sender_id,
+            )
+        dispatcher.utter_message(response="utter_opt_out_confirmed")
+        return []
+
+
+class ActionWrongNumber(Action):
+    """A third party: no debt detail, note it, and lock the conversation (15 U.S.C. 1692b)."""
+
+    def name(self) -> str:
+        return "action_wrong_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _log(tracker, "wrong_party")
+        dispatcher.utter_message(response="utter_wrong_number")
+        return [SlotSet("verification_locked", True), SlotSet("identity_verified", False)]

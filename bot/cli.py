@@ -1,0 +1,47 @@
+"""Command line for the system of record: ``python -m bot.cli --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot import db
+from bot.portfolio import count_accounts, generate, load_into
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bot.cli", description="Collections system of record")
+    sub = parser.add_subparsers(dest="command", required=True)
+    load = sub.add_parser("load-portfolio", help="load the synthetic demo portfolio (fixture accounts included)")
+    load.add_argument("--if-empty", action="store_true", help="do nothing when accounts already exist")
+    show = sub.add_parser("account", help="show one account and its promises to pay")
+    show.add_argument("account_id")
+    args = parser.parse_args(argv)
+
+    if args.command == "load-portfolio":
+        with db.session_scope() as session:
+            if args.if_empty and count_accounts(session):
+                print(f"portfolio present: {count_accounts(session)} accounts in {db.database_url()}")
+                return 0
+            added = load_into(session, generate())
+            total = count_accounts(session)
+        print(f"loaded {added} accounts ({total} in total) into {db.database_url()}")
+        return 0
+
+    if args.command == "account":
+        with db.session_scope() as session:
+            account = session.get(db.Account, args.account_id.upper())
+            if account is None:
+                print(f"no account {args.account_id}", file=sys.stderr)
+                return 1
+            print(f"{account.id}  {account.debtor.full_name}  {account.debtor.phone_e164}  {account.balance}  "
+                  f"{account.days_past_due} DPD  {account.jurisdiction}  {account.time_zone}")
+            for p in session.query(db.PromiseToPay).filter_by(account_id=account.id).order_by(db.PromiseToPay.id):
+                print(f"  PTP-{p.id}  {p.amount}  due {p.due_date}  {p.status}  via {p.channel}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""System of record (SQLAlchemy): debtors, accounts, contact log, promises to pay.
+
+SQLite file by default (``var/collections.db``); PostgreSQL or any SQLAlchemy URL through the
+``DATABASE_URL`` environment variable. Money columns hold integer minor units.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+
+from bot.money import Money
+
+ROOT = Path(__file__).resolve().parent.parent
+Base: Any = declarative_base()
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Debtor(Base):
+    """A person who owes money. ``phone_e164`` is unique and is the SMS/voice sender id."""
+
+    __tablename__ = "debtors"
+    id = Column(Integer, primary_key=True)
+    full_name = Column(String(120), nullable=False)
+    date_of_birth = Column(Date, nullable=False)
+    phone_e164 = Column(String(20), nullable=False, unique=True, index=True)
+    postcode = Column(String(12), nullable=False)
+    accounts = relationship("Account", back_populates="debtor")
+
+
+class Account(Base):
+    """A delinquent loan account. ``balance_minor`` is in minor units of ``currency``."""
+
+    __tablename__ = "accounts"
+    id = Column(String(16), primary_key=True)  # account reference, e.g. "A-1001"
+    debtor_id = Column(Integer, ForeignKey("debtors.id"), nullable=False, index=True)
+    product = Column(String(32), nullable=False, default="personal_loan")
+    balance_minor = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False)
+    days_past_due = Column(Integer, nullable=False)
+    jurisdiction = Column(String(8), nullable=False)  # "US-MA", "UK", "CN"
+    time_zone = Column(String(64), nullable=False)  # IANA zone
+    last_four = Column(String(4), nullable=False)
+    debtor = relationship("Debtor", back_populates="accounts")
+
+    @property
+    def balance(self) -> Money:
+        """The outstanding balance as :class:`Money`."""
+        return Money(int(self.balance_minor), str(self.currency))
+
+
+class ContactLog(Base):
+    """One inbound or outbound contact or conversation event (append-only)."""
+
+    __tablename__ = "contact_log"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=True, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    channel = Column(String(16), nullable=False)  # sms, voice, webchat, rest
+    direction = Column(String(8), nullable=False)  # inbound, outbound
+    conversation_id = Column(String(128), nullable=True, index=True)
+    event = Column(String(32), nullable=False)  # e.g. rpc_verified, verification_failed, ptp_recorded
+    detail = Column(Text, nullable=True)
+
+
+class PromiseToPay(Base):
+    """A PTP: the debtor's promise of ``amount_minor`` in ``currency`` on ``due_date`` (debtor's zone)."""
+
+    __tablename__ = "promises_to_pay"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=False, index=True)
+    amount_minor = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False)
+    due_date = Column(Date, nullable=False)
+    status = Column(String(12), nullable=False, default="open")  # open, kept, broken, cancelled
+    channel = Column(String(16), nullable=False)
+    conversation_id = Column(String(128), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    @property
+    def amount(self) -> Money:
+        """The promised amount as :class:`Money`."""
+        return Money(int(self.amount_minor), str(self.currency))
+
+
+class OptOut(Base):
+    """A channel the debtor asked us to stop using (TCPA; 12 CFR 1006.6(e), 1006.14(h)).
+
+    ``address`` is the phone number in E.164 or the chat sender id; ``channel`` is sms, voice,
+    webchat or rest.
+    """
+
+    __tablename__ = "opt_outs"
+    id = Column(Integer, primary_key=True)
+    address = Column(String(128), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    wording = Column(Text, nullable=True)
+
+
+def database_url() -> str:
+    """``DATABASE_URL`` or the default SQLite file under ``var/``."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    path = ROOT / "var" / "collections.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """A cached engine for ``url`` (default :func:`database_url`), with the schema created."""
+    url = url or database_url()
+    if url not in _engines:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=5000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+
+        Base.metadata.create_all(engine)
+        _engines[url] = engine
+    return _engines[url]
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A transaction: commits on success, rolls back and re-raises on error."""
+    session = sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def find_account(session: Session, *, phone_e164: str | None = None, reference: str | None = None) -> Account | None:
+    """The account for a debtor phone (their first account) or an account reference, or None."""
+    if reference:
+        return session.get(Account, reference.strip().upper())
+    if phone_e164:
+        row = session.execute(
+            select(Account).join(Debtor).where(Debtor.phone_e164 == phone_e164).order_by(Account.id)
+        ).scalars().first()
+        return row
+    return None
+
+
+def log_contact(
+    session: Session,
+    *,
+    account_id: str | None,
+    channel: str,
+    direction: str,
+    event: str,
+    conversation_id: str | None = None,
+    detail: str | None = None,
+) -> ContactLog:
+    """Append one contact-log row and return it (not yet committed)."""
+    row = ContactLog(
+        account_id=account_id,
+        channel=channel,
+        direction=direction,
+        event=event,
+        conversation_id=conversation_id,
+        detail=detail,
+    )
+    session.add(row)
+    return row
+
+
+def record_promise(
+    session: Session,
+    *,
+    account_id: str,
+    amount: Money,
+    due_date: date,
+    channel: str,
+    conversation_id: str | None,
+) -> PromiseToPay:
+    """Store a promise to pay and log it; returns the row (flushed, so ``id`` is set)."""
+    row = PromiseToPay(
+        account_id=account_id,
+        amount_minor=amount.minor,
+        currency=amount.currency,
+        due_date=due_date,
+        channel=channel,
+        conversation_id=conversation_id,
+    )
+    session.add(row)
+    session.flush()
+    log_contact(
+        session,
+        account_id=account_id,
+        channel=channel,
+        direction="inbound",
+        event="ptp_recorded",
+        conversation_id=conversation_id,
+        detail=f"PTP-{row.id} {amount} on {due_date.isoformat()}",
+    )
+    return row

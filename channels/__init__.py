@@ -1,0 +1,1 @@
+"""The project's own Rasa input channels (REST, web chat), hardened against bad input and outages."""

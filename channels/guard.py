@@ -1,0 +1,92 @@
+"""What every input channel does before and around handing a message to Rasa."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+from rasa.core.channels.channel import UserMessage
+from rasa.core.lock_store import LockError
+
+from stores.redis_store import StoreUnavailable, make_failures_loud, store_healthy
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 2000  # longer messages are cut; a debtor never needs more in one turn
+TRY_AGAIN = (
+    "Sorry, we're having a technical problem and can't continue this conversation right now. "
+    "Nothing you've told us is lost. Please try again in a few minutes."
+)
+EMPTY_REPLY = "I didn't receive any text. Please type your message."
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
+    """Normalise debtor text for NLU; returns (text, notes about what was changed).
+
+    - Leading ``/`` is removed: Rasa treats ``/intent{"slot": ...}`` as a forced intent with
+      entities on every channel, which would let a debtor skip verification.
+    - Control characters are dropped, Unicode is NFC-normalised, length is capped.
+    """
+    notes: dict[str, Any] = {}
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
+    if text.startswith("/"):
+        notes["slash_command_neutralised"] = True
+        text = text.lstrip("/ ").strip()
+    if len(text) > MAX_TEXT_CHARS:
+        notes["truncated_from"] = len(text)
+        text = text[:MAX_TEXT_CHARS]
+    return text, notes
+
+
+async def handle_guarded(
+    app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+) -> bool:
+    """Pass ``message`` to Rasa unless the stores are down; on failure reply with :data:`TRY_AGAIN`.
+
+    Returns True when Rasa handled the message. Errors are logged, never swallowed silently.
+    """
+    agent = getattr(app.ctx, "agent", None)
+    output = message.output_channel
+    if agent is None or not agent.is_ready():
+        await output.send_text_message(message.sender_id, TRY_AGAIN)
+        logger.error("message from %s refused: no model loaded", message.sender_id)
+        return False
+    make_failures_loud(agent.tracker_store)
+    if not store_healthy(agent.tracker_store):
+        logger.error("message from %s refused: tracker store unreachable", message.sender_id)
+        await output.send_text_message(message.sender_id, TRY_AGAIN)
+        return False
+    try:
+        await on_new_message(message)
+        return True
+    except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
+        logger.error("message from %s not processed: %s", message.sender_id, exc)
+        # drop anything already collected: it may have been produced without context
+        if hasattr(output, "messages"):
+            output.messages.clear()
+        await output.send_text_message(message.sender_id, TRY_AGAIN)
+        return False
+
+
+def health(app: Any) -> tuple[bool, dict[str, Any]]:
+    """Health of the bot for a load balancer: model loaded and tracker and lock stores reachable."""
+    agent = getattr(app.ctx, "agent", None)
+    model_ok = bool(agent and agent.is_ready())
+    store_ok = bool(agent and store_healthy(agent.tracker_store))
+    lock_ok = True
+    lock_store = getattr(agent, "lock_store", None)
+    red = getattr(lock_store, "red", None)
+    if red is not None:
+        try:
+            red.ping()
+        except redis.exceptions.RedisError:
+            lock_ok = False
+    ok = model_ok and store_ok and lock_ok
+    return ok, {"status": "ok" if ok else "unavailable", "model": model_ok, "tracker_store": store_ok, "lock_store": lock_ok}

@@ -1,0 +1,1 @@
+"""Rasa graph components of the project: NLU components and dialogue policies."""

@@ -1,0 +1,1 @@
+"""Developer entry points: environment, training, starting and stopping the services."""

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.10 and installs the locked dependencies; installs redis-server.
+# Idempotent: does nothing when the venv already matches requirements.lock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+
+find_python310() {
+  local candidates=("${PYTHON310:-}" python3.10)
+  local d
+  for d in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do
+    candidates+=("$d")
+  done
+  local c
+  for c in "${candidates[@]}"; do
+    [ -n "$c" ] || continue
+    # pyenv shims exist for versions that are not selected: actually run it to be sure.
+    if "$c" -c 'import sys, venv; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      "$c" -c 'import sys; print(sys.executable)'
+      return 0
+    fi
+  done
+  return 1
+}
+
+stamp=.venv/.installed-lock
+lock_hash=$(sha256sum requirements.lock | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ] && [ -x .venv/bin/python ]; then
+  :
+else
+  if [ ! -x .venv/bin/python ]; then
+    if ! py=$(find_python310); then
+      echo "error: Python 3.10 is required (rasa 3.6 supports Python 3.8-3.10) and none was found." >&2
+      echo "Install it, e.g. 'pyenv install 3.10' or 'apt-get install python3.10 python3.10-venv'," >&2
+      echo "or point PYTHON310 at a python3.10 binary, then run this again." >&2
+      exit 1
+    fi
+    echo "==> creating .venv with $py"
+    "$py" -m venv .venv
+  fi
+  echo "==> installing locked dependencies (first time: several minutes, torch is large)"
+  .venv/bin/python -m pip install --quiet --upgrade "pip<25" >/dev/null
+  .venv/bin/python -m pip install --quiet --progress-bar off -r requirements.lock
+  .venv/bin/python -m pip check
+  echo "$lock_hash" > "$stamp"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing redis-server from the OS packages"
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "error: redis-server is not installed. Install it (e.g. 'sudo apt-get install redis-server')." >&2
+    exit 1
+  fi
+fi

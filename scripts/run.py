@@ -1,0 +1,73 @@
+"""``make run``: Redis, action server and Rasa server on loopback, until Ctrl-C.
+
+Loads the demo portfolio into an empty database, trains when inputs changed, then prints where
+to chat. Ctrl-C (or SIGTERM) stops every child process group.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from scripts import services
+from scripts.train import ensure_model
+
+
+def main() -> int:
+    env = services.base_env()
+    var = services.ROOT / "var"
+    logs = var / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = {"flag": False}
+
+    def shutdown(signum: int, _frame: FrameType | None) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        subprocess.run([sys.executable, "-m", "bot.cli", "load-portfolio", "--if-empty"], cwd=services.ROOT, env=env, check=True)
+        model = ensure_model()
+        port = int(env["REDIS_PORT"])
+        if services.port_open(port):
+            print(f"==> using the Redis already listening on 127.0.0.1:{port}", flush=True)
+        else:
+            print(f"==> starting redis-server on 127.0.0.1:{port} (data in var/redis)", flush=True)
+            procs.append(services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log"))
+        print(f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True)
+        procs.append(services.start_action_server(env, log=logs / "actions.log"))
+        print(f"==> starting the Rasa server on 127.0.0.1:{env['RASA_PORT']} (log: var/log/rasa.log); loading the model…", flush=True)
+        procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
+        base = f"http://127.0.0.1:{env['RASA_PORT']}"
+        print(
+            "\nThe collections bot is up.\n"
+            f"  Web chat:  {base}/webhooks/webchat/\n"
+            f"  REST:      curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+            "               -d '{\"sender\": \"+16175550101\", \"message\": \"hi\"}'\n"
+            f"  Health:    {base}/webhooks/rest/health\n"
+            "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping["flag"]:
+            for proc in procs:
+                if proc.poll() is not None:
+                    print(f"a service exited (code {proc.returncode}); see var/log/. Stopping.", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc} (logs in var/log/)", file=sys.stderr)
+        return 1
+    finally:
+        print("==> stopping…", flush=True)
+        for proc in reversed(procs):
+            services.stop(proc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

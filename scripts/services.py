@@ -1,0 +1,132 @@
+"""Start, wait for and stop the processes the bot needs: Redis, the action server, the Rasa server.
+
+Used by ``make run`` (scripts/run.py) and by the test suite, so both run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """Environment for every child: loopback defaults, telemetry off, project on the path."""
+    env = dict(os.environ)
+    defaults = {
+        "RASA_TELEMETRY_ENABLED": "false",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6390",
+        "REDIS_DB": "0",
+        "REDIS_PASSWORD": "",
+        "ACTION_PORT": "5055",
+        "RASA_PORT": "5005",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SANIC_REGISTER": "False",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    env.update(overrides)
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(check: "object", what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``check()`` until true; raise RuntimeError after ``timeout`` s or if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
+
+
+def http_ok(url: str) -> bool:
+    """True when GET url answers 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return 200 <= resp.status < 300
+    except OSError:
+        return False
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+    out = open(log, "ab") if log else None  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=out or None, stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,  # own process group: stop() ends the whole tree
+    )
+
+
+def start_redis(port: int, data_dir: Path, persist: bool, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A redis-server on 127.0.0.1:port with its files in ``data_dir``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
+            "--protected-mode", "yes", "--daemonize", "no"]
+    args += ["--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
+    proc = _spawn(args, dict(os.environ), log)
+    wait_for(lambda: port_open(port), f"redis-server on port {port}", 15, proc)
+    return proc
+
+
+def start_action_server(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The rasa_sdk action server serving ``actions/`` on ACTION_PORT."""
+    port = env["ACTION_PORT"]
+    proc = _spawn([str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", port], env, log)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/health"), "action server", 120, proc)
+    return proc
+
+
+def start_rasa_server(model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded."""
+    port = env["RASA_PORT"]
+    args = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", port, "--interface", host,
+            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
+    proc = _spawn(args, env, log)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa server", 300, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    """SIGTERM the process group, then SIGKILL after ``timeout`` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,1 @@
+"""Rasa store adapters (tracker store) that fail loudly instead of losing context."""

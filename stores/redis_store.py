@@ -1,0 +1,77 @@
+"""A Redis tracker store that refuses to start without Redis.
+
+Rasa's stock behaviour wraps every tracker store in ``FailSafeTrackerStore``, which on a Redis
+error returns an empty tracker and saves to memory: the debtor gets a reply that has forgotten
+the conversation (RasaHQ/rasa#3243). This store pings at start-up; the channels in ``channels/``
+make run-time errors raise (see :func:`make_failures_loud`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, TrackerStore
+
+logger = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The tracker store (Redis) cannot be reached; the message must not be processed."""
+
+
+class StrictRedisTrackerStore(RedisTrackerStore):
+    """``RedisTrackerStore`` that pings Redis on creation and raises :class:`StoreUnavailable`.
+
+    Configured in ``endpoints.yml`` as ``type: stores.redis_store.StrictRedisTrackerStore`` with
+    the usual ``url`` (a host name, not a ``redis://`` URL), ``port``, ``db``, ``password``.
+    """
+
+    def __init__(self, domain: Any = None, host: str = "localhost", port: int | str = 6379, **kwargs: Any) -> None:
+        super().__init__(domain, host=host, port=int(port), **kwargs)
+        try:
+            self.red.ping()
+        except redis.exceptions.RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis tracker store at {host}:{port} is unreachable ({exc}). "
+                "Refusing to start: without it every conversation would lose its context. "
+                "Start Redis or set REDIS_HOST / REDIS_PORT."
+            ) from exc
+
+    def ping(self) -> bool:
+        """True when Redis answers a PING."""
+        try:
+            return bool(self.red.ping())
+        except redis.exceptions.RedisError:
+            return False
+
+
+def _raise_unavailable(error: Exception) -> None:
+    logger.error("tracker store error, refusing to continue without context: %s", error)
+    raise StoreUnavailable(str(error)) from error
+
+
+def make_failures_loud(tracker_store: TrackerStore) -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` raise instead of silently falling back to memory.
+
+    ``FailSafeTrackerStore`` calls ``_on_tracker_store_error`` inside its ``except`` blocks; a
+    callback that raises turns a lost-context reply into an error the channel can answer.
+    """
+    if isinstance(tracker_store, FailSafeTrackerStore):
+        tracker_store._on_tracker_store_error = _raise_unavailable
+
+
+def store_healthy(tracker_store: TrackerStore) -> bool:
+    """Whether the primary tracker store answers (Redis PING); True for stores without ``ping``."""
+    inner = getattr(tracker_store, "_tracker_store", tracker_store)
+    ping = getattr(inner, "ping", None)
+    if ping is None:
+        red = getattr(inner, "red", None)
+        if red is None:
+            return True
+        try:
+            return bool(red.ping())
+        except redis.exceptions.RedisError:
+            return False
+    return bool(ping())
