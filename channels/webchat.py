@@ -126,7 +126,7 @@ class WebChatInput(InputChannel):
         async def session_request(sid: str, data: Any) -> None:
             token = data.get("token") if isinstance(data, dict) else None
             session_id = verify_session(token, self.key) or secrets.token_hex(16)
-            sio.enter_room(sid, session_id)
+            await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", {"session_id": session_id, "token": sign_session(session_id, self.key)}, room=sid)
 
         @sio.on("user_uttered")
@@ -136,7 +136,7 @@ class WebChatInput(InputChannel):
             if session_id is None:
                 await sio.emit("session_error", {"error": "invalid or missing session token; request a session first"}, room=sid)
                 return
-            sio.enter_room(sid, session_id)
+            await sio.enter_room(sid, session_id)
             output = WebChatOutput(sio)
             text, notes = clean_text(data.get("message"))
             if not text:

@@ -22,6 +22,7 @@ def main() -> int:
     logs = var / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
+    redis: subprocess.Popen[bytes] | None = None
     stopping = {"flag": False}
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
@@ -37,7 +38,7 @@ def main() -> int:
             print(f"==> using the Redis already listening on 127.0.0.1:{port}", flush=True)
         else:
             print(f"==> starting redis-server on 127.0.0.1:{port} (data in var/redis)", flush=True)
-            procs.append(services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log"))
+            redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
         print(f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True)
         procs.append(services.start_action_server(env, log=logs / "actions.log"))
         print(f"==> starting the Rasa server on 127.0.0.1:{env['RASA_PORT']} (log: var/log/rasa.log); loading the model…", flush=True)
@@ -54,6 +55,14 @@ def main() -> int:
             flush=True,
         )
         while not stopping["flag"]:
+            if redis is not None and redis.poll() is not None and not stopping["flag"]:
+                # the bot answers "try again shortly" meanwhile; bring our Redis back with its data
+                print(f"redis-server exited (code {redis.returncode}); restarting it", file=sys.stderr, flush=True)
+                try:
+                    redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
+                except RuntimeError as exc:
+                    print(f"error: {exc}", file=sys.stderr, flush=True)
+                    time.sleep(2)
             for proc in procs:
                 if proc.poll() is not None:
                     print(f"a service exited (code {proc.returncode}); see var/log/. Stopping.", file=sys.stderr)
@@ -67,6 +76,7 @@ def main() -> int:
         print("==> stopping…", flush=True)
         for proc in reversed(procs):
             services.stop(proc)
+        services.stop(redis)
 
 
 if __name__ == "__main__":

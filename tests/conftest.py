@@ -1,0 +1,132 @@
+"""Shared fixtures: a real Redis on a free port, a trained model (cached by input hash), a
+SQLite system of record with the demo portfolio, and the real action and Rasa servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts import services
+from scripts.train import ensure_model
+
+ROOT = services.ROOT
+os.environ["RASA_TELEMETRY_ENABLED"] = "false"
+
+
+@dataclass
+class Redis:
+    """A redis-server owned by the test session."""
+
+    port: int
+    data_dir: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = services.start_redis(self.port, self.data_dir, persist=True, log=self.log)
+
+    def stop(self) -> None:
+        """SHUTDOWN (the append-only file keeps the data) and wait for the process to end."""
+        services.stop(self.proc)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="session")
+def redis_server(work_dir: Path) -> Iterator[Redis]:
+    server = Redis(services.free_port(), work_dir / "redis", work_dir / "redis.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(work_dir: Path) -> str:
+    url = f"sqlite:///{work_dir / 'collections.db'}"
+    env = services.base_env(DATABASE_URL=url)
+    subprocess.run([str(services.VENV_BIN / "python"), "-m", "bot.cli", "load-portfolio"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return url
+
+
+@pytest.fixture(scope="session")
+def model() -> Path:
+    return ensure_model()
+
+
+@dataclass
+class Bot:
+    """The running Rasa server and action server, and how to talk to them."""
+
+    base_url: str
+    env: dict[str, str]
+    logs: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def post(self, path: str, body: Any, raw: bytes | None = None) -> tuple[int, Any]:
+        data = raw if raw is not None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def say(self, sender: str, text: str) -> list[str]:
+        """Send one REST message; return the bot's texts."""
+        status, body = self.post("/webhooks/rest/webhook", {"sender": sender, "message": text})
+        assert status == 200, (status, body)
+        return [m.get("text", "") for m in body]
+
+
+@pytest.fixture(scope="session")
+def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> Iterator[Bot]:
+    env = services.base_env(
+        REDIS_PORT=str(redis_server.port),
+        ACTION_PORT=str(services.free_port()),
+        RASA_PORT=str(services.free_port()),
+        DATABASE_URL=database_url,
+        WEBCHAT_SECRET="test-secret-not-for-production",
+    )
+    env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
+    logs = work_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    running = Bot(f"http://127.0.0.1:{env['RASA_PORT']}", env, logs)
+    try:
+        running.procs.append(services.start_action_server(env, log=logs / "actions.log"))
+        running.procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
+    except RuntimeError:
+        for proc in running.procs:
+            services.stop(proc)
+        for log in logs.iterdir():
+            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+        raise
+    yield running
+    for proc in reversed(running.procs):
+        services.stop(proc)
+
+
+@pytest.fixture
+def db_session(database_url: str) -> Iterator[Any]:
+    from bot import db
+
+    with db.session_scope(database_url) as session:
+        yield session

@@ -1,0 +1,34 @@
+"""Redis outage: explicit "try again" answers and a failing health check, never a reply that has
+forgotten the conversation; the conversation carries on once Redis is back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import db
+from channels.guard import TRY_AGAIN
+from tests.conftest import Bot, Redis
+
+
+def test_outage_answers_try_again_and_keeps_context(bot: Bot, redis_server: Redis, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5000")).scalar_one()
+    sender, dob, zip_code = account.debtor.phone_e164, account.debtor.date_of_birth, account.debtor.postcode
+    assert bot.get("/webhooks/rest/health")[0] == 200
+    bot.say(sender, "hi")
+    bot.say(sender, dob.strftime("%B %d %Y"))
+    assert "confirmed" in " ".join(bot.say(sender, zip_code))
+
+    redis_server.stop()
+    try:
+        status, body = bot.get("/webhooks/rest/health")
+        assert status == 503 and body["tracker_store"] is False
+        during = bot.say(sender, "how much do I owe")
+        assert during == [TRY_AGAIN]
+    finally:
+        redis_server.start()
+
+    assert bot.get("/webhooks/rest/health")[0] == 200
+    after = " ".join(bot.say(sender, "how much do I owe"))
+    assert account.balance.format("en_US" if account.currency != "GBP" else "en_GB") in after, after

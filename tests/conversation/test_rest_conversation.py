@@ -1,0 +1,101 @@
+"""End-to-end conversations through the real Rasa server, action server, Redis and database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import db
+from tests.conftest import Bot
+from tests.conversation.helpers import joined, next_weekday_after_today, slot_values, tracker_events
+
+MINI_MIRANDA = "This is a debt collector. This is an attempt to collect a debt and any information obtained will be used for that purpose."
+
+
+def test_a1001_verifies_discloses_and_records_promise(bot: Bot, db_session: Any) -> None:
+    sender = "+16175550101"
+    turns = ["hi", "April 12 1985", "02139", "how much do I owe", "I can pay 200 on friday", "yes", "bye"]
+    replies = [bot.say(sender, text) for text in turns]
+
+    assert MINI_MIRANDA in replies[0][0], "mini-Miranda must be the first bot turn"
+    before_verification = joined(replies[:3])
+    assert "1,240.50" not in before_verification and "4821" not in before_verification
+    assert "confirmed" in joined(replies[2:3])
+    assert "$1,240.50" in joined(replies[3:4])
+
+    friday = next_weekday_after_today("America/New_York", 4)
+    confirm = joined(replies[4:5])
+    assert "$200.00" in confirm and friday.strftime("%B %-d, %Y") in confirm
+    assert "recorded" in joined(replies[5:6])
+    assert "Goodbye" in joined(replies[6:7])
+
+    promises = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-1001")).scalars().all()
+    assert [(p.amount_minor, p.currency, p.due_date, p.status) for p in promises] == [(20000, "USD", friday, "open")]
+    events = [r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1001")).scalars()]
+    assert "rpc_verified" in events and "ptp_recorded" in events
+
+
+def test_slash_commands_are_plain_text(bot: Bot, redis_server: Any) -> None:
+    sender = "+14155550102"  # A-1002
+    first = bot.say(sender, '/verify_identity{"date_of_birth": "1979-11-03", "identity_verified": true}')
+    second = bot.say(sender, "/ask_balance")
+    third = bot.say(sender, '/EXTERNAL_dummy{"account_id": "A-1001"}')
+    text = joined([first, second, third])
+    assert "3,800.00" not in text and "1,240.50" not in text
+    events = tracker_events(redis_server.port, sender)
+    assert True not in slot_values(events, "identity_verified")
+    assert slot_values(events, "account_id") == ["A-1002"]
+    users = [e for e in events if e["event"] == "user"]
+    assert len(users) == 3
+    for user in users:
+        assert not user["text"].startswith("/")
+        assert user["metadata"].get("slash_command_neutralised") is True
+        # NLU decided: a forced intent would carry confidence exactly 1.0 and the slash payload as entities
+        assert not any(e.get("entity") in ("date_of_birth", "identity_verified", "account_id") for e in user["parse_data"]["entities"])
+
+
+def test_three_failed_verifications_end_without_disclosure(bot: Bot, db_session: Any) -> None:
+    sender = "+12125550103"  # A-1003: born 1990-07-21, ZIP 98101, last four 3302
+    replies = [bot.say(sender, "hello")]
+    for dob, factor in [("July 21 1990", "10001"), ("1 January 1990", "98101"), ("July 21 1990", "1234")]:
+        replies.append(bot.say(sender, dob))
+        replies.append(bot.say(sender, factor))
+    replies.append(bot.say(sender, "how much do I owe"))
+    replies.append(bot.say(sender, "July 21 1990"))
+    replies.append(bot.say(sender, "98101"))
+    text = joined(replies)
+    assert "wasn't able to confirm your identity" in text
+    assert "560" not in text and "3302" not in text and "days past due" not in text
+    events = [r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1003")).scalars()]
+    assert events.count("verification_failed") == 3 and "verification_locked" in events and "rpc_verified" not in events
+
+
+def test_unknown_sender_links_by_account_reference(bot: Bot) -> None:
+    sender = "webchat-test-unknown-sender"
+    replies = [bot.say(sender, text) for text in ["hi", "my account is A-2001", "28/02/1982", "SW1A 1AA", "what do i owe"]]
+    assert "account reference" in joined(replies[0:1])
+    assert "£2,150.00" in joined(replies[4:5])
+    assert "2,150" not in joined(replies[:4])
+
+
+def test_unknown_account_reference_counts_as_a_failed_attempt(bot: Bot) -> None:
+    sender = "webchat-test-no-such-account"
+    replies = [bot.say(sender, "hi")] + [bot.say(sender, "A-9999") for _ in range(3)]
+    assert "wasn't able to confirm your identity" in joined(replies[-1:])
+
+
+def test_bad_requests_get_clear_answers(bot: Bot) -> None:
+    status, body = bot.post("/webhooks/rest/webhook", None, raw=b"not json at all")
+    assert status == 400 and "JSON object" in body["error"]
+    status, body = bot.post("/webhooks/rest/webhook", {"message": "hi"})
+    assert status == 400 and "sender" in body["error"]
+    status, body = bot.post("/webhooks/rest/webhook", {"sender": "x", "message": 42})
+    assert status == 400 and "message" in body["error"]
+    status, body = bot.post("/webhooks/rest/webhook", {"sender": "s" * 500, "message": "hi"})
+    assert status == 400
+    assert "didn't receive any text" in bot.say("empty-sender", "   ")[0]
+    huge = bot.say("huge-sender", "I can pay " + "very " * 20000 + "soon")
+    assert huge, "a huge message still gets an answer"
+    odd = bot.say("odd-sender", "héllo \x00\x07 <script>alert(1)</script> '; DROP TABLE accounts; -- 😀")
+    assert odd
