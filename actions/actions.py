@@ -133,7 +133,12 @@ class ValidateVerificationForm(FormValidationAction):
             _log(tracker, "verification_locked")
             return {"verification_attempts": attempts, "verification_locked": True, "second_factor": "locked"}
         dispatcher.utter_message(response="utter_verification_mismatch")
-        return {"verification_attempts": attempts, "date_of_birth": None, "second_factor": None, "account_reference": None}
+        return {
+            "verification_attempts": attempts,
+            "date_of_birth": None,
+            "second_factor": None,
+            "account_reference": None,
+        }
 
     async def validate_account_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             if account is None:
                 print(f"no account {args.account_id}", file=sys.stderr)
                 return 1
-            print(f"{account.id}  {account.debtor.full_name}  {account.debtor.phone_e164}  {account.balance}  "
-                  f"{account.days_past_due} DPD  {account.jurisdiction}  {account.time_zone}")
+            print(
+                f"{account.id}  {account.debtor.full_name}  {account.debtor.phone_e164}  {account.balance}  "
+                f"{account.days_past_due} DPD  {account.jurisdiction}  {account.time_zone}"
+            )
             for p in session.query(db.PromiseToPay).filter_by(account_id=account.id).order_by(db.PromiseToPay.id):
                 print(f"  PTP-{p.id}  {p.amount}  due {p.due_date}  {p.status}  via {p.channel}")
         return 0

@@ -141,7 +141,8 @@ def get_engine(url: str | None = None) -> Engine:
     if url not in _engines:
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if url.startswith("sqlite"):
-            @event.listens_for(engine, "connect")
+
+            @event.listens_for(engine, "connect")  # type: ignore[untyped-decorator]
             def _sqlite_pragmas(conn: Any, _record: Any) -> None:
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
@@ -170,14 +171,16 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 def find_account(session: Session, *, phone_e164: str | None = None, reference: str | None = None) -> Account | None:
     """The account for a debtor phone (their first account) or an account reference, or None."""
+    row: Account | None = None
     if reference:
-        return session.get(Account, reference.strip().upper())
-    if phone_e164:
-        row = session.execute(
-            select(Account).join(Debtor).where(Debtor.phone_e164 == phone_e164).order_by(Account.id)
-        ).scalars().first()
-        return row
-    return None
+        row = session.get(Account, reference.strip().upper())
+    elif phone_e164:
+        row = (
+            session.execute(select(Account).join(Debtor).where(Debtor.phone_e164 == phone_e164).order_by(Account.id))
+            .scalars()
+            .first()
+        )
+    return row
 
 
 def log_contact(

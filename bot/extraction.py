@@ -20,9 +20,23 @@ from text_to_num import alpha2digit
 from bot.money import Money, MoneyError
 
 _WEEKDAYS = {
-    "monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2,
-    "thursday": 3, "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4,
-    "saturday": 5, "sat": 5, "sunday": 6, "sun": 6,
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tue": 1,
+    "tues": 1,
+    "wednesday": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+    "sunday": 6,
+    "sun": 6,
 }
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -35,7 +49,12 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("day_month", re.compile(rf"\b(?:the\s+)?\d{{1,2}}{_ORD}(?:\s+of)?\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?\b", re.I)),
     ("month_day", re.compile(rf"\b(?:{_MONTHS})\.?\s+(?:the\s+)?\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?\b", re.I)),
     ("relative_day", re.compile(r"\b(?:day after tomorrow|today|tonight|tomorrow|tmrw|tmr|2moro)\b", re.I)),
-    ("weekday", re.compile(r"\b(?:(?:next|this|coming|on)\s+)?(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I)),
+    (
+        "weekday",
+        re.compile(
+            r"\b(?:(?:next|this|coming|on)\s+)?(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I
+        ),
+    ),
     ("in_n", re.compile(r"\bin\s+(\d{1,2})\s+(days?|weeks?)\b", re.I)),
     ("next_week", re.compile(r"\bnext\s+week\b", re.I)),
     ("end_of_month", re.compile(r"\bend\s+of\s+(?:the\s+|this\s+)?month\b", re.I)),
@@ -43,10 +62,28 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 _CURRENCY_WORDS = {
-    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD", "buck": "USD",
-    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
-    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "¥": "CNY", "￥": "CNY", "cny": "CNY", "rmb": "CNY", "yuan": "CNY", "元": "CNY", "块": "CNY",
+    "$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "bucks": "USD",
+    "buck": "USD",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "quid": "GBP",
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "¥": "CNY",
+    "￥": "CNY",
+    "cny": "CNY",
+    "rmb": "CNY",
+    "yuan": "CNY",
+    "元": "CNY",
+    "块": "CNY",
 }
 _CUR_PREFIX = r"(?P<pre>\$|£|€|¥|￥|usd|gbp|eur|cny|rmb)\s?"
 _CUR_SUFFIX = r"\s?(?P<suf>dollars?|bucks?|pounds?|quid|euros?|yuan|rmb|usd|gbp|eur|cny|元|块)\b"
@@ -154,9 +191,7 @@ def find_dates(text: str, tz: str, now: datetime | None = None, date_order: str 
     return sorted(found, key=lambda d: d.start)
 
 
-def find_amounts(
-    text: str, default_currency: str, tz: str = "UTC", now: datetime | None = None
-) -> list[AmountSpan]:
+def find_amounts(text: str, default_currency: str, tz: str = "UTC", now: datetime | None = None) -> list[AmountSpan]:
     """Money amounts in ``text`` that are not part of a date, in text order.
 
     "200", "$1,250.00", "2k", "fifty bucks", "gbp 40" → Money. The currency comes from a symbol,
@@ -189,7 +224,12 @@ def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None =
     120 years ago is rejected.
     """
     cleaned = normalise_numbers(text)
-    cleaned = re.sub(r"\b(?:my\s+)?(?:dob|d\.o\.b\.?|date of birth|birthday|born(?: on)?)\b[:\s]*(?:is\s+)?", " ", cleaned, flags=re.I)
+    cleaned = re.sub(
+        r"\b(?:my\s+)?(?:dob|d\.o\.b\.?|date of birth|birthday|born(?: on)?)\b[:\s]*(?:is\s+)?",
+        " ",
+        cleaned,
+        flags=re.I,
+    )
     cleaned = re.sub(r"\b(\d{1,2})(?:st|nd|rd|th)\b", r"\1", cleaned)
     today = today or date.today()
     settings = {
@@ -197,11 +237,12 @@ def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None =
         "DATE_ORDER": date_order,
         "REQUIRE_PARTS": ["day", "month", "year"],
         "RELATIVE_BASE": datetime(today.year, today.month, today.day),
+        "PARSERS": ["custom-formats", "absolute-time"],  # "next year" is not a birth date
     }
     parsed = dateparser.parse(cleaned.strip(), languages=["en"], settings=settings)  # type: ignore[arg-type]
     if parsed is None:
         return None
-    value = parsed.date()
+    value: date = parsed.date()
     if value > today:
         value = value.replace(year=value.year - 100)
     if value > today or value.year < today.year - 120:

@@ -117,9 +117,7 @@ def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
     for a in accounts:
         if a.id in existing:
             continue
-        debtor = Debtor(
-            full_name=a.full_name, date_of_birth=a.date_of_birth, phone_e164=a.phone, postcode=a.postcode
-        )
+        debtor = Debtor(full_name=a.full_name, date_of_birth=a.date_of_birth, phone_e164=a.phone, postcode=a.postcode)
         session.add(debtor)
         session.flush()
         session.add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class VerificationRules:
     date_order: dict[str, str]
 
     def date_order_for(self, jurisdiction: str) -> str:
-        """"MDY", "DMY" or "YMD" for a jurisdiction code such as "US-MA" (by its prefix)."""
+        """ "MDY", "DMY" or "YMD" for a jurisdiction code such as "US-MA" (by its prefix)."""
         return self.date_order.get(jurisdiction.split("-")[0], "MDY")
 
 
@@ -55,7 +55,7 @@ class PromiseRules:
     max_days_ahead: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def verification_rules() -> VerificationRules:
     """Parsed ``data/verification.yml``. Raises DataFileError on a bad file."""
     file = "verification.yml"
@@ -74,7 +74,7 @@ def verification_rules() -> VerificationRules:
     return VerificationRules(attempts, factors, order)
 
 
-@lru_cache(maxsize=None)
+@cache
 def promise_rules() -> PromiseRules:
     """Parsed ``data/promises.yml``. Raises DataFileError on a bad file."""
     file = "promises.yml"

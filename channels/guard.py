@@ -89,4 +89,9 @@ def health(app: Any) -> tuple[bool, dict[str, Any]]:
         except redis.exceptions.RedisError:
             lock_ok = False
     ok = model_ok and store_ok and lock_ok
-    return ok, {"status": "ok" if ok else "unavailable", "model": model_ok, "tracker_store": store_ok, "lock_store": lock_ok}
+    return ok, {
+        "status": "ok" if ok else "unavailable",
+        "model": model_ok,
+        "tracker_store": store_ok,
+        "lock_store": lock_ok,
+    }

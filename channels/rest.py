@@ -52,7 +52,10 @@ class CollectionsRestInput(InputChannel):
                 return response.json({"error": "body must be a JSON object with 'sender' and 'message'"}, status=400)
             sender = body.get("sender")
             if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-                return response.json({"error": f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"}, status=400)
+                return response.json(
+                    {"error": f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"},
+                    status=400,
+                )
             raw = body.get("message")
             if raw is not None and not isinstance(raw, str):
                 return response.json({"error": "'message' must be a string"}, status=400)

@@ -76,8 +76,13 @@ class WebChatOutput(OutputChannel):
         for part in text.strip().split("\n\n"):
             await self._emit(recipient_id, {"text": part})
 
-    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
-        await self._emit(recipient_id, {"text": text, "quick_replies": [{"title": b["title"], "payload": b["title"]} for b in buttons]})
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._emit(
+            recipient_id,
+            {"text": text, "quick_replies": [{"title": b["title"], "payload": b["title"]} for b in buttons]},
+        )
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         await self._emit(recipient_id, json_message)
@@ -127,14 +132,18 @@ class WebChatInput(InputChannel):
             token = data.get("token") if isinstance(data, dict) else None
             session_id = verify_session(token, self.key) or secrets.token_hex(16)
             await sio.enter_room(sid, session_id)
-            await sio.emit("session_confirm", {"session_id": session_id, "token": sign_session(session_id, self.key)}, room=sid)
+            await sio.emit(
+                "session_confirm", {"session_id": session_id, "token": sign_session(session_id, self.key)}, room=sid
+            )
 
         @sio.on("user_uttered")
         async def user_uttered(sid: str, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = verify_session(data.get("token"), self.key)
             if session_id is None:
-                await sio.emit("session_error", {"error": "invalid or missing session token; request a session first"}, room=sid)
+                await sio.emit(
+                    "session_error", {"error": "invalid or missing session token; request a session first"}, room=sid
+                )
                 return
             await sio.enter_room(sid, session_id)
             output = WebChatOutput(sio)
@@ -142,7 +151,9 @@ class WebChatInput(InputChannel):
             if not text:
                 await output.send_text_message(session_id, EMPTY_REPLY)
                 return
-            message = UserMessage(text, output, session_id, input_channel=self.name(), metadata={"channel": "webchat", **notes})
+            message = UserMessage(
+                text, output, session_id, input_channel=self.name(), metadata={"channel": "webchat", **notes}
+            )
             app = app_ref.get("app")
             if app is None:
                 logger.error("web chat message before server start")

@@ -31,7 +31,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
     try:
-        subprocess.run([sys.executable, "-m", "bot.cli", "load-portfolio", "--if-empty"], cwd=services.ROOT, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "load-portfolio", "--if-empty"], cwd=services.ROOT, env=env, check=True
+        )
         model = ensure_model()
         port = int(env["REDIS_PORT"])
         if services.port_open(port):
@@ -39,16 +41,21 @@ def main() -> int:
         else:
             print(f"==> starting redis-server on 127.0.0.1:{port} (data in var/redis)", flush=True)
             redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
-        print(f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True)
+        print(
+            f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True
+        )
         procs.append(services.start_action_server(env, log=logs / "actions.log"))
-        print(f"==> starting the Rasa server on 127.0.0.1:{env['RASA_PORT']} (log: var/log/rasa.log); loading the model…", flush=True)
+        print(
+            f"==> starting the Rasa server on 127.0.0.1:{env['RASA_PORT']} (log: var/log/rasa.log); loading the model…",
+            flush=True,
+        )
         procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
         base = f"http://127.0.0.1:{env['RASA_PORT']}"
         print(
             "\nThe collections bot is up.\n"
             f"  Web chat:  {base}/webhooks/webchat/\n"
             f"  REST:      curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
-            "               -d '{\"sender\": \"+16175550101\", \"message\": \"hi\"}'\n"
+            '               -d \'{"sender": "+16175550101", "message": "hi"}\'\n'
             f"  Health:    {base}/webhooks/rest/health\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
             "Press Ctrl-C to stop.\n",

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +58,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_for(check: "object", what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Poll ``check()`` until true; raise RuntimeError after ``timeout`` s or if ``proc`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass
@@ -84,7 +85,11 @@ def http_ok(url: str) -> bool:
 def _spawn(args: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log else None  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=out or None, stderr=subprocess.STDOUT if out else None,
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=out or None,
+        stderr=subprocess.STDOUT if out else None,
         start_new_session=True,  # own process group: stop() ends the whole tree
     )
 
@@ -92,8 +97,19 @@ def _spawn(args: list[str], env: dict[str, str], log: Path | None) -> subprocess
 def start_redis(port: int, data_dir: Path, persist: bool, log: Path | None = None) -> subprocess.Popen[bytes]:
     """A redis-server on 127.0.0.1:port with its files in ``data_dir``."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--protected-mode", "yes", "--daemonize", "no"]
+    args = [
+        "redis-server",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+    ]
     args += ["--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
     proc = _spawn(args, dict(os.environ), log)
     wait_for(lambda: port_open(port), f"redis-server on port {port}", 15, proc)
@@ -108,11 +124,25 @@ def start_action_server(env: dict[str, str], log: Path | None = None) -> subproc
     return proc
 
 
-def start_rasa_server(model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+def start_rasa_server(
+    model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
     """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded."""
     port = env["RASA_PORT"]
-    args = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", port, "--interface", host,
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
+    args = [
+        str(VENV_BIN / "rasa"),
+        "run",
+        "--model",
+        str(model),
+        "--port",
+        port,
+        "--interface",
+        host,
+        "--credentials",
+        "credentials.yml",
+        "--endpoints",
+        "endpoints.yml",
+    ]
     proc = _spawn(args, env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa server", 300, proc)
     return proc

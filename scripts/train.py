@@ -23,7 +23,11 @@ def inputs_hash() -> str:
     digest = hashlib.sha256()
     for item in INPUTS:
         path = ROOT / item
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for f in files:
             digest.update(str(f.relative_to(ROOT)).encode())
             digest.update(f.read_bytes())
@@ -43,8 +47,20 @@ def ensure_model(models_dir: Path = ROOT / "models") -> Path:
         return target
     print(f"==> training {target.name} (data or config changed)", flush=True)
     started = time.monotonic()
-    args = [str(VENV_BIN / "rasa"), "train", "--config", "config.yml", "--domain", "bot/domain",
-            "--data", *TRAINING_DATA, "--out", str(models_dir), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+    args = [
+        str(VENV_BIN / "rasa"),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "bot/domain",
+        "--data",
+        *TRAINING_DATA,
+        "--out",
+        str(models_dir),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
+    ]
     subprocess.run(args, cwd=ROOT, env=base_env(), check=True)
     print(f"==> trained in {time.monotonic() - started:.0f} s", flush=True)
     return target

@@ -56,7 +56,13 @@ def redis_server(work_dir: Path) -> Iterator[Redis]:
 def database_url(work_dir: Path) -> str:
     url = f"sqlite:///{work_dir / 'collections.db'}"
     env = services.base_env(DATABASE_URL=url)
-    subprocess.run([str(services.VENV_BIN / "python"), "-m", "bot.cli", "load-portfolio"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(services.VENV_BIN / "python"), "-m", "bot.cli", "load-portfolio"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return url
 
 

@@ -32,7 +32,9 @@ def test_a1001_verifies_discloses_and_records_promise(bot: Bot, db_session: Any)
 
     promises = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-1001")).scalars().all()
     assert [(p.amount_minor, p.currency, p.due_date, p.status) for p in promises] == [(20000, "USD", friday, "open")]
-    events = [r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1001")).scalars()]
+    events = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1001")).scalars()
+    ]
     assert "rpc_verified" in events and "ptp_recorded" in events
 
 
@@ -52,7 +54,10 @@ def test_slash_commands_are_plain_text(bot: Bot, redis_server: Any) -> None:
         assert not user["text"].startswith("/")
         assert user["metadata"].get("slash_command_neutralised") is True
         # NLU decided: a forced intent would carry confidence exactly 1.0 and the slash payload as entities
-        assert not any(e.get("entity") in ("date_of_birth", "identity_verified", "account_id") for e in user["parse_data"]["entities"])
+        assert not any(
+            e.get("entity") in ("date_of_birth", "identity_verified", "account_id")
+            for e in user["parse_data"]["entities"]
+        )
 
 
 def test_three_failed_verifications_end_without_disclosure(bot: Bot, db_session: Any) -> None:
@@ -67,13 +72,17 @@ def test_three_failed_verifications_end_without_disclosure(bot: Bot, db_session:
     text = joined(replies)
     assert "wasn't able to confirm your identity" in text
     assert "560" not in text and "3302" not in text and "days past due" not in text
-    events = [r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1003")).scalars()]
+    events = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1003")).scalars()
+    ]
     assert events.count("verification_failed") == 3 and "verification_locked" in events and "rpc_verified" not in events
 
 
 def test_unknown_sender_links_by_account_reference(bot: Bot) -> None:
     sender = "webchat-test-unknown-sender"
-    replies = [bot.say(sender, text) for text in ["hi", "my account is A-2001", "28/02/1982", "SW1A 1AA", "what do i owe"]]
+    replies = [
+        bot.say(sender, text) for text in ["hi", "my account is A-2001", "28/02/1982", "SW1A 1AA", "what do i owe"]
+    ]
     assert "account reference" in joined(replies[0:1])
     assert "£2,150.00" in joined(replies[4:5])
     assert "2,150" not in joined(replies[:4])

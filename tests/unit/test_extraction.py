@@ -1,0 +1,88 @@
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
+
+# Sunday 29 November 2026, 15:00 UTC = 10:00 in New York
+NOW = datetime(2026, 11, 29, 15, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def amounts(text: str, currency: str = "USD") -> list[tuple[Decimal, str]]:
+    return [(a.money.amount, a.money.currency) for a in find_amounts(text, currency, "America/New_York", NOW)]
+
+
+def dates(text: str, order: str = "MDY", tz: str = "America/New_York") -> list[date]:
+    return [d.value for d in find_dates(text, tz, NOW, order)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I can pay 200 on friday", [(Decimal("200.00"), "USD")]),
+        ("can do $75.50 next week", [(Decimal("75.50"), "USD")]),
+        ("fifty bucks next friday", [(Decimal("50.00"), "USD")]),
+        ("i can pay 1,250.00 on the 15th", [(Decimal("1250.00"), "USD")]),
+        ("2k by end of month", [(Decimal("2000.00"), "USD")]),
+        ("gbp 40 on 3 december", [(Decimal("40.00"), "GBP")]),
+        ("£40 on 12/04", [(Decimal("40.00"), "GBP")]),
+        ("i'll pay something on friday", []),
+        ("on 12/04/2026", []),
+    ],
+)
+def test_amounts(text: str, expected: list[tuple[Decimal, str]]) -> None:
+    assert amounts(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I can pay 200 on friday", [date(2026, 12, 4)]),
+        ("tomorrow", [date(2026, 11, 30)]),
+        ("on the 5th", [date(2026, 12, 5)]),
+        ("on the 30th", [date(2026, 11, 30)]),
+        ("December 4", [date(2026, 12, 4)]),
+        ("4th of december", [date(2026, 12, 4)]),
+        ("in 3 days", [date(2026, 12, 2)]),
+        ("end of the month", [date(2026, 11, 30)]),
+        ("next week", [date(2026, 12, 6)]),
+        ("2026-12-10", [date(2026, 12, 10)]),
+        ("nothing to see here", []),
+    ],
+)
+def test_dates(text: str, expected: list[date]) -> None:
+    assert dates(text) == expected
+
+
+def test_numeric_dates_follow_the_jurisdiction_order() -> None:
+    assert dates("12/04", "MDY") == [date(2026, 12, 4)]
+    assert dates("04/12", "DMY", "Europe/London") == [date(2026, 12, 4)]
+
+
+def test_sunday_means_the_next_one_not_today() -> None:
+    assert dates("sunday") == [date(2026, 12, 6)]
+
+
+def test_today_depends_on_the_time_zone() -> None:
+    late = datetime(2026, 11, 30, 2, 0, tzinfo=ZoneInfo("UTC"))
+    assert today_in("America/Los_Angeles", late) == date(2026, 11, 29)
+    assert today_in("Asia/Shanghai", late) == date(2026, 11, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [
+        ("April 12 1985", "MDY", date(1985, 4, 12)),
+        ("dob is 4-12-85", "MDY", date(1985, 4, 12)),
+        ("12/04/1985", "DMY", date(1985, 4, 12)),
+        ("born on the 12th of april 1985", "MDY", date(1985, 4, 12)),
+        ("1993-05-16", "YMD", date(1993, 5, 16)),
+        ("April 12", "MDY", None),
+        ("02139", "MDY", None),
+        ("next year", "MDY", None),
+    ],
+)
+def test_date_of_birth(text: str, order: str, expected: date | None) -> None:
+    assert parse_date_of_birth(text, order, today=date(2026, 11, 29)) == expected
