@@ -8,7 +8,9 @@ from scripts import services
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(services.VENV_BIN / args[0]), *args[1:]], cwd=services.ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(services.VENV_BIN / args[0]), *args[1:]], cwd=services.ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_ruff_lint_and_format() -> None:

@@ -3,12 +3,15 @@ forgotten the conversation; the conversation carries on once Redis is back."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot import db
 from channels.guard import TRY_AGAIN
+from scripts import services
 from tests.conftest import Bot, Redis
 
 
@@ -32,3 +35,13 @@ def test_outage_answers_try_again_and_keeps_context(bot: Bot, redis_server: Redi
     assert bot.get("/webhooks/rest/health")[0] == 200
     after = " ".join(bot.say(sender, "how much do I owe"))
     assert account.balance.format("en_US" if account.currency != "GBP" else "en_GB") in after, after
+
+
+def test_server_refuses_to_start_without_redis(model: Path, work_dir: Path) -> None:
+    dead_port = services.free_port()  # nothing listens here
+    env = services.base_env(REDIS_PORT=str(dead_port), RASA_PORT=str(services.free_port()))
+    log = work_dir / "no-redis.log"
+    with pytest.raises(RuntimeError, match="exited with code"):
+        proc = services.start_rasa_server(model, env, log=log)
+        services.stop(proc)  # only reached if it wrongly started
+    assert f"Redis tracker store at 127.0.0.1:{dead_port} is unreachable" in log.read_text()
