@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dateparser
 from dateutil.relativedelta import relativedelta
-from text_to_num import alpha2digit
+from text_to_num import alpha2digit, text2num
 
 from bot.money import Money, MoneyError
 
@@ -45,10 +46,16 @@ _MONTHS = (
 _ORD = r"(?:st|nd|rd|th)?"
 _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")),
-    ("numeric", re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b")),
+    # "3.4" is an amount; a dotted date needs its year
+    ("numeric", re.compile(r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")),
     ("day_month", re.compile(rf"\b(?:the\s+)?\d{{1,2}}{_ORD}(?:\s+of)?\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?\b", re.I)),
     ("month_day", re.compile(rf"\b(?:{_MONTHS})\.?\s+(?:the\s+)?\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?\b", re.I)),
-    ("relative_day", re.compile(r"\b(?:day after tomorrow|today|tonight|tomorrow|tmrw|tmr|2moro)\b", re.I)),
+    ("relative_day", re.compile(r"\b(?:day after tomorrow|today|tonight|tomorrow|tmrw|tmr|2moro|yesterday|last night|this (?:morning|afternoon|evening))\b", re.I)),
+    ("ago", re.compile(r"\b(\d{1,3})\s+(days?|weeks?|months?|years?)\s+ago\b", re.I)),
+    ("last_week_day", re.compile(r"\blast\s+week\s+(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b|\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\s+(?:of\s+)?last\s+week\b", re.I)),
+    ("last_day", re.compile(r"\blast\s+(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I)),
+    ("day_in_a_week", re.compile(r"\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\s+in\s+a\s+week\b", re.I)),
+    ("last_month", re.compile(r"\blast\s+month\b", re.I)),
     (
         "weekday",
         re.compile(
@@ -86,8 +93,10 @@ _CURRENCY_WORDS = {
     "块": "CNY",
 }
 _CUR_PREFIX = r"(?P<pre>\$|£|€|¥|￥|usd|gbp|eur|cny|rmb)\s?"
-_CUR_SUFFIX = r"\s?(?P<suf>dollars?|bucks?|pounds?|quid|euros?|yuan|rmb|usd|gbp|eur|cny|元|块)\b"
+_CUR_SUFFIX = r"\s?(?P<suf>(?:dollars?|bucks?|pounds?|quid|euros?|yuan|rmb|usd|gbp|eur|cny)\b|[元块€£¥$])"
 _NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)(?P<k>\s?k\b)?"
+# clock times are not amounts: "at 0:10", "11 45 in the morning", "7pm"
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:at\s+)?\d{1,2}(?:\s+\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock|in the (?:morning|afternoon|evening)|at night)\b|\bat\s+\d{1,2}\s+\d{2}\b", re.I)
 _AMOUNT = re.compile(rf"(?:{_CUR_PREFIX})?(?<![\w.,/-]){_NUMBER}(?![\w/-]|\.\d|,\d)(?:{_CUR_SUFFIX})?", re.I)
 
 
@@ -123,12 +132,54 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
 
 
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_TENS = "twenty|thirty|forty|fourty|fifty|sixty|seventy|eighty|ninety"
+_WORD_1_99 = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNITS}))?|{_TEENS}|{_UNITS})"
+_WORD_10_99 = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNITS}))?|{_TEENS})"
+# Spoken pairs: "one fifty" = 150, "nineteen eighty five" = 1985, "twenty twenty six" = 2026.
+_SPOKEN_PAIR = re.compile(rf"\b({_WORD_1_99})\s+({_WORD_10_99})\b", re.I)
+_ARTICLE_NUMBER = re.compile(r"\b(?:a|an)\s+(\d)", re.I)
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "thirtieth": 30,
+}
+# "the first" / "the twenty first": only after "the", so "first payment" stays a word
+_THE_ORDINAL = re.compile(r"\bthe\s+(?:(twenty|thirty)[\s-])?(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
+
+
+def _ordinal_suffix(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+def _the_ordinal(match: re.Match[str]) -> str:
+    n = _ORDINAL_WORDS[match.group(2).lower()] + {"twenty": 20, "thirty": 30}.get((match.group(1) or "").lower(), 0)
+    return f"the {n}{_ordinal_suffix(n)}" if n <= 31 else match.group(0)
+
+
+def _word_number(words: str) -> int:
+    return int(text2num(words.lower().replace("fourty", "forty").replace(" ", "-").replace("-", " "), "en"))
+
+
 def normalise_numbers(text: str) -> str:
-    """Spelled-out English numbers to digits: "fifty dollars on the fifth" → "50 dollars on the 5th"."""
+    """Spelled-out English numbers to digits: "fifty dollars on the fifth" → "50 dollars on the 5th",
+    "one fifty" → "150", "a hundred and twenty" → "120", "nineteen eighty five" → "1985"."""
+
+    def pair(match: re.Match[str]) -> str:
+        try:
+            return str(_word_number(match.group(1)) * 100 + _word_number(match.group(2)))
+        except ValueError:
+            return match.group(0)
+
     try:
-        return str(alpha2digit(text, "en"))
+        text = _THE_ORDINAL.sub(_the_ordinal, text)
+        text = _SPOKEN_PAIR.sub(pair, text)
+        text = str(alpha2digit(text, "en"))
     except Exception:  # text2num rejects some odd inputs; the digits-only path still works
         return text
+    return _ARTICLE_NUMBER.sub(r"\1", text)
 
 
 def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> date | None:
@@ -137,7 +188,24 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
         word = text.lower()
         if word == "day after tomorrow":
             return today + relativedelta(days=2)
-        return today if word in ("today", "tonight") else today + relativedelta(days=1)
+        if word in ("yesterday", "last night"):
+            return today - relativedelta(days=1)
+        return today if word in ("today", "tonight") or word.startswith("this ") else today + relativedelta(days=1)
+    if kind == "ago":
+        n, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
+        return today - relativedelta(**{f"{unit}s": n})
+    if kind == "last_week_day":
+        weekday = _WEEKDAYS[(match.group(1) or match.group(2)).lower()]
+        monday_last_week = today - relativedelta(days=today.weekday() + 7)
+        return monday_last_week + relativedelta(days=weekday)
+    if kind == "last_day":
+        weekday = _WEEKDAYS[match.group(1).lower()]
+        return today - relativedelta(days=(today.weekday() - weekday) % 7 or 7)
+    if kind == "day_in_a_week":
+        weekday = _WEEKDAYS[match.group(1).lower()]
+        return today + relativedelta(days=((weekday - today.weekday()) % 7 or 7) + 7)
+    if kind == "last_month":
+        return today - relativedelta(months=1, day=1)
     if kind == "weekday":
         weekday = _WEEKDAYS[match.group(1).lower()]
         ahead = (weekday - today.weekday()) % 7 or 7  # a weekday is the next one, never today
@@ -198,7 +266,7 @@ def find_amounts(text: str, default_currency: str, tz: str = "UTC", now: datetim
     code or word in the text, else ``default_currency`` (the account's).
     """
     norm = normalise_numbers(text)
-    date_spans = [(d.start, d.end) for d in find_dates(text, tz, now)]
+    date_spans = [(d.start, d.end) for d in find_dates(text, tz, now)] + [m.span() for m in _TIME.finditer(norm)]
     found: list[AmountSpan] = []
     for match in _AMOUNT.finditer(norm):
         s, e = match.span("num")
@@ -248,3 +316,120 @@ def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None =
     if value > today or value.year < today.year - 120:
         return None
     return value
+
+
+_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_WEEKDAY_ALT = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+_RECURRENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("biweekly_day", re.compile(rf"\b(?:every|each)\s+(?:other|second|2nd|2)\s+(?:week\s+on\s+)?({_WEEKDAY_ALT})s?\b", re.I)),
+    ("n_weeks", re.compile(r"\bevery\s+(\d)\s+weeks?\b|\b(bi-?weekly|fortnightly|every\s+(?:other|second)\s+week|every\s+fortnight)\b", re.I)),
+    ("weekly_day", re.compile(rf"\b(?:every|each)\s+({_WEEKDAY_ALT})s?\b|\b({_WEEKDAY_ALT})s\b|\bweekly\s+on\s+({_WEEKDAY_ALT})s?\b", re.I)),
+    ("weekly", re.compile(r"\b(weekly|every\s+week|each\s+week|(?:a|per)\s+week|/\s?(?:wk|week))\b", re.I)),
+    ("monthly_day", re.compile(r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?:each|every|the|a)\s+month\b|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\b", re.I)),
+    ("monthly", re.compile(r"\b(monthly|every\s+month|each\s+month|(?:a|per)\s+month|/\s?(?:mo|month))\b", re.I)),
+]
+
+
+@dataclass(frozen=True)
+class Recurrence(Span):
+    """A repeating schedule: ``freq`` "weekly" or "monthly", ``interval`` (2 = every other),
+    ``weekday`` (0 = Monday) or ``month_day``; ``rrule`` is the RFC 5545 rule text."""
+
+    freq: str
+    interval: int
+    weekday: int | None
+    month_day: int | None
+
+    @property
+    def rrule(self) -> str:
+        parts = [f"FREQ={self.freq.upper()}", f"INTERVAL={self.interval}"]
+        if self.weekday is not None:
+            parts.append(f"BYDAY={_RRULE_DAYS[self.weekday]}")
+        if self.month_day is not None:
+            parts.append(f"BYMONTHDAY={self.month_day}")
+        return ";".join(parts)
+
+    def next_dates(self, after: date, count: int = 3) -> list[date]:
+        """The next ``count`` dates of the schedule strictly after ``after`` (python-dateutil rrule).
+        A month day past the end of a short month falls on that month's last day."""
+        from dateutil.rrule import MONTHLY, WEEKLY, rrule
+
+        start = datetime(after.year, after.month, after.day) + relativedelta(days=1)
+        if self.freq == "monthly":
+            day = self.month_day or after.day
+            rule = rrule(MONTHLY, interval=self.interval, bymonthday=(day, -1) if day > 28 else day, dtstart=start)
+            out: list[date] = []
+            for moment in rule:
+                d = moment.date()
+                if day > 28 and d.day != min(day, (d + relativedelta(day=31)).day):
+                    continue
+                if not out or out[-1].month != d.month:
+                    out.append(d)
+                if len(out) == count:
+                    return out
+            return out
+        weekday = self.weekday if self.weekday is not None else after.weekday()
+        rule = rrule(WEEKLY, interval=self.interval, byweekday=weekday, dtstart=start)
+        return [m.date() for m in rule[:count]]
+
+    def as_entity(self, after: date) -> dict[str, Any]:
+        """Entity/slot value: freq, interval, weekday/month_day, rrule and the next three dates (ISO)."""
+        return {
+            "freq": self.freq,
+            "interval": self.interval,
+            "weekday": _RRULE_DAYS[self.weekday] if self.weekday is not None else None,
+            "month_day": self.month_day,
+            "rrule": self.rrule,
+            "next": [d.isoformat() for d in self.next_dates(after)],
+        }
+
+
+def find_recurrences(text: str) -> list[Recurrence]:
+    """Repeating schedules in ``text``: "every other Friday", "the 1st of each month", "40 a week"."""
+    norm = normalise_numbers(text)
+    found: list[Recurrence] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in _RECURRENCE_PATTERNS:
+        for m in pattern.finditer(norm):
+            s, e = m.span()
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            groups = [g for g in m.groups() if g]
+            day_word = next((g.lower().rstrip("s") for g in groups if g.lower().rstrip("s") in _WEEKDAYS), None)
+            weekday = _WEEKDAYS.get(day_word) if day_word else None
+            if kind == "biweekly_day":
+                rec = Recurrence(s, e, m.group(0), "weekly", 2, weekday, None)
+            elif kind == "n_weeks":
+                interval = int(m.group(1)) if m.group(1) else 2
+                rec = Recurrence(s, e, m.group(0), "weekly", interval, None, None)
+            elif kind == "weekly_day":
+                rec = Recurrence(s, e, m.group(0), "weekly", 1, weekday, None)
+            elif kind == "weekly":
+                rec = Recurrence(s, e, m.group(0), "weekly", 1, None, None)
+            elif kind == "monthly_day":
+                day = int(m.group(1) or m.group(2))
+                if not 1 <= day <= 31:
+                    continue
+                rec = Recurrence(s, e, m.group(0), "monthly", 1, None, day)
+            else:
+                rec = Recurrence(s, e, m.group(0), "monthly", 1, None, None)
+            taken.append((s, e))
+            found.append(rec)
+    found.sort(key=lambda r: r.start)
+    # "biweekly on fridays": an interval and a weekday said apart make one schedule
+    merged: list[Recurrence] = []
+    for rec in found:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and prev.freq == rec.freq == "weekly"
+            and rec.start - prev.end <= 12
+            and (prev.weekday is None) != (rec.weekday is None)
+        ):
+            merged[-1] = Recurrence(
+                prev.start, rec.end, norm[prev.start : rec.end], "weekly",
+                max(prev.interval, rec.interval), prev.weekday if prev.weekday is not None else rec.weekday, None,
+            )
+        else:
+            merged.append(rec)
+    return merged

@@ -11,6 +11,8 @@ from datetime import date
 
 import phonenumbers
 
+from bot.extraction import normalise_numbers
+
 _UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.I)
 _DIGIT_GROUP = re.compile(r"(?<!\d)\d{4,6}(?:-\d{4})?(?!\d)")
 _ACCOUNT_REF = re.compile(r"\b([A-Z])\s*-?\s*(\d{4})\b", re.I)
@@ -36,6 +38,8 @@ def second_factor_matches(record: IdentityRecord, text: str, factors: tuple[str,
 
     The last four must stand alone as a four-digit group, so "02139" never matches "2139".
     """
+    # voice: "zero two one three nine" arrives as "0 2 1 3 9"
+    text = _join_spoken_digits(text)
     wanted = normalise_postcode(record.postcode)
     if "postcode" in factors:
         for match in _UK_POSTCODE.finditer(text):
@@ -47,8 +51,15 @@ def second_factor_matches(record: IdentityRecord, text: str, factors: tuple[str,
     return "account_last_four" in factors and record.last_four in groups
 
 
+def _join_spoken_digits(text: str) -> str:
+    """Voice transcripts say codes digit by digit: "zero two one three nine" / "oh 2 1 3 9" → "02139"."""
+    text = normalise_numbers(re.sub(r"\boh\b(?=\s+(?:\d|zero|one|two|three|four|five|six|seven|eight|nine)\b)", "0", text, flags=re.I))
+    return re.sub(r"\b\d{1,2}(?:\s+\d{1,2}\b)+", lambda m: re.sub(r"\s+", "", m.group(0)), text)
+
+
 def has_second_factor_shape(text: str) -> bool:
     """Whether the text could be a postcode or last four at all (for re-asking, not for matching)."""
+    text = _join_spoken_digits(text)
     return bool(_UK_POSTCODE.search(text) or _DIGIT_GROUP.search(text))
 
 
