@@ -4,12 +4,12 @@ turn the result into responses and slot events."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from babel.dates import format_date
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -17,7 +17,7 @@ from bot import db
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
 from bot.money import Money, MoneyError
 from bot.promises import check_amount, check_due_date, latest_due_date
-from bot.settings import promise_rules, verification_rules
+from bot.settings import contact_for, helplines, promise_rules, verification_rules
 from bot.verification import (
     IdentityRecord,
     has_second_factor_shape,
@@ -28,11 +28,11 @@ from bot.verification import (
 )
 
 logger = logging.getLogger(__name__)
-_LOCALES = {"USD": "en_US", "GBP": "en_GB", "CNY": "en_US"}
 
 
-def _locale(currency: str) -> str:
-    return _LOCALES.get(currency, "en_US")
+def _locale(account: db.Account | None) -> str:
+    """Babel locale for money and dates shown to this debtor (data/company.yml)."""
+    return contact_for(str(account.jurisdiction) if account else "US")["locale"]
 
 
 def _channel(tracker: Tracker) -> str:
@@ -71,8 +71,27 @@ def _verified(tracker: Tracker) -> bool:
     return bool(tracker.get_slot("identity_verified")) and bool(tracker.get_slot("account_id"))
 
 
-def _format_day(value: date) -> str:
-    return str(format_date(value, format="full", locale="en_US"))
+def _stop_form(tracker: Tracker) -> list[EventType]:
+    """Events that end any active form, for requests that must interrupt it."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None)] if tracker.active_loop.get("name") else []
+
+
+def _format_day(value: date, account: db.Account | None = None) -> str:
+    return str(format_date(value, format="full", locale=_locale(account)))
+
+
+def _phone_jurisdiction(sender_id: str) -> str:
+    phone = sender_phone(sender_id) or ""
+    return {"+44": "UK", "+86": "CN"}.get(phone[:3], "US")
+
+
+def _account_locked(account_id: str) -> bool:
+    """Too many failed verifications for this account recently, in any conversation."""
+    rules = verification_rules()
+    since = _now() - timedelta(hours=rules.lockout_hours)
+    with db.session_scope() as session:
+        failures = db.count_events(session, account_id=account_id, event="verification_failed", since=since)
+    return failures >= rules.max_attempts
 
 
 class ActionSessionStart(Action):
@@ -85,11 +104,14 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
         phone = sender_phone(tracker.sender_id)
+        jurisdiction = _phone_jurisdiction(tracker.sender_id)
         if phone:
             with db.session_scope() as session:
                 account = db.find_account(session, phone_e164=phone)
                 if account is not None:
                     events.append(SlotSet("account_id", account.id))
+                    jurisdiction = str(account.jurisdiction)
+        events.append(SlotSet("company_phone", contact_for(jurisdiction)["phone"]))
         dispatcher.utter_message(response="utter_mini_miranda")
         events.append(ActionExecuted("action_listen"))
         return events
@@ -102,6 +124,10 @@ class ActionStartVerification(Action):
         return "action_start_verification"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account_id = tracker.get_slot("account_id")
+        if account_id and not tracker.get_slot("verification_locked") and _account_locked(account_id):
+            _log(tracker, "verification_refused_locked")
+            return [SlotSet("verification_locked", True)]
         if not tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_verify_first")
         return []
@@ -111,7 +137,8 @@ class ValidateVerificationForm(FormValidationAction):
     """Right-party contact: account (web chat only), date of birth, then postcode or last four.
 
     Both factors are checked together so a caller never learns which one was wrong; after
-    ``max_attempts`` failures (data/verification.yml) the conversation is locked.
+    ``max_attempts`` failures (data/verification.yml), counted in this conversation and for the
+    account across conversations within ``lockout_hours``, verification is locked.
     """
 
     def name(self) -> str:
@@ -129,7 +156,8 @@ class ValidateVerificationForm(FormValidationAction):
     def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> dict[str, Any]:
         attempts = int(tracker.get_slot("verification_attempts") or 0) + 1
         _log(tracker, "verification_failed", detail=f"attempt {attempts}: {reason}")
-        if attempts >= verification_rules().max_attempts:
+        account_id = tracker.get_slot("account_id")
+        if attempts >= verification_rules().max_attempts or (account_id and _account_locked(account_id)):
             _log(tracker, "verification_locked")
             return {"verification_attempts": attempts, "verification_locked": True, "second_factor": "locked"}
         dispatcher.utter_message(response="utter_verification_mismatch")
@@ -146,17 +174,27 @@ class ValidateVerificationForm(FormValidationAction):
         text = str(value or "")
         reference = parse_account_reference(text)
         phone = None if reference else parse_phone(text)
-        account_id = None
-        if reference or phone:
-            with db.session_scope() as session:
-                account = db.find_account(session, reference=reference, phone_e164=phone)
-                account_id = account.id if account is not None else None
+        if not (reference or phone):
+            # a greeting or a question is not a wrong answer: the form asks again, uncounted
+            return {"account_reference": None}
+        with db.session_scope() as session:
+            account = db.find_account(session, reference=reference, phone_e164=phone)
+            account_id = account.id if account is not None else None
+            jurisdiction = str(account.jurisdiction) if account is not None else "US"
         if account_id is None:
             result = self._fail(dispatcher, tracker, "account not found")
             if not result.get("verification_locked"):
                 result["account_reference"] = None
             return result
-        return {"account_reference": reference or "phone", "account_id": account_id}
+        linked = {
+            "account_reference": reference or "phone",
+            "account_id": account_id,
+            "company_phone": contact_for(jurisdiction)["phone"],
+        }
+        if _account_locked(account_id):
+            _log(tracker, "verification_refused_locked", account_id=account_id)
+            return {**linked, "verification_locked": True, "second_factor": "locked"}
+        return linked
 
     async def validate_date_of_birth(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -224,7 +262,7 @@ class ActionTellBalance(Action):
         dispatcher.utter_message(
             response="utter_balance",
             last_four=account.last_four,
-            balance=account.balance.format(_locale(str(account.currency))),
+            balance=account.balance.format(_locale(account)),
             days_past_due=account.days_past_due,
         )
         _log(tracker, "balance_disclosed", detail=str(account.balance))
@@ -245,76 +283,82 @@ class ActionPrepareFullPayment(Action):
 
 
 class ValidatePtpForm(FormValidationAction):
-    """Amount and date of a promise to pay, read in the account's currency and time zone and
-    checked against the balance and ``data/promises.yml``."""
+    """Amount and date of a promise to pay, read from the current message only, in the account's
+    currency and time zone, and checked against the balance and ``data/promises.yml``."""
 
     def name(self) -> str:
         return "validate_ptp_form"
+
+    async def extract_ptp_amount(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = _load_account(tracker)
+        if account is None:
+            return {}
+        if (tracker.latest_message.get("intent") or {}).get("name") == "pay_in_full":
+            return {"ptp_amount": account.balance.as_entity()}
+        found = find_amounts(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
+        if found:
+            return {"ptp_amount": found[0].money.as_entity()}
+        if tracker.get_slot("requested_slot") == "ptp_amount":
+            dispatcher.utter_message(response="utter_ptp_amount_unreadable")
+        return {}
+
+    async def extract_ptp_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = _load_account(tracker)
+        if account is None:
+            return {}
+        order = verification_rules().date_order_for(str(account.jurisdiction))
+        dates = find_dates(tracker.latest_message.get("text") or "", str(account.time_zone), _now(), order)
+        if dates:
+            return {"ptp_date": dates[0].value.isoformat()}
+        if tracker.get_slot("requested_slot") == "ptp_date":
+            dispatcher.utter_message(response="utter_ptp_date_unreadable")
+        return {}
 
     async def validate_ptp_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         account = _load_account(tracker)
-        if account is None:
+        if account is None or not isinstance(value, dict):
             return {"ptp_amount": None}
-        text = tracker.latest_message.get("text") or ""
-        found = find_amounts(text, str(account.currency), str(account.time_zone))
-        money: Money | None = found[0].money if found else None
-        if money is None:
-            candidate = value[0] if isinstance(value, list) and value else value
-            if isinstance(candidate, dict):
-                try:
-                    money = Money.of(candidate["amount"], candidate.get("currency") or str(account.currency))
-                except (KeyError, MoneyError):
-                    money = None
-        if money is None:
-            dispatcher.utter_message(response="utter_ptp_amount_unreadable")
+        try:
+            money = Money.of(value["amount"], value.get("currency") or str(account.currency))
+        except (KeyError, MoneyError):
             return {"ptp_amount": None}
         rules = promise_rules()
         check = check_amount(account.balance, money, rules)
-        locale = _locale(str(account.currency))
+        locale = _locale(account)
         if check.reason == "currency_mismatch":
             dispatcher.utter_message(response="utter_ptp_currency_mismatch", currency=account.currency)
-            return {"ptp_amount": None}
-        if check.reason == "below_minimum":
+        elif check.reason == "below_minimum":
             minimum = Money.of(rules.min_amount, str(account.currency)).format(locale)
             dispatcher.utter_message(response="utter_ptp_below_minimum", minimum=minimum)
-            return {"ptp_amount": None}
-        if check.reason == "above_balance":
+        elif check.reason == "above_balance":
             dispatcher.utter_message(response="utter_ptp_above_balance", balance=account.balance.format(locale))
-            return {"ptp_amount": None}
-        return {"ptp_amount": money.as_entity()}
+        return {"ptp_amount": money.as_entity() if check.ok else None}
 
     async def validate_ptp_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         account = _load_account(tracker)
-        if account is None:
+        if account is None or not isinstance(value, str):
             return {"ptp_date": None}
-        tz = str(account.time_zone)
-        order = verification_rules().date_order_for(str(account.jurisdiction))
-        text = tracker.latest_message.get("text") or ""
-        dates = find_dates(text, tz, _now(), order)
-        due: date | None = dates[0].value if dates else None
-        if due is None and isinstance(value, str):
-            try:
-                due = date.fromisoformat(value)
-            except ValueError:
-                due = None
-        if due is None:
-            dispatcher.utter_message(response="utter_ptp_date_unreadable")
+        try:
+            due = date.fromisoformat(value)
+        except ValueError:
             return {"ptp_date": None}
         rules = promise_rules()
-        today = today_in(tz)
+        today = today_in(str(account.time_zone))
         check = check_due_date(due, today, rules)
         if check.reason == "date_in_past":
             dispatcher.utter_message(response="utter_ptp_date_in_past")
-            return {"ptp_date": None}
-        if check.reason == "date_too_far":
-            latest = _format_day(latest_due_date(today, rules))
+        elif check.reason == "date_too_far":
+            latest = _format_day(latest_due_date(today, rules), account)
             dispatcher.utter_message(response="utter_ptp_date_too_far", max_days=rules.max_days_ahead, latest=latest)
-            return {"ptp_date": None}
-        return {"ptp_date": due.isoformat()}
+        return {"ptp_date": due.isoformat() if check.ok else None}
 
 
 class ActionConfirmPtp(Action):
@@ -327,11 +371,12 @@ class ActionConfirmPtp(Action):
         amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
         if not (isinstance(amount, dict) and due):
             return []
+        account = _load_account(tracker)
         money = Money.of(amount["amount"], amount["currency"])
         dispatcher.utter_message(
             response="utter_confirm_ptp",
-            amount=money.format(_locale(money.currency)),
-            date=_format_day(date.fromisoformat(due)),
+            amount=money.format(_locale(account)),
+            date=_format_day(date.fromisoformat(due), account),
         )
         return []
 
@@ -347,6 +392,7 @@ class ActionRecordPtp(Action):
         if not (_verified(tracker) and isinstance(amount, dict) and due):
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        account = _load_account(tracker)
         money = Money.of(amount["amount"], amount["currency"])
         due_date = date.fromisoformat(due)
         with db.session_scope() as session:
@@ -361,8 +407,8 @@ class ActionRecordPtp(Action):
             reference = row.id
         dispatcher.utter_message(
             response="utter_ptp_recorded",
-            amount=money.format(_locale(money.currency)),
-            date=_format_day(due_date),
+            amount=money.format(_locale(account)),
+            date=_format_day(due_date, account),
             reference=reference,
         )
         return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
@@ -418,7 +464,7 @@ class ActionOptOut(Action):
                 conversation_id=tracker.sender_id,
             )
         dispatcher.utter_message(response="utter_opt_out_confirmed")
-        return []
+        return _stop_form(tracker) + [SlotSet("opted_out", True)]
 
 
 class ActionWrongNumber(Action):
@@ -431,3 +477,135 @@ class ActionWrongNumber(Action):
         _log(tracker, "wrong_party")
         dispatcher.utter_message(response="utter_wrong_number")
         return [SlotSet("verification_locked", True), SlotSet("identity_verified", False)]
+
+
+def _jurisdiction(tracker: Tracker) -> str:
+    """The account's jurisdiction, else a guess from the sender's phone country, else "US"."""
+    account = _load_account(tracker)
+    if account is not None:
+        return str(account.jurisdiction)
+    phone = sender_phone(tracker.sender_id) or ""
+    return {"+44": "UK", "+86": "CN"}.get(phone[:3], "US")
+
+
+class ActionCrisisResponse(Action):
+    """Crisis or self-harm language: a safe reply with a helpline, the conversation flagged for a
+    person at top priority, any form stopped, and no payment talk (FCA FG21/1; CONC 7.2.1R)."""
+
+    def name(self) -> str:
+        return "action_crisis_response"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        lines = helplines()
+        region = _jurisdiction(tracker).split("-")[0]
+        dispatcher.utter_message(
+            response="utter_crisis", helpline=lines.get(region, lines["default"]), emergency=lines["emergency"]
+        )
+        _log(tracker, "handoff_crisis", detail="priority=1 crisis language")
+        return _stop_form(tracker) + [SlotSet("vulnerable", True), SlotSet("handoff_reason", "crisis")]
+
+
+# intent → (contact-log event, response, handoff reason); the compliance holds these imply are
+# applied by the contact gate from the contact log.
+ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
+    "dispute_debt": ("dispute", "utter_dispute_recorded", "dispute"),
+    "already_paid": ("already_paid_claim", "utter_already_paid_recorded", "already_paid"),
+    "request_validation": ("validation_requested", "utter_validation_recorded", None),
+    "cease_contact": ("cease_contact", "utter_cease_recorded", None),
+    "attorney_representation": ("attorney", "utter_attorney_recorded", "attorney"),
+    "bankruptcy": ("bankruptcy", "utter_bankruptcy_recorded", "bankruptcy"),
+    "deceased": ("deceased", "utter_deceased_recorded", "deceased"),
+    "set_contact_preference": ("contact_preference", "utter_contact_preference_recorded", None),
+    "abusive": ("abuse", "utter_abuse_response", None),
+    "request_payment_plan": ("plan_requested", "utter_plan_request", "plan_outside_bot_authority"),
+    "ask_settlement": ("settlement_requested", "utter_plan_request", "plan_outside_bot_authority"),
+    "select_plan": ("plan_requested", "utter_plan_request", "plan_outside_bot_authority"),
+    "inform_finances": ("finances_given", "utter_plan_request", "plan_outside_bot_authority"),
+}
+
+
+class ActionRecordAccountEvent(Action):
+    """Records what the debtor told us (dispute, attorney, bankruptcy, ...) in the contact log with
+    the debtor's own words, answers with the matching response, and flags a handoff where a person
+    must act. Sources: 12 CFR 1006.34/1006.38 (disputes), 1006.6(b)(2) (attorney), 11 U.S.C. 362
+    (automatic stay)."""
+
+    def name(self) -> str:
+        return "action_record_account_event"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        event, response, handoff = ACCOUNT_EVENTS.get(intent, ("unclassified", "utter_default", None))
+        _log(tracker, event, detail=(tracker.latest_message.get("text") or "")[:500])
+        dispatcher.utter_message(response=response)
+        return _stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
+
+
+class ActionAcknowledgeHardship(Action):
+    """Acknowledges a hardship once, with extra care when the debtor may be vulnerable, and
+    records the classifier's reading (type, duration, evidence) in the contact log."""
+
+    def name(self) -> str:
+        return "action_acknowledge_hardship"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hardship = tracker.latest_message.get("hardship") or {}
+        vulnerable = bool(hardship.get("vulnerable") or tracker.get_slot("vulnerable"))
+        detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
+        _log(tracker, "hardship_disclosed", detail=detail)
+        dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
+        return [SlotSet("handoff_reason", "vulnerability")] if vulnerable else []
+
+
+class ActionOptIn(Action):
+    """START: lifts this sender's opt-out on this channel and confirms."""
+
+    def name(self) -> str:
+        return "action_opt_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        channel = _channel(tracker)
+        address = sender_phone(tracker.sender_id) or tracker.sender_id
+        with db.session_scope() as session:
+            removed = session.query(db.OptOut).filter_by(address=address, channel=channel).delete()
+            db.log_contact(
+                session,
+                account_id=tracker.get_slot("account_id"),
+                channel=channel,
+                direction="inbound",
+                event="opt_in",
+                conversation_id=tracker.sender_id,
+                detail=f"{removed} opt-out record(s) lifted",
+            )
+        dispatcher.utter_message(response="utter_opted_in")
+        return [SlotSet("opted_out", False)]
+
+
+class ActionOptedOutNotice(Action):
+    """A message on a channel the debtor opted out of: no collection content, only how to opt
+    back in (12 CFR 1006.6(e))."""
+
+    def name(self) -> str:
+        return "action_opted_out_notice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_opted_out_notice")
+        return _stop_form(tracker)
+
+
+class ActionEndConversation(Action):
+    """Goodbye: ends any form and forgets the verification, so the next message on a shared
+    device or phone has to verify again."""
+
+    def name(self) -> str:
+        return "action_end_conversation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_goodbye")
+        return _stop_form(tracker) + [
+            SlotSet("identity_verified", False),
+            SlotSet("date_of_birth", None),
+            SlotSet("second_factor", None),
+            SlotSet("ptp_amount", None),
+            SlotSet("ptp_date", None),
+        ]

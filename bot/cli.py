@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--if-empty", action="store_true", help="do nothing when accounts already exist")
     show = sub.add_parser("account", help="show one account and its promises to pay")
     show.add_argument("account_id")
+    show.add_argument("--log", action="store_true", help="also print the contact log")
     args = parser.parse_args(argv)
 
     if args.command == "load-portfolio":
@@ -41,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             for p in session.query(db.PromiseToPay).filter_by(account_id=account.id).order_by(db.PromiseToPay.id):
                 print(f"  PTP-{p.id}  {p.amount}  due {p.due_date}  {p.status}  via {p.channel}")
+            for o in session.query(db.OptOut).filter_by(account_id=account.id).order_by(db.OptOut.id):
+                print(f"  opt-out  {o.channel}  {o.address}  at {o.at:%Y-%m-%d %H:%M}")
+            if args.log:
+                for c in session.query(db.ContactLog).filter_by(account_id=account.id).order_by(db.ContactLog.id):
+                    print(f"  {c.at:%Y-%m-%d %H:%M:%S}  {c.channel:<8} {c.event:<24} {c.detail or ''}")
         return 0
     return 2
 

@@ -206,6 +206,18 @@ def log_contact(
     return row
 
 
+def count_events(session: Session, *, account_id: str, event: str, since: datetime) -> int:
+    """How many contact-log rows of ``event`` the account has at or after ``since`` (aware UTC)."""
+    from sqlalchemy import func
+
+    query = (
+        select(func.count())
+        .select_from(ContactLog)
+        .where(ContactLog.account_id == account_id, ContactLog.event == event, ContactLog.at >= since)
+    )
+    return int(session.execute(query).scalar_one())
+
+
 def record_promise(
     session: Session,
     *,

@@ -50,11 +50,30 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("numeric", re.compile(r"\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b")),
     ("day_month", re.compile(rf"\b(?:the\s+)?\d{{1,2}}{_ORD}(?:\s+of)?\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?\b", re.I)),
     ("month_day", re.compile(rf"\b(?:{_MONTHS})\.?\s+(?:the\s+)?\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?\b", re.I)),
-    ("relative_day", re.compile(r"\b(?:day after tomorrow|today|tonight|tomorrow|tmrw|tmr|2moro|yesterday|last night|this (?:morning|afternoon|evening))\b", re.I)),
+    (
+        "relative_day",
+        re.compile(
+            r"\b(?:day after tomorrow|today|tonight|tomorrow|tmrw|tmr|2moro|yesterday|last night|this (?:morning|afternoon|evening))\b",
+            re.I,
+        ),
+    ),
     ("ago", re.compile(r"\b(\d{1,3})\s+(days?|weeks?|months?|years?)\s+ago\b", re.I)),
-    ("last_week_day", re.compile(r"\blast\s+week\s+(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b|\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\s+(?:of\s+)?last\s+week\b", re.I)),
+    (
+        "last_week_day",
+        re.compile(
+            r"\blast\s+week\s+("
+            + "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+            + r")\b|\b("
+            + "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+            + r")\s+(?:of\s+)?last\s+week\b",
+            re.I,
+        ),
+    ),
     ("last_day", re.compile(r"\blast\s+(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I)),
-    ("day_in_a_week", re.compile(r"\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\s+in\s+a\s+week\b", re.I)),
+    (
+        "day_in_a_week",
+        re.compile(r"\b(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\s+in\s+a\s+week\b", re.I),
+    ),
     ("last_month", re.compile(r"\blast\s+month\b", re.I)),
     (
         "weekday",
@@ -62,7 +81,7 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"\b(?:(?:next|this|coming|on)\s+)?(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I
         ),
     ),
-    ("in_n", re.compile(r"\bin\s+(\d{1,2})\s+(days?|weeks?)\b", re.I)),
+    ("in_n", re.compile(r"\bin\s+(\d{1,2})\s+(days?|weeks?|months?)\b", re.I)),
     ("next_week", re.compile(r"\bnext\s+week\b", re.I)),
     ("end_of_month", re.compile(r"\bend\s+of\s+(?:the\s+|this\s+)?month\b", re.I)),
     ("ordinal_day", re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|\bthe\s+(\d{1,2})\b", re.I)),
@@ -96,7 +115,10 @@ _CUR_PREFIX = r"(?P<pre>\$|£|€|¥|￥|usd|gbp|eur|cny|rmb)\s?"
 _CUR_SUFFIX = r"\s?(?P<suf>(?:dollars?|bucks?|pounds?|quid|euros?|yuan|rmb|usd|gbp|eur|cny)\b|[元块€£¥$])"
 _NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)(?P<k>\s?k\b)?"
 # clock times are not amounts: "at 0:10", "11 45 in the morning", "7pm"
-_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:at\s+)?\d{1,2}(?:\s+\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock|in the (?:morning|afternoon|evening)|at night)\b|\bat\s+\d{1,2}\s+\d{2}\b", re.I)
+_TIME = re.compile(
+    r"\b\d{1,2}:\d{2}\b|\b(?:at\s+)?\d{1,2}(?:\s+\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock|in the (?:morning|afternoon|evening)|at night)\b|\bat\s+\d{1,2}\s+\d{2}\b",
+    re.I,
+)
 _AMOUNT = re.compile(rf"(?:{_CUR_PREFIX})?(?<![\w.,/-]){_NUMBER}(?![\w/-]|\.\d|,\d)(?:{_CUR_SUFFIX})?", re.I)
 
 
@@ -141,9 +163,26 @@ _WORD_10_99 = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNITS}))?|{_TEENS})"
 _SPOKEN_PAIR = re.compile(rf"\b({_WORD_1_99})\s+({_WORD_10_99})\b", re.I)
 _ARTICLE_NUMBER = re.compile(r"\b(?:a|an)\s+(\d)", re.I)
 _ORDINAL_WORDS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
     "thirtieth": 30,
 }
 # "the first" / "the twenty first": only after "the", so "first payment" stays a word
@@ -182,6 +221,16 @@ def normalise_numbers(text: str) -> str:
     return _ARTICLE_NUMBER.sub(r"\1", text)
 
 
+def _span_of(n: int, unit: str) -> relativedelta:
+    """``n`` days, weeks, months or years."""
+    return {
+        "day": relativedelta(days=n),
+        "week": relativedelta(weeks=n),
+        "month": relativedelta(months=n),
+        "year": relativedelta(years=n),
+    }[unit]
+
+
 def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> date | None:
     text = match.group(0)
     if kind == "relative_day":
@@ -193,7 +242,7 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
         return today if word in ("today", "tonight") or word.startswith("this ") else today + relativedelta(days=1)
     if kind == "ago":
         n, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
-        return today - relativedelta(**{f"{unit}s": n})
+        return today - _span_of(n, unit)
     if kind == "last_week_day":
         weekday = _WEEKDAYS[(match.group(1) or match.group(2)).lower()]
         monday_last_week = today - relativedelta(days=today.weekday() + 7)
@@ -211,8 +260,8 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
         ahead = (weekday - today.weekday()) % 7 or 7  # a weekday is the next one, never today
         return today + relativedelta(days=ahead)
     if kind == "in_n":
-        n = int(match.group(1))
-        return today + (relativedelta(days=n) if match.group(2).lower().startswith("day") else relativedelta(weeks=n))
+        n, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
+        return today + _span_of(n, unit)
     if kind == "next_week":
         return today + relativedelta(weeks=1)
     if kind == "end_of_month":
@@ -321,11 +370,31 @@ def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None =
 _RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WEEKDAY_ALT = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _RECURRENCE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("biweekly_day", re.compile(rf"\b(?:every|each)\s+(?:other|second|2nd|2)\s+(?:week\s+on\s+)?({_WEEKDAY_ALT})s?\b", re.I)),
-    ("n_weeks", re.compile(r"\bevery\s+(\d)\s+weeks?\b|\b(bi-?weekly|fortnightly|every\s+(?:other|second)\s+week|every\s+fortnight)\b", re.I)),
-    ("weekly_day", re.compile(rf"\b(?:every|each)\s+({_WEEKDAY_ALT})s?\b|\b({_WEEKDAY_ALT})s\b|\bweekly\s+on\s+({_WEEKDAY_ALT})s?\b", re.I)),
+    (
+        "biweekly_day",
+        re.compile(rf"\b(?:every|each)\s+(?:other|second|2nd|2)\s+(?:week\s+on\s+)?({_WEEKDAY_ALT})s?\b", re.I),
+    ),
+    (
+        "n_weeks",
+        re.compile(
+            r"\bevery\s+(\d)\s+weeks?\b|\b(bi-?weekly|fortnightly|every\s+(?:other|second)\s+week|every\s+fortnight)\b",
+            re.I,
+        ),
+    ),
+    (
+        "weekly_day",
+        re.compile(
+            rf"\b(?:every|each)\s+({_WEEKDAY_ALT})s?\b|\b({_WEEKDAY_ALT})s\b|\bweekly\s+on\s+({_WEEKDAY_ALT})s?\b", re.I
+        ),
+    ),
     ("weekly", re.compile(r"\b(weekly|every\s+week|each\s+week|(?:a|per)\s+week|/\s?(?:wk|week))\b", re.I)),
-    ("monthly_day", re.compile(r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?:each|every|the|a)\s+month\b|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\b", re.I)),
+    (
+        "monthly_day",
+        re.compile(
+            r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?:each|every|the|a)\s+month\b|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\b",
+            re.I,
+        ),
+    ),
     ("monthly", re.compile(r"\b(monthly|every\s+month|each\s+month|(?:a|per)\s+month|/\s?(?:mo|month))\b", re.I)),
 ]
 
@@ -359,7 +428,7 @@ class Recurrence(Span):
             day = self.month_day or after.day
             rule = rrule(MONTHLY, interval=self.interval, bymonthday=(day, -1) if day > 28 else day, dtstart=start)
             out: list[date] = []
-            for moment in rule:
+            for moment in rule:  # type: ignore[attr-defined]
                 d = moment.date()
                 if day > 28 and d.day != min(day, (d + relativedelta(day=31)).day):
                     continue
@@ -370,7 +439,7 @@ class Recurrence(Span):
             return out
         weekday = self.weekday if self.weekday is not None else after.weekday()
         rule = rrule(WEEKLY, interval=self.interval, byweekday=weekday, dtstart=start)
-        return [m.date() for m in rule[:count]]
+        return [m.date() for m in rule[:count]]  # type: ignore[attr-defined]
 
     def as_entity(self, after: date) -> dict[str, Any]:
         """Entity/slot value: freq, interval, weekday/month_day, rrule and the next three dates (ISO)."""
@@ -427,8 +496,13 @@ def find_recurrences(text: str) -> list[Recurrence]:
             and (prev.weekday is None) != (rec.weekday is None)
         ):
             merged[-1] = Recurrence(
-                prev.start, rec.end, norm[prev.start : rec.end], "weekly",
-                max(prev.interval, rec.interval), prev.weekday if prev.weekday is not None else rec.weekday, None,
+                prev.start,
+                rec.end,
+                norm[prev.start : rec.end],
+                "weekly",
+                max(prev.interval, rec.interval),
+                prev.weekday if prev.weekday is not None else rec.weekday,
+                None,
             )
         else:
             merged.append(rec)

@@ -39,6 +39,7 @@ class VerificationRules:
     """RPC verification settings (``data/verification.yml``)."""
 
     max_attempts: int
+    lockout_hours: int
     second_factors: tuple[str, ...]
     date_order: dict[str, str]
 
@@ -63,6 +64,9 @@ def verification_rules() -> VerificationRules:
     attempts = _field(raw, "max_attempts", file)
     if not isinstance(attempts, int) or attempts < 1:
         raise DataFileError(f"data/{file}: 'max_attempts' must be a positive integer")
+    lockout = _field(raw, "lockout_hours", file)
+    if not isinstance(lockout, int) or lockout < 0:
+        raise DataFileError(f"data/{file}: 'lockout_hours' must be a non-negative integer")
     factors = tuple(_field(raw, "second_factors", file))
     unknown = set(factors) - {"postcode", "account_last_four"}
     if unknown or not factors:
@@ -71,7 +75,7 @@ def verification_rules() -> VerificationRules:
     for key, value in order.items():
         if value not in ("MDY", "DMY", "YMD"):
             raise DataFileError(f"data/{file}: 'date_order.{key}' must be MDY, DMY or YMD")
-    return VerificationRules(attempts, factors, order)
+    return VerificationRules(attempts, lockout, factors, order)
 
 
 @cache
@@ -87,3 +91,32 @@ def promise_rules() -> PromiseRules:
     if not isinstance(days, int) or days < 0:
         raise DataFileError(f"data/{file}: 'max_days_ahead' must be a non-negative integer")
     return PromiseRules(min_amount, days)
+
+
+@cache
+def company_contacts() -> dict[str, dict[str, str]]:
+    """Phone number and locale shown to debtors, by jurisdiction prefix plus ``default`` (data/company.yml)."""
+    file = "company.yml"
+    raw = _load(file)
+    _field(raw, "default", file)
+    for key, value in raw.items():
+        for field in ("phone", "locale"):
+            if not isinstance(value, dict) or field not in value:
+                raise DataFileError(f"data/{file}: '{key}.{field}' is missing")
+    return {str(k): {"phone": str(v["phone"]), "locale": str(v["locale"])} for k, v in raw.items()}
+
+
+def contact_for(jurisdiction: str) -> dict[str, str]:
+    """Phone and locale for a jurisdiction code such as "US-MA" (by its prefix)."""
+    contacts = company_contacts()
+    return contacts.get(jurisdiction.split("-")[0], contacts["default"])
+
+
+@cache
+def helplines() -> dict[str, str]:
+    """Crisis helpline text by jurisdiction prefix, plus ``default`` and ``emergency`` (data/helplines.yml)."""
+    file = "helplines.yml"
+    raw = _load(file)
+    for key in ("default", "emergency"):
+        _field(raw, key, file)
+    return {str(k): str(v) for k, v in raw.items()}

@@ -53,7 +53,9 @@ def second_factor_matches(record: IdentityRecord, text: str, factors: tuple[str,
 
 def _join_spoken_digits(text: str) -> str:
     """Voice transcripts say codes digit by digit: "zero two one three nine" / "oh 2 1 3 9" → "02139"."""
-    text = normalise_numbers(re.sub(r"\boh\b(?=\s+(?:\d|zero|one|two|three|four|five|six|seven|eight|nine)\b)", "0", text, flags=re.I))
+    text = normalise_numbers(
+        re.sub(r"\boh\b(?=\s+(?:\d|zero|one|two|three|four|five|six|seven|eight|nine)\b)", "0", text, flags=re.I)
+    )
     return re.sub(r"\b\d{1,2}(?:\s+\d{1,2}\b)+", lambda m: re.sub(r"\s+", "", m.group(0)), text)
 
 

@@ -23,22 +23,27 @@ TRY_AGAIN = (
 )
 EMPTY_REPLY = "I didn't receive any text. Please type your message."
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
 
 
 def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
     """Normalise debtor text for NLU; returns (text, notes about what was changed).
 
-    - Leading ``/`` is removed: Rasa treats ``/intent{"slot": ...}`` as a forced intent with
-      entities on every channel, which would let a debtor skip verification.
-    - Control characters are dropped, Unicode is NFC-normalised, length is capped.
+    - A leading ``/`` command is turned into words: Rasa treats ``/intent{"slot": ...}`` as a
+      forced intent with entities on every channel, which would let a debtor skip verification.
+      ``/verify_identity{"identity_verified": true}`` becomes "verify identity"; the payload is dropped.
+    - Control and invisible format characters (zero-width space, ...) are dropped, Unicode is
+      NFC-normalised, length is capped.
     """
     notes: dict[str, Any] = {}
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
+    text = _CONTROL.sub(" ", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = unicodedata.normalize("NFC", text).strip()
     if text.startswith("/"):
         notes["slash_command_neutralised"] = True
-        text = text.lstrip("/ ").strip()
+        text = _SLASH_PAYLOAD.sub("", text.lstrip("/ ")).replace("_", " ").strip()
     if len(text) > MAX_TEXT_CHARS:
         notes["truncated_from"] = len(text)
         text = text[:MAX_TEXT_CHARS]

@@ -1,8 +1,11 @@
-"""NLU component: ``amount`` and ``date`` entities from rules over the text (bot.extraction).
+"""NLU component: ``amount``, ``date`` and ``recurrence`` entities (bot.extraction), with spaCy's
+MONEY/DATE/CARDINAL spans as extra candidates.
 
 Values: ``amount`` → ``{"amount": "50.00", "currency": "USD"}`` (Decimal string); ``date`` →
-ISO date. NLU does not know the debtor, so currency defaults to ``default_currency`` and dates
-resolve in ``time_zone``; actions re-read the text in the account's currency and zone.
+ISO date; ``recurrence`` → ``{"freq", "interval", "weekday", "month_day", "rrule", "next"}``.
+NLU does not know the debtor, so currency defaults to ``default_currency`` and dates resolve in
+``time_zone``; actions re-read the text in the account's currency and zone. spaCy's raw entities
+are replaced by these normalised ones (its tags miss or mislabel amounts such as "1,250.00").
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.extraction import find_amounts, find_dates, normalise_numbers
+from bot.extraction import find_amounts, find_dates, find_recurrences, normalise_numbers, today_in
+
+SPACY_LABELS = {"MONEY", "DATE", "CARDINAL"}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -55,7 +60,38 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
         for d in find_dates(text, self.config["time_zone"], date_order=self.config["date_order"]):
             s, e = span(d.start, d.end)
             out.append({"entity": "date", "start": s, "end": e, "value": d.value.isoformat(), "confidence": 1.0})
+        today = today_in(self.config["time_zone"])
+        for r in find_recurrences(text):
+            s, e = span(r.start, r.end)
+            out.append({"entity": "recurrence", "start": s, "end": e, "value": r.as_entity(today), "confidence": 1.0})
         return out
+
+    def _from_spacy(
+        self, text: str, spacy_entities: list[dict[str, Any]], ours: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Amounts and dates inside spaCy MONEY/DATE spans that the rules did not already cover."""
+        kinds = {"MONEY": "amount", "DATE": "date"}
+        extra: list[dict[str, Any]] = []
+        for ent in spacy_entities:
+            kind = kinds.get(ent.get("entity", ""))
+            start, end = int(ent.get("start", 0)), int(ent.get("end", 0))
+            if kind is None or any(o["entity"] == kind and start < o["end"] and o["start"] < end for o in ours):
+                continue
+            piece = text[start:end]
+            if kind == "amount":
+                values: list[Any] = [
+                    a.money.as_entity()
+                    for a in find_amounts(piece, self.config["default_currency"], self.config["time_zone"])
+                ]
+            else:
+                values = [
+                    d.value.isoformat()
+                    for d in find_dates(piece, self.config["time_zone"], date_order=self.config["date_order"])
+                ]
+            extra.extend(
+                {"entity": kind, "start": start, "end": end, "value": v, "confidence": 0.9} for v in values[:1]
+            )
+        return extra
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Append the entities to each message (existing entities are kept)."""
@@ -63,6 +99,10 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
             text = message.get(TEXT)
             if not text:
                 continue
-            found = self.add_extractor_name(self._entities(text))
-            message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+            existing = message.get(ENTITIES, [])
+            spacy_entities = [e for e in existing if e.get("entity") in SPACY_LABELS]
+            kept = [e for e in existing if e.get("entity") not in SPACY_LABELS]
+            ours = self._entities(text)
+            found = self.add_extractor_name(ours + self._from_spacy(text, spacy_entities, ours))
+            message.set(ENTITIES, kept + found, add_to_output=True)
         return messages

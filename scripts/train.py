@@ -15,7 +15,15 @@ from pathlib import Path
 from scripts.services import ROOT, VENV_BIN, base_env
 
 TRAINING_DATA = ["data/nlu", "data/stories", "data/rules"]
-INPUTS = ["config.yml", "bot/domain", *TRAINING_DATA, "policies", "requirements.lock"]
+INPUTS = [
+    "config.yml",
+    "bot/domain",
+    *TRAINING_DATA,
+    "policies",
+    "bot/extraction.py",
+    "bot/embeddings.py",
+    "requirements.lock",
+]
 
 
 def inputs_hash() -> str:

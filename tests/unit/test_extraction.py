@@ -104,11 +104,27 @@ def test_spoken_numbers_and_the_brief_example() -> None:
 @pytest.mark.parametrize(
     ("text", "rrule", "first_three"),
     [
-        ("every other friday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", [date(2026, 12, 4), date(2026, 12, 18), date(2027, 1, 1)]),
-        ("the 1st of each month", "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=1", [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)]),
-        ("biweekly on fridays", "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", [date(2026, 12, 4), date(2026, 12, 18), date(2027, 1, 1)]),
+        (
+            "every other friday",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+            [date(2026, 12, 4), date(2026, 12, 18), date(2027, 1, 1)],
+        ),
+        (
+            "the 1st of each month",
+            "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=1",
+            [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)],
+        ),
+        (
+            "biweekly on fridays",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+            [date(2026, 12, 4), date(2026, 12, 18), date(2027, 1, 1)],
+        ),
         ("40 a week", "FREQ=WEEKLY;INTERVAL=1", [date(2026, 12, 6), date(2026, 12, 13), date(2026, 12, 20)]),
-        ("on the 31st of every month", "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=31", [date(2026, 11, 30), date(2026, 12, 31), date(2027, 1, 31)]),
+        (
+            "on the 31st of every month",
+            "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=31",
+            [date(2026, 11, 30), date(2026, 12, 31), date(2027, 1, 31)],
+        ),
     ],
 )
 def test_recurrences(text: str, rrule: str, first_three: list[date]) -> None:

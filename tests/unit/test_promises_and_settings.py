@@ -42,7 +42,7 @@ def test_rule_files_load() -> None:
 def test_bad_rule_file_names_the_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "promises.yml").write_text("min_amount: lots\nmax_days_ahead: 30\n")
     (tmp_path / "verification.yml").write_text(
-        "max_attempts: 3\nsecond_factors: [postcode, shoe_size]\ndate_order: {US: MDY}\n"
+        "max_attempts: 3\nlockout_hours: 24\nsecond_factors: [postcode, shoe_size]\ndate_order: {US: MDY}\n"
     )
     monkeypatch.setattr(settings, "DATA", tmp_path)
     settings.promise_rules.cache_clear()

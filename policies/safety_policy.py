@@ -1,0 +1,107 @@
+"""A policy that handles crisis language and legally significant requests first, whatever the
+dialogue state, also inside forms: it wins over the rule and ML policies (higher priority,
+confidence 1.0).
+
+- Crisis: ``action_crisis_response`` when the latest user message is ``express_distress`` (top
+  intent, or in the ranking above ``distress_threshold``) or carries the hardship crisis flag.
+- ``always_handle``: intent → action for requests that must never be lost in a form (opt-out,
+  cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
+  least ``intent_threshold`` confidence.
+
+- Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
+  gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
+
+After its action it predicts ``action_listen``; otherwise it abstains (all zeros).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+
+def is_crisis(parse_data: dict[str, Any], intent_name: str, threshold: float) -> bool:
+    """Whether a parse result shows crisis: the distress intent near the top or the crisis flag."""
+    hardship = parse_data.get("hardship") or {}
+    if hardship.get("crisis"):
+        return True
+    ranking = parse_data.get("intent_ranking") or []
+    top = (parse_data.get("intent") or {}).get("name")
+    if top == intent_name:
+        return True
+    return any(r.get("name") == intent_name and (r.get("confidence") or 0) >= threshold for r in ranking)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class SafetyPolicy(Policy):
+    """Crisis and compliance requests first. Config: ``priority`` (default 7, above RulePolicy's
+    6), ``crisis_action``, ``distress_intent``, ``distress_threshold``, ``intent_threshold``,
+    ``always_handle``."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "priority": 7,
+            "crisis_action": "action_crisis_response",
+            "distress_intent": "express_distress",
+            "distress_threshold": 0.25,
+            "intent_threshold": 0.5,
+            "always_handle": {},
+            "suppressed_slot": "opted_out",
+            "suppressed_action": "action_opted_out_notice",
+            "resume_intents": ["opt_in"],
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        """Nothing to learn: the behaviour is fixed."""
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        result = self._default_predictions(domain)
+        own_actions = {
+            self.config["crisis_action"],
+            self.config["suppressed_action"],
+            *self.config["always_handle"].values(),
+        }
+        if tracker.latest_action_name in own_actions:
+            result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(result)
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            return self._prediction(result)
+        parse = tracker.latest_message.parse_data
+        if is_crisis(parse, self.config["distress_intent"], self.config["distress_threshold"]):
+            result[domain.index_for_action(self.config["crisis_action"])] = 1.0
+            return self._prediction(result)
+        intent = parse.get("intent") or {}
+        if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
+            result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
+            return self._prediction(result)
+        action = self.config["always_handle"].get(intent.get("name"))
+        if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
+            result[domain.index_for_action(action)] = 1.0
+        return self._prediction(result)

@@ -1,0 +1,125 @@
+"""Conversation behaviour that protects the debtor: no stale or borrowed values in promises,
+lockout across conversations, opt-out that holds, crisis first, goodbye forgets verification."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from sqlalchemy import select
+
+from bot import db
+from tests.conftest import Bot
+from tests.conversation.helpers import joined
+
+
+def _account(db_session: Any, account_id: str) -> db.Account:
+    return db_session.execute(select(db.Account).where(db.Account.id == account_id)).scalar_one()
+
+
+def _verify(bot: Bot, sender: str, account: db.Account, factor: str) -> None:
+    bot.say(sender, "hi")
+    bot.say(sender, account.debtor.date_of_birth.strftime("%B %d %Y"))
+    assert "confirmed" in joined([bot.say(sender, factor)])
+
+
+def test_verification_answers_never_become_the_promise(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5001")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, f"last four {account.last_four}")
+    reply = joined([bot.say(sender, "i'll pay something on friday")])
+    assert "How much can you pay?" in reply
+    assert account.last_four not in reply.replace(",", "")
+    # a refused amount does not leave a stale date behind a later answer
+    bot.say(sender, "deny that, let me think")
+    assert "To confirm" not in joined([bot.say(sender, "I can pay 20 yesterday")])
+
+
+def test_no_at_confirmation_asks_again_once(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5002")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    assert "To confirm" in joined([bot.say(sender, "I can pay 20 on friday")])
+    replies = bot.say(sender, "no")
+    text = joined([replies])
+    assert "didn't catch" not in text
+    assert "let's change it" in text and text.count("How much can you pay?") == 1
+
+
+def test_lockout_holds_for_the_account_across_conversations(bot: Bot) -> None:
+    sender = "+14155550102"  # A-1002: born 1979-11-03, ZIP 94110
+    replies = [bot.say(sender, "hello")]
+    for dob in ("January 1 1970", "February 2 1971", "March 3 1972"):
+        replies += [bot.say(sender, dob), bot.say(sender, "94110")]
+    assert "wasn't able to confirm your identity" in joined(replies)
+    other = "fresh-sender-guessing-a1002"
+    attempt = [bot.say(other, t) for t in ["hi", "A-1002", "November 3 1979", "94110", "what do i owe"]]
+    text = joined(attempt)
+    assert "3,800" not in text and "days past due" not in text
+    assert "wasn't able to confirm your identity" in text
+
+
+def test_opt_out_holds_until_start(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5003")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    assert "won't receive further messages" in joined([bot.say(sender, "stop texting me")])
+    after = joined([bot.say(sender, "how much do i owe")])
+    assert (
+        "opted out" in after and account.balance.format("en_GB" if account.currency == "GBP" else "en_US") not in after
+    )
+    assert "receive messages from us on this channel again" in joined([bot.say(sender, "START")])
+    rows = db_session.execute(select(db.OptOut).where(db.OptOut.account_id == "A-5003")).scalars().all()
+    assert rows == []
+
+
+def test_crisis_inside_verification_is_answered_first(bot: Bot, db_session: Any) -> None:
+    sender = "+447700900101"  # A-2001, UK
+    bot.say(sender, "hi")
+    reply = joined([bot.say(sender, "i cant do this anymore i want to end my life")])
+    assert "Samaritans" in reply and "116 123" in reply
+    assert "date of birth" not in reply
+    events = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-2001")).scalars()
+    ]
+    assert "handoff_crisis" in events
+
+
+def test_dispute_inside_the_promise_form_is_recorded(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5004")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    assert "How much can you pay?" in joined([bot.say(sender, "i want to make a payment")])
+    reply = joined([bot.say(sender, "actually this is not my debt, i dispute it")])
+    assert "dispute" in reply
+    events = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5004")).scalars()
+    ]
+    assert "dispute" in events
+
+
+def test_goodbye_forgets_verification(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5005")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    bot.say(sender, "ok thanks bye")
+    reply = joined([bot.say(sender, "how much do i owe")])
+    assert "days past due" not in reply and "date of birth" in reply
+
+
+def test_uk_debtor_gets_uk_dates_and_numbers(bot: Bot) -> None:
+    sender = "uk-webchat-style-sender"
+    for text in ["hi", "A-2001", "28/02/1982", "SW1A 1AA"]:
+        bot.say(sender, text)
+    reply = joined([bot.say(sender, "i can pay £100 on 4/12")])
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    due = today.replace(month=12, day=4)
+    if due < today:
+        due = due.replace(year=due.year + 1)
+    if due - today <= timedelta(days=30):
+        assert f"£100.00 on {format_date(due, format='full', locale='en_GB')}" in reply, reply
+    else:
+        assert "within 30 days" in reply, reply
+    assert "0800 555 0199" in joined([bot.say(sender, "how can i pay")])
