@@ -83,6 +83,12 @@ class SafetyPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         result = self._default_predictions(domain)
+        # RulePolicy marks "continue the active form" as a no-user prediction, which the ensemble
+        # ranks above every other prediction; ours must carry the same mark to win over a form.
+
+        def decided() -> PolicyPrediction:
+            return self._prediction(result, is_no_user_prediction=True)
+
         own_actions = {
             self.config["crisis_action"],
             self.config["suppressed_action"],
@@ -90,18 +96,19 @@ class SafetyPolicy(Policy):
         }
         if tracker.latest_action_name in own_actions:
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
-            return self._prediction(result)
+            return decided()
         if tracker.latest_action_name != ACTION_LISTEN_NAME:
             return self._prediction(result)
         parse = tracker.latest_message.parse_data
         if is_crisis(parse, self.config["distress_intent"], self.config["distress_threshold"]):
             result[domain.index_for_action(self.config["crisis_action"])] = 1.0
-            return self._prediction(result)
+            return decided()
         intent = parse.get("intent") or {}
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
-            return self._prediction(result)
+            return decided()
         action = self.config["always_handle"].get(intent.get("name"))
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
             result[domain.index_for_action(action)] = 1.0
+            return decided()
         return self._prediction(result)

@@ -48,16 +48,17 @@ def test_no_at_confirmation_asks_again_once(bot: Bot, db_session: Any) -> None:
     assert "let's change it" in text and text.count("How much can you pay?") == 1
 
 
-def test_lockout_holds_for_the_account_across_conversations(bot: Bot) -> None:
-    sender = "+14155550102"  # A-1002: born 1979-11-03, ZIP 94110
+def test_lockout_holds_for_the_account_across_conversations(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5006")
+    sender, dob, factor = account.debtor.phone_e164, account.debtor.date_of_birth, account.debtor.postcode
     replies = [bot.say(sender, "hello")]
-    for dob in ("January 1 1970", "February 2 1971", "March 3 1972"):
-        replies += [bot.say(sender, dob), bot.say(sender, "94110")]
+    for year in (1931, 1932, 1933):
+        replies += [bot.say(sender, dob.replace(year=year).strftime("%B %d %Y")), bot.say(sender, factor)]
     assert "wasn't able to confirm your identity" in joined(replies)
-    other = "fresh-sender-guessing-a1002"
-    attempt = [bot.say(other, t) for t in ["hi", "A-1002", "November 3 1979", "94110", "what do i owe"]]
+    other = "fresh-sender-guessing-a5006"
+    attempt = [bot.say(other, t) for t in ["hi", "A-5006", dob.strftime("%B %d %Y"), factor, "what do i owe"]]
     text = joined(attempt)
-    assert "3,800" not in text and "days past due" not in text
+    assert "days past due" not in text and "confirmed" not in text
     assert "wasn't able to confirm your identity" in text
 
 
