@@ -14,6 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import db
+from bot.compliance import audit
+from bot.compliance.preferences import as_detail, parse_contact_preference
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
 from bot.money import Money, MoneyError
 from bot.promises import check_amount, check_due_date, latest_due_date
@@ -63,6 +65,20 @@ def _log(tracker: Tracker, event: str, account_id: str | None = None, detail: st
             direction="inbound",
             event=event,
             conversation_id=tracker.sender_id,
+            detail=detail,
+        )
+
+
+def _audit(tracker: Tracker, action: str, reasons: list[str] | None = None, detail: Any = None) -> None:
+    """An audit-log entry for a compliance-relevant event the bot recorded."""
+    with db.session_scope() as session:
+        audit.record(
+            session,
+            actor="bot",
+            action=action,
+            outcome="recorded",
+            reasons=reasons or [],
+            account_id=tracker.get_slot("account_id"),
             detail=detail,
         )
 
@@ -463,6 +479,7 @@ class ActionOptOut(Action):
                 event="opt_out",
                 conversation_id=tracker.sender_id,
             )
+        _audit(tracker, "opt_out", detail={"channel": channel})
         dispatcher.utter_message(response="utter_opt_out_confirmed")
         return _stop_form(tracker) + [SlotSet("opted_out", True)]
 
@@ -502,6 +519,7 @@ class ActionCrisisResponse(Action):
             response="utter_crisis", helpline=lines.get(region, lines["default"]), emergency=lines["emergency"]
         )
         _log(tracker, "handoff_crisis", detail="priority=1 crisis language")
+        _audit(tracker, "handoff_crisis", reasons=["crisis_language"])
         return _stop_form(tracker) + [SlotSet("vulnerable", True), SlotSet("handoff_reason", "crisis")]
 
 
@@ -524,6 +542,18 @@ ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+# events that change what the contact gate allows
+COMPLIANCE_EVENTS = {
+    "dispute",
+    "validation_requested",
+    "cease_contact",
+    "attorney",
+    "bankruptcy",
+    "deceased",
+    "contact_preference",
+}
+
+
 class ActionRecordAccountEvent(Action):
     """Records what the debtor told us (dispute, attorney, bankruptcy, ...) in the contact log with
     the debtor's own words, answers with the matching response, and flags a handoff where a person
@@ -536,7 +566,13 @@ class ActionRecordAccountEvent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         event, response, handoff = ACCOUNT_EVENTS.get(intent, ("unclassified", "utter_default", None))
-        _log(tracker, event, detail=(tracker.latest_message.get("text") or "")[:500])
+        text = tracker.latest_message.get("text") or ""
+        _log(tracker, event, detail=text[:500])
+        if intent == "set_contact_preference" and (preference := parse_contact_preference(text)):
+            # the gate treats hours outside these as inconvenient (12 CFR 1006.6(b)(1)(i))
+            _log(tracker, "inconvenient_time", detail=as_detail(preference))
+        if event in COMPLIANCE_EVENTS:
+            _audit(tracker, event, detail={"handoff": handoff})
         dispatcher.utter_message(response=response)
         return _stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
 
@@ -577,6 +613,7 @@ class ActionOptIn(Action):
                 conversation_id=tracker.sender_id,
                 detail=f"{removed} opt-out record(s) lifted",
             )
+        _audit(tracker, "opt_in", detail={"channel": channel})
         dispatcher.utter_message(response="utter_opted_in")
         return [SlotSet("opted_out", False)]
 

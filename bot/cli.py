@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("account", help="show one account and its promises to pay")
     show.add_argument("account_id")
     show.add_argument("--log", action="store_true", help="also print the contact log")
+    gate = sub.add_parser("gate", help="ask the compliance gate whether an outbound contact is allowed now")
+    gate.add_argument("account_id")
+    gate.add_argument("--channel", default="sms", choices=["sms", "voice", "email"])
+    gate.add_argument("--at", help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)")
     args = parser.parse_args(argv)
 
     if args.command == "load-portfolio":
@@ -47,6 +51,25 @@ def main(argv: list[str] | None = None) -> int:
             if args.log:
                 for c in session.query(db.ContactLog).filter_by(account_id=account.id).order_by(db.ContactLog.id):
                     print(f"  {c.at:%Y-%m-%d %H:%M:%S}  {c.channel:<8} {c.event:<24} {c.detail or ''}")
+        return 0
+    if args.command == "gate":
+        from datetime import datetime, timezone
+
+        from bot.compliance.service import gate_contact
+
+        now = datetime.fromisoformat(args.at) if args.at else datetime.now(timezone.utc)
+        if now.tzinfo is None:
+            print("--at needs a UTC offset, e.g. 2026-11-29T21:00:00+00:00", file=sys.stderr)
+            return 2
+        with db.session_scope() as session:
+            account = session.get(db.Account, args.account_id.upper())
+            if account is None:
+                print(f"no account {args.account_id}", file=sys.stderr)
+                return 1
+            decision = gate_contact(session, account, args.channel, now, actor="cli")
+        print(decision.outcome + (f" until {decision.defer_until.isoformat()}" if decision.defer_until else ""))
+        for reason in decision.reasons:
+            print(f"  {reason.code}: {reason.citation} {reason.detail}".rstrip())
         return 0
     return 2
 

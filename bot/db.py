@@ -150,7 +150,16 @@ def get_engine(url: str | None = None) -> Engine:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
+        import bot.compliance.audit  # noqa: F401  (registers the audit_log table)
+
         Base.metadata.create_all(engine)
+        if url.startswith("sqlite"):
+            with engine.begin() as conn:
+                for op in ("UPDATE", "DELETE"):
+                    conn.exec_driver_sql(
+                        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+                        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+                    )
         _engines[url] = engine
     return _engines[url]
 

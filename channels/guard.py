@@ -12,6 +12,7 @@ import redis
 from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import LockError
 
+from channels.linting import LintedOutput, jurisdiction_of
 from stores.redis_store import StoreUnavailable, make_failures_loud, store_healthy
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ async def handle_guarded(
         logger.error("message from %s refused: no model loaded", message.sender_id)
         return False
     make_failures_loud(agent.tracker_store)
+    account_id, jurisdiction = jurisdiction_of(message.sender_id)
+    message.output_channel = LintedOutput(output, message.input_channel or "rest", account_id, jurisdiction)
     if not store_healthy(agent.tracker_store):
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, TRY_AGAIN)

@@ -29,3 +29,24 @@ def test_session_tokens_cannot_be_forged() -> None:
     assert verify_session("abc123", key) is None
     assert verify_session(None, key) is None
     assert verify_session("a.b.c", key) is None
+
+
+def test_send_time_lint_blocks_prohibited_wording(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel
+
+    from bot import db
+    from bot.compliance import audit
+    from channels.linting import BLOCKED_REPLACEMENT, LintedOutput
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'lint.db'}")
+    inner = CollectingOutputChannel()
+    out = LintedOutput(inner, "rest", "A-1001", "US-MA")
+    asyncio.run(out.send_text_message("+16175550101", "Pay now or you will be arrested."))
+    asyncio.run(out.send_text_message("+16175550101", "Your balance is $10.00."))
+    assert [m["text"] for m in inner.messages] == [BLOCKED_REPLACEMENT, "Your balance is $10.00."]
+    with db.session_scope() as session:
+        entries = session.query(audit.AuditEntry).all()
+        assert [(e.action, e.outcome, e.account_id) for e in entries] == [("bot_reply", "blocked", "A-1001")]
+        assert "arrest_or_jail" in entries[0].reasons

@@ -1,0 +1,84 @@
+"""Content lint for every outgoing message: prohibited wording by jurisdiction, the SMS opt-out
+footer, and SMS segment counting (GSM 03.38 7-bit vs UCS-2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.compliance.profiles import Profile
+
+# GSM 03.38 basic character set; the extension table characters cost two septets.
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A prohibited phrase found: the rule id, its citation and the matched text."""
+
+    rule: str
+    citation: str
+    match: str
+
+
+@dataclass(frozen=True)
+class SmsSegments:
+    """How an SMS goes over the air: ``encoding`` "GSM-7" or "UCS-2", ``units`` (septets or
+    UTF-16 code units) and ``segments`` (160/153 septets or 70/67 units per segment)."""
+
+    encoding: str
+    units: int
+    segments: int
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """Outcome of :func:`lint`: ``ok`` when nothing is violated and, for SMS, the footer is there
+    and the message fits ``max_segments``."""
+
+    violations: tuple[Violation, ...]
+    missing_footer: bool
+    sms: SmsSegments | None
+    too_long: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.missing_footer and not self.too_long
+
+
+def sms_segments(text: str) -> SmsSegments:
+    """Segment count of ``text`` as an SMS (3GPP TS 23.038 / 23.040)."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        return SmsSegments("GSM-7", units, 1 if units <= 160 else -(-units // 153))
+    units = len(text.encode("utf-16-le")) // 2
+    return SmsSegments("UCS-2", units, 1 if units <= 70 else -(-units // 67))
+
+
+def with_footer(text: str, profile: Profile) -> str:
+    """``text`` with the profile's SMS opt-out footer appended once (12 CFR 1006.6(e))."""
+    footer = profile.sms_opt_out_footer
+    return text if footer.lower() in text.lower() else f"{text.rstrip()} {footer}"
+
+
+def find_violations(text: str, profile: Profile) -> list[Violation]:
+    """Prohibited wording in ``text`` under ``profile``."""
+    found = []
+    for rule in profile.prohibited_wording:
+        match = rule.pattern.search(text)
+        if match:
+            found.append(Violation(rule.id, rule.citation, match.group(0)))
+    return found
+
+
+def lint(text: str, profile: Profile, channel: str) -> LintResult:
+    """Lint one outgoing message for ``channel`` (sms messages must already carry the footer)."""
+    violations = tuple(find_violations(text, profile))
+    if channel != "sms":
+        return LintResult(violations, False, None, False)
+    segments = sms_segments(text)
+    missing = profile.sms_opt_out_footer.lower() not in text.lower()
+    return LintResult(violations, missing, segments, segments.segments > profile.sms_max_segments)
