@@ -8,6 +8,7 @@ confidence 1.0).
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
   least ``intent_threshold`` confidence.
 
+- Not verified: a debt question (``requires_verification``) first starts verification.
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
 
@@ -59,6 +60,10 @@ class SafetyPolicy(Policy):
             "suppressed_slot": "opted_out",
             "suppressed_action": "action_opted_out_notice",
             "resume_intents": ["opt_in"],
+            "verified_slot": "identity_verified",
+            "locked_slot": "verification_locked",
+            "verification_action": "action_start_verification",
+            "requires_verification": [],
         }
 
     def __init__(
@@ -111,4 +116,14 @@ class SafetyPolicy(Policy):
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
             result[domain.index_for_action(action)] = 1.0
             return decided()
+        if (
+            intent.get("name") in self.config["requires_verification"]
+            and not tracker.get_slot(self.config["verified_slot"])
+            and not tracker.get_slot(self.config["locked_slot"])
+            and not tracker.active_loop_name
+        ):
+            # nothing about the debt before right-party verification (15 U.S.C. 1692b; 12 CFR 1006.6(d));
+            # the verification rules take over after this action
+            result[domain.index_for_action(self.config["verification_action"])] = 1.0
+            return self._prediction(result)
         return self._prediction(result)
