@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 from bot import db
 from bot.compliance import audit
 from bot.compliance.preferences import as_detail, parse_contact_preference
+from bot.compliance.service import conversation_holds
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
 from bot.money import Money, MoneyError
 from bot.promises import check_amount, check_due_date, latest_due_date
@@ -83,6 +84,17 @@ def _audit(tracker: Tracker, action: str, reasons: list[str] | None = None, deta
         )
 
 
+def _current_hold(tracker: Tracker) -> str | None:
+    """The collection hold in force for the linked account right now (from the contact log)."""
+    account_id = tracker.get_slot("account_id")
+    if not account_id:
+        return None
+    with db.session_scope() as session:
+        account = session.get(db.Account, account_id)
+        hold, _ = conversation_holds(session, account, _channel(tracker), tracker.sender_id, _now())
+    return hold
+
+
 def _verified(tracker: Tracker) -> bool:
     return bool(tracker.get_slot("identity_verified")) and bool(tracker.get_slot("account_id"))
 
@@ -128,6 +140,17 @@ class ActionSessionStart(Action):
                     events.append(SlotSet("account_id", account.id))
                     jurisdiction = str(account.jurisdiction)
         events.append(SlotSet("company_phone", contact_for(jurisdiction)["phone"]))
+        # holds and opt-outs recorded in earlier conversations apply in this one
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        channel = str(metadata.get("channel") or "rest")
+        linked = next((e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "account_id"), None)
+        with db.session_scope() as session:
+            account = session.get(db.Account, linked) if linked else None
+            hold, opted_out = conversation_holds(session, account, channel, phone or tracker.sender_id, _now())
+        if hold:
+            events.append(SlotSet("collection_hold", hold))
+        if opted_out:
+            events.append(SlotSet("opted_out", True))
         dispatcher.utter_message(response="utter_mini_miranda")
         events.append(ActionExecuted("action_listen"))
         return events
@@ -146,7 +169,8 @@ class ActionStartVerification(Action):
             return [SlotSet("verification_locked", True)]
         if not tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_verify_first")
-        return []
+        # answers captured by an earlier, interrupted verification are not reused
+        return [SlotSet("date_of_birth", None), SlotSet("second_factor", None), SlotSet("account_reference", None)]
 
 
 class ValidateVerificationForm(FormValidationAction):
@@ -520,7 +544,11 @@ class ActionCrisisResponse(Action):
         )
         _log(tracker, "handoff_crisis", detail="priority=1 crisis language")
         _audit(tracker, "handoff_crisis", reasons=["crisis_language"])
-        return _stop_form(tracker) + [SlotSet("vulnerable", True), SlotSet("handoff_reason", "crisis")]
+        return _stop_form(tracker) + [
+            SlotSet("vulnerable", True),
+            SlotSet("handoff_reason", "crisis"),
+            SlotSet("collection_hold", "crisis"),
+        ]
 
 
 # intent → (contact-log event, response, handoff reason); the compliance holds these imply are
@@ -571,10 +599,14 @@ class ActionRecordAccountEvent(Action):
         if intent == "set_contact_preference" and (preference := parse_contact_preference(text)):
             # the gate treats hours outside these as inconvenient (12 CFR 1006.6(b)(1)(i))
             _log(tracker, "inconvenient_time", detail=as_detail(preference))
+        events = _stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
         if event in COMPLIANCE_EVENTS:
             _audit(tracker, event, detail={"handoff": handoff})
+            hold = _current_hold(tracker)
+            if hold:
+                events.append(SlotSet("collection_hold", hold))
         dispatcher.utter_message(response=response)
-        return _stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
+        return events
 
 
 class ActionAcknowledgeHardship(Action):
@@ -646,3 +678,18 @@ class ActionEndConversation(Action):
             SlotSet("ptp_amount", None),
             SlotSet("ptp_date", None),
         ]
+
+
+class ActionCollectionPaused(Action):
+    """A collection question while a hold is in force (dispute, attorney, bankruptcy, deceased,
+    cease contact, crisis): no balance pitch and no promise, only what happens next."""
+
+    def name(self) -> str:
+        return "action_collection_paused"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hold = tracker.get_slot("collection_hold") or "dispute"
+        response = f"utter_paused_{hold}"
+        known = response in (domain.get("responses") or {})
+        dispatcher.utter_message(response=response if known else "utter_human_requested")
+        return _stop_form(tracker)

@@ -185,8 +185,10 @@ class HardshipClassifier:
         )
         vulnerability = "crisis" if crisis else None
         if vulnerability is None:
+            # a vulnerable exemplar must be close and clearly closer than the ordinary ones
+            plain = max((sim for ex, sim in top if not ex.vulnerable), default=-1.0)
             for ex, sim in top[:3]:
-                if ex.vulnerable and sim >= s.vulnerability_similarity:
+                if ex.vulnerable and sim >= s.vulnerability_similarity and sim >= plain + s.crisis_margin:
                     vulnerability = ex.vulnerability
                     break
         evidence = tuple(Evidence(ex.text, ex.type, ex.vulnerability, round(sim, 3)) for ex, sim in top[: s.evidence])

@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_currency_precision
 
+MAX_AMOUNT = Decimal("1e12")  # no consumer debt is this large; bigger numbers are not amounts
+
 
 class MoneyError(ValueError):
     """Raised for an amount that cannot be represented in its currency."""
@@ -31,6 +33,8 @@ class Money:
             raise MoneyError(f"not an amount: {amount!r}") from exc
         if not value.is_finite():
             raise MoneyError(f"not an amount: {amount!r}")
+        if abs(value) >= MAX_AMOUNT:
+            raise MoneyError(f"amount {amount} is too large")
         exponent = get_currency_precision(currency.upper())
         scaled = value.scaleb(exponent)
         if scaled != scaled.to_integral_value():

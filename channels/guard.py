@@ -23,6 +23,9 @@ TRY_AGAIN = (
     "Nothing you've told us is lost. Please try again in a few minutes."
 )
 EMPTY_REPLY = "I didn't receive any text. Please type your message."
+SOMETHING_WENT_WRONG = (
+    "Sorry, something went wrong on our side with that message. Please try again, or say 'agent' to reach a person."
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
 
@@ -80,6 +83,10 @@ async def handle_guarded(
         if hasattr(output, "messages"):
             output.messages.clear()
         await output.send_text_message(message.sender_id, TRY_AGAIN)
+        return False
+    except Exception:
+        logger.exception("message from %s failed", message.sender_id)
+        await output.send_text_message(message.sender_id, SOMETHING_WENT_WRONG)
         return False
 
 

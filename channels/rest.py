@@ -1,6 +1,8 @@
 """REST channel at ``/webhooks/rest/webhook`` (same contract as Rasa's), hardened.
 
-Differences from Rasa's stock ``RestInput``: bad JSON or fields answer 400 with a reason instead
+The sender id is chosen by the caller, so this channel is for trusted back ends: set
+``REST_API_TOKEN`` and send ``Authorization: Bearer <token>`` wherever it is reachable by others
+(debtors use the web chat, SMS or voice). Differences from Rasa's stock ``RestInput``: bad JSON or fields answer 400 with a reason instead
 of 500; message metadata from the client is not trusted; slash commands are plain text; a store
 outage answers an explicit "try again" instead of a reply without context; ``GET
 /webhooks/rest/health`` fails (503) when Redis or the model is not there.
@@ -8,7 +10,9 @@ outage answers an explicit "try again" instead of a reply without context; ``GET
 
 from __future__ import annotations
 
+import hmac
 import inspect
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,6 +48,10 @@ class CollectionsRestInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            token = os.environ.get("REST_API_TOKEN")
+            given = request.headers.get("Authorization", "")
+            if token and not hmac.compare_digest(given, f"Bearer {token}"):
+                return response.json({"error": "missing or wrong bearer token"}, status=401)
             try:
                 body = request.json
             except Exception:

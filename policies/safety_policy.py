@@ -8,6 +8,10 @@ confidence 1.0).
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
   least ``intent_threshold`` confidence.
 
+- Hardship first: a message the classifier reads as hardship or vulnerability, whose intent is
+  one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action``.
+- On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
+  request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
 - Not verified: a debt question (``requires_verification``) first starts verification.
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
@@ -64,6 +68,12 @@ class SafetyPolicy(Policy):
             "locked_slot": "verification_locked",
             "verification_action": "action_start_verification",
             "requires_verification": [],
+            "hold_slot": "collection_hold",
+            "hold_action": "action_collection_paused",
+            "collection_intents": [],
+            "hardship_action": "action_acknowledge_hardship",
+            "hardship_overrides": [],
+            "hardship_confidence": 0.6,
         }
 
     def __init__(
@@ -97,6 +107,8 @@ class SafetyPolicy(Policy):
         own_actions = {
             self.config["crisis_action"],
             self.config["suppressed_action"],
+            self.config["hold_action"],
+            self.config["hardship_action"],
             *self.config["always_handle"].values(),
         }
         if tracker.latest_action_name in own_actions:
@@ -111,6 +123,17 @@ class SafetyPolicy(Policy):
         intent = parse.get("intent") or {}
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
+            return decided()
+        hardship = parse.get("hardship") or {}
+        if intent.get("name") in self.config["hardship_overrides"] and (
+            hardship.get("vulnerable")
+            or (hardship.get("type") and hardship.get("confidence", 0) >= self.config["hardship_confidence"])
+        ):
+            # "i have cancer" read as goodbye, or not understood: the hardship matters more
+            result[domain.index_for_action(self.config["hardship_action"])] = 1.0
+            return decided()
+        if tracker.get_slot(self.config["hold_slot"]) and intent.get("name") in self.config["collection_intents"]:
+            result[domain.index_for_action(self.config["hold_action"])] = 1.0
             return decided()
         action = self.config["always_handle"].get(intent.get("name"))
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:

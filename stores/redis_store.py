@@ -75,3 +75,9 @@ def store_healthy(tracker_store: TrackerStore) -> bool:
         except redis.exceptions.RedisError:
             return False
     return bool(ping())
+
+
+def redis_client(tracker_store: TrackerStore) -> redis.Redis | None:
+    """The Redis connection behind the (fail-safe wrapped) tracker store, if it is a Redis one."""
+    inner = getattr(tracker_store, "_tracker_store", tracker_store)
+    return getattr(inner, "red", None)

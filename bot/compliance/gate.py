@@ -126,9 +126,11 @@ def _next_window_open(moment: datetime, zones: list[str], start: time, end: time
     return None
 
 
-def _active_holds(
+def active_holds(
     profile: Profile, request: ContactRequest, history: Sequence[ContactEvent], now: datetime
 ) -> list[Reason]:
+    """The holds in force for ``request`` (reason codes ``hold_<id>``). Also used inside a
+    conversation: a hold with scope "all" stops collection talk there too."""
     reasons = []
     ordered = sorted(history, key=lambda e: e.at)
     for hold in profile.holds:
@@ -176,7 +178,7 @@ def check(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     profile = profile or profile_for(request.jurisdiction)
-    holds = _active_holds(profile, request, history, now)
+    holds = active_holds(profile, request, history, now)
     if holds:
         return Decision("deny", tuple(holds))
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import db
 from bot.compliance import audit
-from bot.compliance.gate import ContactEvent, ContactRequest, Decision, check
+from bot.compliance.gate import ContactEvent, ContactRequest, Decision, active_holds, check
 from bot.compliance.lint import LintResult, lint
 from bot.compliance.profiles import all_profiles, profile_for
 
@@ -54,6 +54,29 @@ def gate_contact(
         },
     )
     return decision
+
+
+def conversation_holds(
+    session: Session, account: db.Account | None, channel: str, address: str, now: datetime
+) -> tuple[str | None, bool]:
+    """(the collection hold in force for the account, whether this address opted out of this
+    channel) at the start of or during a conversation. The hold is the id of the first active
+    hold with scope "all" (dispute, attorney, bankruptcy, deceased, cease, crisis, ...)."""
+    opted_out = (
+        session.execute(
+            select(db.OptOut).where(db.OptOut.address == address, db.OptOut.channel == channel).limit(1)
+        ).first()
+        is not None
+    )
+    if account is None:
+        return None, opted_out
+    profile = profile_for(str(account.jurisdiction))
+    request = ContactRequest(str(account.id), str(account.jurisdiction), channel, str(account.time_zone))
+    codes = [
+        r.code.removeprefix("hold_") for r in active_holds(profile, request, history_for(session, str(account.id)), now)
+    ]
+    scoped_all = {h.id for h in profile.holds if h.scope == "all"}
+    return next((h for h in codes if h in scoped_all), None), opted_out or "opt_out" in codes
 
 
 def lint_outgoing(text: str, jurisdiction: str | None, channel: str) -> LintResult:

@@ -124,3 +124,46 @@ def test_uk_debtor_gets_uk_dates_and_numbers(bot: Bot) -> None:
     else:
         assert "within 30 days" in reply, reply
     assert "0800 555 0199" in joined([bot.say(sender, "how can i pay")])
+
+
+def test_no_collection_after_crisis_or_attorney(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5008")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    bot.say(sender, "i cant go on anymore")
+    after = joined(
+        [bot.say(sender, "how much do i owe"), bot.say(sender, "i can pay 100 on friday"), bot.say(sender, "yes")]
+    )
+    assert "days past due" not in after and "recorded" not in after and "To confirm" not in after
+    assert "not talk about payments" in after
+
+    account = _account(db_session, "A-5009")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    bot.say(sender, "i have an attorney handling this, contact them")
+    after = joined([bot.say(sender, "whats my balance"), bot.say(sender, "i can pay 50 friday")])
+    assert "days past due" not in after and "To confirm" not in after and "attorney" in after
+    promises = (
+        db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id.in_(["A-5008", "A-5009"])))
+        .scalars()
+        .all()
+    )
+    assert promises == []
+
+
+def test_opt_out_carries_into_a_new_conversation(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5010")
+    phone = account.debtor.phone_e164
+    assert "won't receive further messages" in joined([bot.say(phone, "stop")])
+    formatted = f"+1 ({phone[2:5]}) {phone[5:8]}-{phone[8:]}" if phone.startswith("+1") else phone + " "
+    reply = joined([bot.say(formatted, "hi")])
+    assert "opted out" in reply and "date of birth" not in reply
+
+
+def test_huge_numbers_and_hardship_read_as_goodbye(bot: Bot, db_session: Any) -> None:
+    assert bot.say("huge-number-sender", "i can pay 10000000000000000000000000000 dollars")
+    account = _account(db_session, "A-5011")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    reply = joined([bot.say(sender, "i have cancer")])
+    assert "Goodbye" not in reply and ("sorry to hear" in reply or "Thank you for letting me know" in reply), reply
