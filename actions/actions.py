@@ -474,6 +474,7 @@ class ActionRequestHuman(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         _log(tracker, "human_requested")
         dispatcher.utter_message(response="utter_human_requested")
+        dispatcher.utter_message(json_message={"handoff": "requested"})  # voice transfers the call
         return []
 
 
@@ -544,6 +545,7 @@ class ActionCrisisResponse(Action):
         )
         _log(tracker, "handoff_crisis", detail="priority=1 crisis language")
         _audit(tracker, "handoff_crisis", reasons=["crisis_language"])
+        dispatcher.utter_message(json_message={"handoff": "crisis"})
         return _stop_form(tracker) + [
             SlotSet("vulnerable", True),
             SlotSet("handoff_reason", "crisis"),

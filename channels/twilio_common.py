@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,12 @@ def signature_ok(settings: TwilioSettings, request: Request) -> bool:
     if not signature or not settings.auth_token:
         return False
     url = settings.public_url + request.path + (f"?{request.query_string}" if request.query_string else "")
-    params = {key: values[0] if values else "" for key, values in (request.form or {}).items()}
+    # parse the raw body: Sanic's form drops blank values (an MMS has Body=""), which Twilio signs
+    try:
+        pairs = urllib.parse.parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
+    except (AttributeError, UnicodeDecodeError):
+        pairs = [(key, values[0] if values else "") for key, values in (request.form or {}).items()]
+    params = dict(pairs)
     return bool(RequestValidator(settings.auth_token).validate(url, params, signature))
 
 

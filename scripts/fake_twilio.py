@@ -30,7 +30,8 @@ from twilio.request_validator import RequestValidator
 class FakeTwilio:
     """In-memory state of the fake API."""
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, rewrite: tuple[str, str] | None = None) -> None:
+        self.rewrite = rewrite  # (public base, local base): where a callback to PUBLIC_URL really goes
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict[str, Any]] = []
@@ -104,7 +105,9 @@ class FakeTwilio:
             "From": record["from"],
         }
         url = record["status_callback"]
-        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)  # Twilio signs the public URL
+        if self.rewrite and url.startswith(self.rewrite[0]):
+            url = self.rewrite[1] + url[len(self.rewrite[0]) :]
         try:
             async with aiohttp.ClientSession() as session:
                 await session.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=5)
@@ -152,9 +155,9 @@ class FakeTwilio:
         return web.json_response({"ok": True})
 
 
-def make_app(account_sid: str, auth_token: str) -> web.Application:
+def make_app(account_sid: str, auth_token: str, rewrite: tuple[str, str] | None = None) -> web.Application:
     """The aiohttp application serving the fake API."""
-    fake = FakeTwilio(account_sid, auth_token)
+    fake = FakeTwilio(account_sid, auth_token, rewrite)
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create_message)
     app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", fake.create_call)
@@ -170,8 +173,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--account-sid", required=True)
     parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--rewrite", help="PUBLIC=LOCAL: deliver callbacks for the public base URL to a local one")
     args = parser.parse_args()
-    web.run_app(make_app(args.account_sid, args.auth_token), host="127.0.0.1", port=args.port, print=None)
+    rewrite = tuple(args.rewrite.split("=", 1)) if args.rewrite else None
+    web.run_app(make_app(args.account_sid, args.auth_token, rewrite), host="127.0.0.1", port=args.port, print=None)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

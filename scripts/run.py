@@ -41,6 +41,10 @@ def main() -> int:
         else:
             print(f"==> starting redis-server on 127.0.0.1:{port} (data in var/redis)", flush=True)
             redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
+        if services.uses_fake_twilio(env):
+            fake = f"127.0.0.1:{env['FAKE_TWILIO_PORT']}"
+            print(f"==> starting a local fake of Twilio's API on {fake} (no real SMS is sent)", flush=True)
+            procs.append(services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
         print(
             f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True
         )
@@ -57,6 +61,7 @@ def main() -> int:
             f"  REST:      curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
             '               -d \'{"sender": "+16175550101", "message": "hi"}\'\n'
             f"  Health:    {base}/webhooks/rest/health\n"
+            "  SMS:       .venv/bin/python -m scripts.sms +16175550101 'hi'   (a signed Twilio webhook; prints the replies)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

@@ -34,11 +34,18 @@ def base_env(**overrides: str) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SANIC_REGISTER": "False",
+        # Twilio: a local fake of its REST API unless real credentials and base URL are given
+        "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+        "TWILIO_AUTH_TOKEN": "local-development-token",
+        "TWILIO_NUMBER": "+15559870000",
+        "FAKE_TWILIO_PORT": "8099",
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
     env.update(overrides)
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
+    env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}")
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -145,6 +152,32 @@ def start_rasa_server(
     ]
     proc = _spawn(args, env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa server", 300, proc)
+    return proc
+
+
+def uses_fake_twilio(env: dict[str, str]) -> bool:
+    """Whether Twilio's API is the local fake (loopback base URL)."""
+    return env["TWILIO_API_BASE_URL"].startswith(("http://127.0.0.1", "http://localhost"))
+
+
+def start_fake_twilio(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The local fake of Twilio's REST API on FAKE_TWILIO_PORT (scripts/fake_twilio.py)."""
+    port = env["FAKE_TWILIO_PORT"]
+    args = [
+        sys.executable,
+        "-m",
+        "scripts.fake_twilio",
+        "--port",
+        port,
+        "--account-sid",
+        env["TWILIO_ACCOUNT_SID"],
+        "--auth-token",
+        env["TWILIO_AUTH_TOKEN"],
+        "--rewrite",
+        f"{env['PUBLIC_URL']}=http://127.0.0.1:{env['RASA_PORT']}",
+    ]
+    proc = _spawn(args, env, log)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/fake/messages"), "fake Twilio API", 30, proc)
     return proc
 
 

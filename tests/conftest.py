@@ -105,18 +105,25 @@ class Bot:
 
 @pytest.fixture(scope="session")
 def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> Iterator[Bot]:
+    rasa_port = str(services.free_port())
     env = services.base_env(
         REDIS_PORT=str(redis_server.port),
         ACTION_PORT=str(services.free_port()),
-        RASA_PORT=str(services.free_port()),
+        RASA_PORT=rasa_port,
         DATABASE_URL=database_url,
         WEBCHAT_SECRET="test-secret-not-for-production",
+        FAKE_TWILIO_PORT=str(services.free_port()),
+        TWILIO_AUTH_TOKEN="test-twilio-token",
+        PUBLIC_URL=f"https://bot.example.test:{rasa_port}",  # as behind a TLS reverse proxy
+        COLLECTOR_PHONE="+15550001111",
     )
     env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
+    env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}"
     logs = work_dir / "logs"
     logs.mkdir(exist_ok=True)
     running = Bot(f"http://127.0.0.1:{env['RASA_PORT']}", env, logs)
     try:
+        running.procs.append(services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
         running.procs.append(services.start_action_server(env, log=logs / "actions.log"))
         running.procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
     except RuntimeError:

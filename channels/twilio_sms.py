@@ -1,0 +1,221 @@
+"""Twilio SMS channel at ``/webhooks/twilio_sms/webhook`` (status callbacks at ``.../status``).
+
+What Rasa's stock Twilio channel does not: every request's ``X-Twilio-Signature`` is checked
+against PUBLIC_URL (unsigned or forged → 403); a redelivered ``MessageSid`` is processed once;
+an MMS with no text is answered; STOP/START/HELP are handled as carriers expect and recorded in
+the opt-out ledger; the webhook answers at once and the reply goes out through the REST API
+without blocking the event loop, split into messages that each carry the opt-out footer, with
+retries; every send, failure and delivery status is in the contact log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import db
+from bot.compliance import audit
+from bot.compliance.profiles import profile_for
+from bot.settings import contact_for
+from bot.sms import split_for_sms
+from bot.verification import sender_phone
+from channels.guard import EMPTY_REPLY, TRY_AGAIN, clean_text, handle_guarded
+from channels.twilio_common import TwilioSender, TwilioSettings, first_delivery, signature_ok
+from stores.redis_store import redis_client
+
+logger = logging.getLogger(__name__)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+MEDIA_ONLY_REPLY = "I can only read the text of messages, not pictures or files. Please type your message."
+
+
+def _twiml() -> HTTPResponse:
+    return response.text(EMPTY_TWIML, content_type="text/xml")
+
+
+class TwilioSmsInput(InputChannel):
+    """Settings come from the environment (see channels.twilio_common.TwilioSettings)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio_sms"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(TwilioSettings.from_env())
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+        self.sender = TwilioSender(settings)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def _status_url(self) -> str:
+        return f"{self.settings.public_url}/webhooks/{self.name()}/status"
+
+    def _account(self, phone: str | None) -> tuple[str | None, str]:
+        if not phone:
+            return None, "US"
+        with db.session_scope() as session:
+            account = db.find_account(session, phone_e164=phone)
+            return (str(account.id), str(account.jurisdiction)) if account else (None, "US")
+
+    def _log(self, account_id: str | None, phone: str, direction: str, event: str, detail: str | None = None) -> None:
+        with db.session_scope() as session:
+            db.log_contact(
+                session,
+                account_id=account_id,
+                channel="sms",
+                direction=direction,
+                event=event,
+                conversation_id=phone,
+                detail=detail,
+            )
+
+    async def send(self, phone: str, texts: list[str]) -> None:
+        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer."""
+        account_id, jurisdiction = self._account(sender_phone(phone))
+        profile = profile_for(jurisdiction)
+        for body in split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments):
+            sid, error = await self.sender.send_sms(phone, body, self._status_url())
+            if sid:
+                self._log(account_id, phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
+            else:
+                # the debtor's turn is already saved; the failure is visible for a person to follow up
+                self._log(account_id, phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
+                logger.error("SMS to %s not delivered: %s", phone, error)
+
+    def _record_keyword(self, phone: str, keyword: str) -> None:
+        account_id, _ = self._account(sender_phone(phone))
+        address = sender_phone(phone) or phone
+        with db.session_scope() as session:
+            if keyword == "stop":
+                session.add(db.OptOut(address=address, channel="sms", account_id=account_id, wording="STOP"))
+                db.log_contact(
+                    session,
+                    account_id=account_id,
+                    channel="sms",
+                    direction="inbound",
+                    event="opt_out",
+                    conversation_id=phone,
+                )
+                audit.record(
+                    session,
+                    actor="sms",
+                    action="opt_out",
+                    outcome="recorded",
+                    account_id=account_id,
+                    detail={"channel": "sms"},
+                )
+            elif keyword == "start":
+                session.query(db.OptOut).filter_by(address=address, channel="sms").delete()
+                db.log_contact(
+                    session,
+                    account_id=account_id,
+                    channel="sms",
+                    direction="inbound",
+                    event="opt_in",
+                    conversation_id=phone,
+                )
+                audit.record(
+                    session,
+                    actor="sms",
+                    action="opt_in",
+                    outcome="recorded",
+                    account_id=account_id,
+                    detail={"channel": "sms"},
+                )
+
+    def _opted_out(self, phone: str) -> bool:
+        with db.session_scope() as session:
+            return (
+                session.query(db.OptOut).filter_by(address=sender_phone(phone) or phone, channel="sms").first()
+                is not None
+            )
+
+    async def _process(
+        self, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage, phone: str
+    ) -> None:
+        await handle_guarded(app, on_new_message, message)
+        texts = [m.get("text", "") for m in getattr(message.output_channel, "messages", []) if m.get("text")]
+        if texts:
+            await self.send(phone, texts)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        module = inspect.getmodule(self)
+        bp = Blueprint("collections_twilio_sms", module.__name__ if module else None)
+
+        @bp.route("/", methods=["GET"])
+        async def index(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not signature_ok(self.settings, request):
+                return response.text("invalid or missing X-Twilio-Signature", status=403)
+            form = {k: v[0] for k, v in (request.form or {}).items() if v}
+            phone, sid = form.get("From", ""), form.get("MessageSid", "")
+            if not phone or not sid:
+                return response.text("From and MessageSid are required", status=400)
+            agent = getattr(request.app.ctx, "agent", None)
+            try:
+                if not first_delivery(redis_client(agent.tracker_store) if agent else None, f"sms:{sid}"):
+                    return _twiml()  # a redelivery: already handled
+            except redis.exceptions.RedisError:
+                self._spawn(self.send(phone, [TRY_AGAIN]))
+                return _twiml()
+            account_id, _ = self._account(sender_phone(phone))
+            text, notes = clean_text(form.get("Body", ""))
+            self._log(account_id, phone, "inbound", "sms_received", f"{sid} {text[:200]}")
+            keyword = text.upper().strip(" .!")
+            if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and self._opted_out(phone)):
+                self._record_keyword(phone, "stop" if keyword in STOP_WORDS else "start")
+                if not self.settings.twilio_handles_keywords:
+                    reply = (
+                        "You won't get more texts from us. Reply START to opt back in."
+                        if keyword in STOP_WORDS
+                        else "You'll get texts from us again. Reply STOP to opt out."
+                    )
+                    self._spawn(self.send(phone, [reply]))
+                return _twiml()  # Twilio's opt-out handling sends the one confirmation
+            if keyword in HELP_WORDS:
+                if not self.settings.twilio_handles_keywords:
+                    jurisdiction = self._account(sender_phone(phone))[1]
+                    self._spawn(self.send(phone, [f"Collections help: call {contact_for(jurisdiction)['phone']}."]))
+                return _twiml()
+            if not text:
+                media = int(form.get("NumMedia", "0") or 0)
+                self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
+                return _twiml()
+            metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
+            message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
+            self._spawn(self._process(request.app, on_new_message, message, phone))
+            return _twiml()
+
+        @bp.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            if not signature_ok(self.settings, request):
+                return response.text("invalid or missing X-Twilio-Signature", status=403)
+            form = {k: v[0] for k, v in (request.form or {}).items() if v}
+            phone = form.get("To", "")
+            account_id, _ = self._account(sender_phone(phone))
+            detail = f"{form.get('MessageSid', '')} {form.get('MessageStatus', '')} {form.get('ErrorCode', '')}".strip()
+            self._log(account_id, phone, "outbound", "sms_status", detail)
+            return response.text("", status=204)
+
+        return bp

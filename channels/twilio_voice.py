@@ -1,0 +1,145 @@
+"""Twilio Voice channel at ``/webhooks/twilio_voice/webhook``: speech ``<Gather>`` with DTMF
+fallback, never an accidental hang-up.
+
+Every answer is TwiML with a ``<Gather input="speech dtmf">`` (language and hints set), so a
+silent bot turn or a paused conversation still keeps the line open. A low-confidence transcript
+gets a reprompt instead of a guess; silence gets one reprompt, then a polite close. When the bot
+hands off (a custom ``{"handoff": reason}`` message), the call is transferred with ``<Dial>`` to
+COLLECTOR_PHONE. Outbound calls are keyed by the debtor's number (``To``), inbound by ``From``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import redis
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.verification import sender_phone
+from channels.guard import clean_text, handle_guarded
+from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
+from stores.redis_store import redis_client
+
+logger = logging.getLogger(__name__)
+MIN_CONFIDENCE = 0.45  # below this Twilio's transcript is more often wrong than right
+HINTS = "balance, payment, pay in full, promise, plan, dispute, attorney, bankruptcy, agent, stop calling"
+MENU = "You can also use your keypad: press 1 to make a payment, 2 to speak to a person, 3 to stop these calls."
+DTMF_MENU = {"1": "i want to make a payment", "2": "i want to speak to a person", "3": "stop calling me"}
+REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
+STILL_THERE = "Are you still there? Please say something, or press a key."
+CLOSE = "I haven't heard anything, so I'll end the call now. You can call us back at any time. Goodbye."
+
+
+def _twiml(*verbs: str) -> HTTPResponse:
+    body = '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>"
+    return response.text(body, content_type="text/xml")
+
+
+class TwilioVoiceInput(InputChannel):
+    """Settings from the environment (channels.twilio_common), plus VOICE_LANGUAGE (default
+    en-US) and COLLECTOR_PHONE (where handoffs are dialled)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio_voice"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(TwilioSettings.from_env())
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+        self.language = os.environ.get("VOICE_LANGUAGE", "en-US")
+        self.collector_phone = os.environ.get("COLLECTOR_PHONE", "")
+
+    def _action(self, silence: int = 0) -> str:
+        return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?silence={silence}" if silence else "")
+
+    def _gather(self, say: list[str], silence: int = 0) -> str:
+        spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
+        gather = (
+            f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(HINTS)} '
+            f'speechTimeout="auto" timeout="6" numDigits="6" finishOnKey="#" action={quoteattr(self._action())} method="POST">'
+            f"{spoken}</Gather>"
+        )
+        # no input: Twilio falls through to the redirect, which counts the silence
+        return gather + f'<Redirect method="POST">{escape(self._action(silence + 1))}</Redirect>'
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        module = inspect.getmodule(self)
+        bp = Blueprint("collections_twilio_voice", module.__name__ if module else None)
+
+        @bp.route("/", methods=["GET"])
+        async def index(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            started = time.monotonic()
+            if not signature_ok(self.settings, request):
+                return response.text("invalid or missing X-Twilio-Signature", status=403)
+            form = {k: v[0] for k, v in (request.form or {}).items() if v}
+            call_sid = form.get("CallSid", "")
+            outbound = form.get("Direction", "").startswith("outbound")
+            debtor = form.get("To" if outbound else "From", "")
+            sender = sender_phone(debtor) or debtor or call_sid
+            silence = int(request.args.get("silence", "0") or 0)
+            speech, digits = form.get("SpeechResult", ""), form.get("Digits", "")
+            confidence = float(form.get("Confidence", "0") or 0)
+
+            if silence:
+                return (
+                    _twiml(f"<Say language={quoteattr(self.language)}>{escape(CLOSE)}</Say><Hangup/>")
+                    if silence >= 2
+                    else _twiml(self._gather([STILL_THERE], silence))
+                )
+            if speech and confidence < MIN_CONFIDENCE and not digits:
+                return _twiml(self._gather([REPROMPT]))
+            step = digits or speech or "call-start"
+            agent = getattr(request.app.ctx, "agent", None)
+            try:
+                if call_sid and not first_delivery(
+                    redis_client(agent.tracker_store) if agent else None, f"voice:{call_sid}:{step}"
+                ):
+                    return _twiml(self._gather([STILL_THERE]))  # a retried request: do not process twice
+            except redis.exceptions.RedisError:
+                pass  # handle_guarded answers "try again" for an outage
+            if digits:
+                text = DTMF_MENU.get(digits, digits)
+            elif speech:
+                text = speech
+            else:
+                text = "hello"  # the call has just connected
+            text, notes = clean_text(text)
+            metadata = {
+                "channel": "voice",
+                "call_sid": call_sid,
+                "speech_confidence": confidence,
+                "dtmf": digits,
+                **notes,
+            }
+            collector = CollectingOutputChannel()
+            message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            await handle_guarded(request.app, on_new_message, message)
+            said = [m.get("text", "") for m in collector.messages if m.get("text")]
+            handoff = any((m.get("custom") or {}).get("handoff") for m in collector.messages)
+            logger.info("voice turn for %s answered in %.0f ms", call_sid, (time.monotonic() - started) * 1000)
+            if handoff and self.collector_phone:
+                spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in said)
+                return _twiml(spoken + f"<Dial>{escape(self.collector_phone)}</Dial>")
+            if not said:
+                said = [STILL_THERE]  # a silent bot turn must not end the call
+            if text == "hello":
+                said.append(MENU)
+            return _twiml(self._gather(said))
+
+        return bp

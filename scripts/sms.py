@@ -1,0 +1,58 @@
+"""Send one inbound SMS to the running bot as Twilio would (signed webhook) and print the replies
+the bot sent through Twilio's API (the local fake's record).
+
+    .venv/bin/python -m scripts.sms +16175550101 "hi"
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+from twilio.request_validator import RequestValidator
+
+from scripts.services import base_env
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__)
+        return 2
+    phone, text = argv
+    env = base_env()
+    fake = f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}/fake/messages"
+    before = len(json.load(urllib.request.urlopen(fake, timeout=5)))
+    url = f"{env['PUBLIC_URL']}/webhooks/twilio_sms/webhook"
+    params = {
+        "From": phone,
+        "To": env["TWILIO_NUMBER"],
+        "Body": text,
+        "MessageSid": f"SM{uuid.uuid4().hex}",
+        "NumMedia": "0",
+    }
+    signature = RequestValidator(env["TWILIO_AUTH_TOKEN"]).compute_signature(url, params)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/twilio_sms/webhook",
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    urllib.request.urlopen(request, timeout=30).read()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        sent = json.load(urllib.request.urlopen(fake, timeout=5))[before:]
+        if sent:
+            time.sleep(0.5)
+            for message in json.load(urllib.request.urlopen(fake, timeout=5))[before:]:
+                print(f"> {message['body']}")
+            return 0
+        time.sleep(0.2)
+    print("(no reply within 15 s)")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

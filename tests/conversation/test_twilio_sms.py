@@ -1,0 +1,138 @@
+"""The Twilio SMS channel against the real Rasa server, with the real twilio client sending to
+the local fake of Twilio's REST API."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot import db
+from tests.conftest import Bot
+
+
+def fake(bot: Bot, path: str, body: Any = None) -> Any:
+    url = f"http://127.0.0.1:{bot.env['FAKE_TWILIO_PORT']}{path}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(
+        urllib.request.Request(url, data=data, method="POST" if data else "GET"), timeout=10
+    ) as r:
+        return json.loads(r.read())
+
+
+def post_sms(bot: Bot, params: dict[str, str], signature: str | None = "sign") -> int:
+    """POST a webhook the way Twilio does; ``signature`` "sign" computes the right one."""
+    path = "/webhooks/twilio_sms/webhook"
+    public = bot.env["PUBLIC_URL"] + path
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if signature == "sign":
+        signature = RequestValidator(bot.env["TWILIO_AUTH_TOKEN"]).compute_signature(public, params)
+    if signature:
+        headers["X-Twilio-Signature"] = signature
+    req = urllib.request.Request(bot.base_url + path, data=urllib.parse.urlencode(params).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def sms(phone: str, body: str, sid: str | None = None, **extra: str) -> dict[str, str]:
+    return {
+        "From": phone,
+        "To": "+15559870000",
+        "Body": body,
+        "MessageSid": sid or f"SM{uuid.uuid4().hex}",
+        "NumMedia": "0",
+        **extra,
+    }
+
+
+def replies_to(bot: Bot, phone: str, after: int, expect: int = 1, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sent = [m["body"] for m in fake(bot, "/fake/messages")[after:] if m["to"] == phone]
+        if len(sent) >= expect:
+            time.sleep(0.5)
+            return [m["body"] for m in fake(bot, "/fake/messages")[after:] if m["to"] == phone]
+        time.sleep(0.2)
+    return []
+
+
+def test_unsigned_and_forged_webhooks_are_refused(bot: Bot) -> None:
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms("+16175550177", "hi"), signature=None) == 403
+    assert post_sms(bot, sms("+16175550177", "hi"), signature="bm90IGEgc2lnbmF0dXJl") == 403
+    time.sleep(1)
+    assert len(fake(bot, "/fake/messages")) == before
+
+
+def test_sms_conversation_redelivery_mms_and_footer(bot: Bot, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5012")).scalar_one()
+    phone = account.debtor.phone_e164
+    before = len(fake(bot, "/fake/messages"))
+    first = sms(phone, "hi")
+    assert post_sms(bot, first) == 200
+    replies = replies_to(bot, phone, before)
+    assert replies and "This is a debt collector" in replies[0]
+    assert all(r.endswith("Reply STOP to opt out.") for r in replies)
+
+    # the same MessageSid delivered again is not processed again
+    count = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, first) == 200
+    time.sleep(2)
+    assert len(fake(bot, "/fake/messages")) == count
+
+    # an MMS with no text is answered, not a crash
+    assert post_sms(bot, sms(phone, "", NumMedia="1", MediaUrl0="https://example.test/x.jpg")) == 200
+    assert any("only read the text" in r for r in replies_to(bot, phone, count))
+
+
+def test_failed_sends_are_retried_then_logged(bot: Bot, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5013")).scalar_one()
+    phone = account.debtor.phone_e164
+    before = len(fake(bot, "/fake/messages"))
+    fake(bot, "/fake/fail", {"count": 2, "status": 503, "code": 20503})
+    assert post_sms(bot, sms(phone, "hello")) == 200
+    assert replies_to(bot, phone, before), "two 503s then success: the reply still goes out"
+
+    fake(bot, "/fake/fail", {"count": 5, "status": 400, "code": 21211})
+    assert post_sms(bot, sms(phone, "April 1 1970")) == 200
+    deadline = time.monotonic() + 20
+    events: list[str] = []
+    while time.monotonic() < deadline and "sms_failed" not in events:
+        time.sleep(0.5)
+        db_session.expire_all()
+        events = [
+            r.event
+            for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5013")).scalars()
+        ]
+    assert "sms_failed" in events and "sms_received" in events
+    fake(bot, "/fake/reset", {})
+
+
+def test_stop_is_recorded_and_delivery_status_is_logged(bot: Bot, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5014")).scalar_one()
+    phone = account.debtor.phone_e164
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "hi")) == 200
+    assert replies_to(bot, phone, before)
+    assert post_sms(bot, sms(phone, "STOP")) == 200
+    time.sleep(1.5)
+    db_session.expire_all()
+    opt_outs = (
+        db_session.execute(select(db.OptOut).where(db.OptOut.address == phone, db.OptOut.channel == "sms"))
+        .scalars()
+        .all()
+    )
+    assert len(opt_outs) == 1
+    events = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5014")).scalars()
+    ]
+    assert "opt_out" in events and "sms_reply" in events and "sms_status" in events

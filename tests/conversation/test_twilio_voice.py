@@ -1,0 +1,94 @@
+"""The Twilio Voice channel: TwiML that always keeps the line open, speech and DTMF, reprompts,
+a polite close after silence, and a <Dial> transfer on handoff."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+from xml.etree import ElementTree
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot import db
+from tests.conftest import Bot
+
+PATH = "/webhooks/twilio_voice/webhook"
+
+
+def call(
+    bot: Bot, params: dict[str, str], query: str = "", sign: bool = True
+) -> tuple[int, ElementTree.Element | None, float]:
+    public = bot.env["PUBLIC_URL"] + PATH + (f"?{query}" if query else "")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if sign:
+        headers["X-Twilio-Signature"] = RequestValidator(bot.env["TWILIO_AUTH_TOKEN"]).compute_signature(public, params)
+    url = bot.base_url + PATH + (f"?{query}" if query else "")
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers=headers)
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            body = resp.read()
+            return resp.status, ElementTree.fromstring(body), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, None, time.monotonic() - started
+
+
+def says(root: ElementTree.Element) -> str:
+    return " ".join(el.text or "" for el in root.iter("Say"))
+
+
+def test_voice_call_flow(bot: Bot, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5015")).scalar_one()
+    phone = account.debtor.phone_e164
+    sid = f"CA{uuid.uuid4().hex}"
+    base = {"CallSid": sid, "From": phone, "To": "+15559870000", "Direction": "inbound"}
+
+    assert call(bot, base, sign=False)[0] == 403
+
+    status, root, first_latency = call(bot, base)
+    assert status == 200 and root is not None
+    gather = root.find("Gather")
+    assert (
+        gather is not None
+        and gather.get("input") == "speech dtmf"
+        and gather.get("language") == "en-US"
+        and gather.get("hints")
+    )
+    assert "This is a debt collector" in says(root) and "2 to speak to a person" in says(root)
+    assert root.find("Redirect") is not None, "no input must not hang up"
+
+    _, root, _ = call(bot, {**base, "SpeechResult": "mumble mumble", "Confidence": "0.2"})
+    assert "didn't catch that" in says(root) and root.find("Gather") is not None
+
+    _, root, _ = call(bot, base, query="silence=1")
+    assert "still there" in says(root) and root.find("Hangup") is None
+    _, root, _ = call(bot, base, query="silence=2")
+    assert root.find("Hangup") is not None and "Goodbye" in says(root)
+
+    dob = account.debtor.date_of_birth.strftime("%B %d %Y")
+    _, root, _ = call(bot, {**base, "SpeechResult": dob, "Confidence": "0.93"})
+    assert "postcode" in says(root) or "ZIP" in says(root)
+    latencies = [first_latency]
+    _, root, latency = call(bot, {**base, "Digits": "2"})
+    latencies.append(latency)
+    dial = root.find("Dial")
+    assert dial is not None and dial.text == "+15550001111", ElementTree.tostring(root)
+    print(f"voice webhook latency: first {latencies[0] * 1000:.0f} ms, handoff {latencies[1] * 1000:.0f} ms")
+    assert max(latencies) < 15, "Twilio's webhook timeout is 15 s"
+
+
+def test_outbound_call_is_keyed_by_the_debtor(bot: Bot, db_session: Any) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5016")).scalar_one()
+    phone = account.debtor.phone_e164
+    params = {"CallSid": f"CA{uuid.uuid4().hex}", "From": "+15559870000", "To": phone, "Direction": "outbound-api"}
+    status, root, _ = call(bot, params)
+    assert status == 200 and root is not None
+    # the tracker is the debtor's number, not the company's: the account is linked
+    from tests.conversation.helpers import slot_values, tracker_events
+
+    redis_port = int(bot.env["REDIS_PORT"])
+    assert slot_values(tracker_events(redis_port, phone), "account_id") == ["A-5016"]
