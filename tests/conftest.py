@@ -67,8 +67,11 @@ def database_url(work_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def model() -> Path:
-    return ensure_model()
+def model(request: pytest.FixtureRequest) -> Path:
+    # show training progress and time in the test log instead of capturing it
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        return ensure_model()
 
 
 @dataclass
