@@ -15,12 +15,15 @@ from rasa_sdk.types import DomainDict
 
 from bot import db
 from bot.compliance import audit
+from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.preferences import as_detail, parse_contact_preference
+from bot.compliance.profiles import all_profiles
 from bot.compliance.service import conversation_holds
+from bot.compliance.validation import validation_period_end
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
 from bot.money import Money, MoneyError
 from bot.promises import check_amount, check_due_date, latest_due_date
-from bot.settings import contact_for, helplines, promise_rules, verification_rules
+from bot.settings import company_contacts, contact_for, helplines, promise_rules, verification_rules
 from bot.verification import (
     IdentityRecord,
     has_second_factor_shape,
@@ -31,6 +34,14 @@ from bot.verification import (
 )
 
 logger = logging.getLogger(__name__)
+
+# rule files are checked when the action server starts: a bad file stops it with a message
+# naming the file and field, instead of failing in the middle of a conversation
+all_profiles()
+verification_rules()
+promise_rules()
+helplines()
+company_contacts()
 
 
 def _locale(account: db.Account | None) -> str:
@@ -486,25 +497,16 @@ class ActionOptOut(Action):
         return "action_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        channel = _channel(tracker)
         with db.session_scope() as session:
-            session.add(
-                db.OptOut(
-                    address=sender_phone(tracker.sender_id) or tracker.sender_id,
-                    channel=channel,
-                    account_id=tracker.get_slot("account_id"),
-                    wording=(tracker.latest_message.get("text") or "")[:500],
-                )
-            )
-            db.log_contact(
+            record_opt_out(
                 session,
+                address=sender_phone(tracker.sender_id) or tracker.sender_id,
+                channel=_channel(tracker),
                 account_id=tracker.get_slot("account_id"),
-                channel=channel,
-                direction="inbound",
-                event="opt_out",
+                actor="bot",
                 conversation_id=tracker.sender_id,
+                wording=tracker.latest_message.get("text") or "",
             )
-        _audit(tracker, "opt_out", detail={"channel": channel})
         dispatcher.utter_message(response="utter_opt_out_confirmed")
         return _stop_form(tracker) + [SlotSet("opted_out", True)]
 
@@ -608,6 +610,21 @@ class ActionRecordAccountEvent(Action):
             if hold:
                 events.append(SlotSet("collection_hold", hold))
         dispatcher.utter_message(response=response)
+        account = (
+            _load_account(tracker) if intent in ("dispute_debt", "request_validation") and _verified(tracker) else None
+        )
+        if account is not None:
+            # validation information to the right party only (12 CFR 1006.34(c)); the dispute hold
+            # stays until written verification is sent (1006.38(d)(2))
+            today = today_in(str(account.time_zone))
+            dispatcher.utter_message(
+                response="utter_validation_information",
+                last_four=account.last_four,
+                as_of=_format_day(today, account),
+                balance=account.balance.format(_locale(account)),
+                dispute_by=_format_day(validation_period_end(today), account),
+            )
+            _log(tracker, "validation_information_sent")
         return events
 
 
@@ -634,20 +651,15 @@ class ActionOptIn(Action):
         return "action_opt_in"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        channel = _channel(tracker)
-        address = sender_phone(tracker.sender_id) or tracker.sender_id
         with db.session_scope() as session:
-            removed = session.query(db.OptOut).filter_by(address=address, channel=channel).delete()
-            db.log_contact(
+            record_opt_in(
                 session,
+                address=sender_phone(tracker.sender_id) or tracker.sender_id,
+                channel=_channel(tracker),
                 account_id=tracker.get_slot("account_id"),
-                channel=channel,
-                direction="inbound",
-                event="opt_in",
+                actor="bot",
                 conversation_id=tracker.sender_id,
-                detail=f"{removed} opt-out record(s) lifted",
             )
-        _audit(tracker, "opt_in", detail={"channel": channel})
         dispatcher.utter_message(response="utter_opted_in")
         return [SlotSet("opted_out", False)]
 

@@ -13,10 +13,12 @@ from rasa.core.channels.channel import OutputChannel
 
 from bot import db
 from bot.compliance import audit
+from bot.compliance.profiles import all_profiles
 from bot.compliance.service import lint_outgoing
 from bot.verification import sender_phone
 
 logger = logging.getLogger(__name__)
+all_profiles()  # the Rasa server refuses to start on a bad compliance profile
 BLOCKED_REPLACEMENT = "Sorry, I can't send that reply. A member of our team will follow up with you."
 
 

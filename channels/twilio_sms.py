@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import db
-from bot.compliance import audit
+from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.profiles import profile_for
 from bot.settings import contact_for
 from bot.sms import split_for_sms
@@ -100,40 +100,18 @@ class TwilioSmsInput(InputChannel):
         address = sender_phone(phone) or phone
         with db.session_scope() as session:
             if keyword == "stop":
-                session.add(db.OptOut(address=address, channel="sms", account_id=account_id, wording="STOP"))
-                db.log_contact(
+                record_opt_out(
                     session,
-                    account_id=account_id,
+                    address=address,
                     channel="sms",
-                    direction="inbound",
-                    event="opt_out",
-                    conversation_id=phone,
-                )
-                audit.record(
-                    session,
+                    account_id=account_id,
                     actor="sms",
-                    action="opt_out",
-                    outcome="recorded",
-                    account_id=account_id,
-                    detail={"channel": "sms"},
-                )
-            elif keyword == "start":
-                session.query(db.OptOut).filter_by(address=address, channel="sms").delete()
-                db.log_contact(
-                    session,
-                    account_id=account_id,
-                    channel="sms",
-                    direction="inbound",
-                    event="opt_in",
                     conversation_id=phone,
+                    wording="STOP",
                 )
-                audit.record(
-                    session,
-                    actor="sms",
-                    action="opt_in",
-                    outcome="recorded",
-                    account_id=account_id,
-                    detail={"channel": "sms"},
+            else:
+                record_opt_in(
+                    session, address=address, channel="sms", account_id=account_id, actor="sms", conversation_id=phone
                 )
 
     def _opted_out(self, phone: str) -> bool:

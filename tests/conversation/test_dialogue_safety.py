@@ -95,6 +95,7 @@ def test_dispute_inside_the_promise_form_is_recorded(bot: Bot, db_session: Any) 
     assert "How much can you pay?" in joined([bot.say(sender, "i want to make a payment")])
     reply = joined([bot.say(sender, "actually this is not my debt, i dispute it")])
     assert "dispute" in reply
+    assert "Validation information" in reply and account.last_four in reply
     events = [
         r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5004")).scalars()
     ]

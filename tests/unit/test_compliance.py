@@ -201,3 +201,12 @@ def test_audit_log_is_append_only_and_chained(tmp_path: Path) -> None:
         session.execute(audit.AuditEntry.__table__.update().values(outcome="deny"))
     with pytest.raises(Exception, match="append-only"), db.session_scope(url) as session:
         session.execute(audit.AuditEntry.__table__.delete())
+
+
+def test_validation_period_assumes_five_business_days_then_thirty() -> None:
+    from datetime import date
+
+    from bot.compliance.validation import validation_period_end
+
+    assert validation_period_end(date(2026, 11, 29)) == date(2027, 1, 6)  # Sunday: Mon+5 business days = Dec 7
+    assert validation_period_end(date(2026, 12, 4)) == date(2027, 1, 10)  # Friday: Dec 11 + 30
