@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
                 print(f"> {message['body']}")
             return 0
         time.sleep(0.2)
-    print("(no reply within 15 s)")
+    print("(no reply within 15 s; for STOP, START and HELP Twilio itself sends the confirmation)")
     return 1
 
 
