@@ -254,7 +254,8 @@ class ValidateVerificationForm(FormValidationAction):
         order = verification_rules().date_order_for(account.jurisdiction if account else "US")
         dob = parse_date_of_birth(str(value or ""), order)
         if dob is None:
-            dispatcher.utter_message(response="utter_dob_unreadable")
+            example = {"DMY": "12 April 1985", "YMD": "1985-04-12"}.get(order, "April 12 1985")
+            dispatcher.utter_message(response="utter_dob_unreadable", example=example)
             return {"date_of_birth": None}
         return {"date_of_birth": dob.isoformat()}
 
@@ -707,3 +708,14 @@ class ActionCollectionPaused(Action):
         known = response in (domain.get("responses") or {})
         dispatcher.utter_message(response=response if known else "utter_human_requested")
         return _stop_form(tracker)
+
+
+class ActionCancelPtp(Action):
+    """The debtor does not want to make a promise after all: leave the form, set nothing up."""
+
+    def name(self) -> str:
+        return "action_cancel_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ptp_cancelled")
+        return _stop_form(tracker) + [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]

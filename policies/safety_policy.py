@@ -8,6 +8,7 @@ confidence 1.0).
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
   least ``intent_threshold`` confidence.
 
+- Form exits: ``form_exits`` maps a form to the intents that leave it and the action that does.
 - Hardship first: a message the classifier reads as hardship or vulnerability, whose intent is
   one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action``.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
@@ -74,6 +75,7 @@ class SafetyPolicy(Policy):
             "hardship_action": "action_acknowledge_hardship",
             "hardship_overrides": [],
             "hardship_confidence": 0.6,
+            "form_exits": {},
         }
 
     def __init__(
@@ -110,6 +112,7 @@ class SafetyPolicy(Policy):
             self.config["hold_action"],
             self.config["hardship_action"],
             *self.config["always_handle"].values(),
+            *(exit_["action"] for exit_ in self.config["form_exits"].values()),
         }
         if tracker.latest_action_name in own_actions:
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -123,6 +126,11 @@ class SafetyPolicy(Policy):
         intent = parse.get("intent") or {}
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
+            return decided()
+        exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
+        if exit_ and intent.get("name") in exit_["intents"]:
+            # "never mind" inside a form: leave it instead of asking the same question again
+            result[domain.index_for_action(exit_["action"])] = 1.0
             return decided()
         hardship = parse.get("hardship") or {}
         if intent.get("name") in self.config["hardship_overrides"] and (

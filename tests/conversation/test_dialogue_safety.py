@@ -168,3 +168,12 @@ def test_huge_numbers_and_hardship_read_as_goodbye(bot: Bot, db_session: Any) ->
     _verify(bot, sender, account, account.debtor.postcode)
     reply = joined([bot.say(sender, "i have cancer")])
     assert "Goodbye" not in reply and ("sorry to hear" in reply or "Thank you for letting me know" in reply), reply
+
+
+def test_never_mind_leaves_the_promise_questions(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5017")
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    assert "How much can you pay?" in joined([bot.say(sender, "i want to make a payment")])
+    reply = joined([bot.say(sender, "no never mind, i dont want to do that")])
+    assert "haven't set up any payment" in reply and "How much can you pay?" not in reply
