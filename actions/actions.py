@@ -490,6 +490,17 @@ class ActionRequestHuman(Action):
         return []
 
 
+def _ledger_entry(tracker: Tracker) -> dict[str, Any]:
+    """Who and where for an opt-out ledger entry made in this conversation."""
+    return {
+        "address": sender_phone(tracker.sender_id) or tracker.sender_id,
+        "channel": _channel(tracker),
+        "account_id": tracker.get_slot("account_id"),
+        "actor": "bot",
+        "conversation_id": tracker.sender_id,
+    }
+
+
 class ActionOptOut(Action):
     """Suppresses this channel for this sender (12 CFR 1006.6(e); 1006.14(h)) and confirms once,
     with no payment request in the confirmation."""
@@ -499,15 +510,7 @@ class ActionOptOut(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         with db.session_scope() as session:
-            record_opt_out(
-                session,
-                address=sender_phone(tracker.sender_id) or tracker.sender_id,
-                channel=_channel(tracker),
-                account_id=tracker.get_slot("account_id"),
-                actor="bot",
-                conversation_id=tracker.sender_id,
-                wording=tracker.latest_message.get("text") or "",
-            )
+            record_opt_out(session, **_ledger_entry(tracker), wording=tracker.latest_message.get("text") or "")
         dispatcher.utter_message(response="utter_opt_out_confirmed")
         return _stop_form(tracker) + [SlotSet("opted_out", True)]
 
@@ -653,14 +656,7 @@ class ActionOptIn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         with db.session_scope() as session:
-            record_opt_in(
-                session,
-                address=sender_phone(tracker.sender_id) or tracker.sender_id,
-                channel=_channel(tracker),
-                account_id=tracker.get_slot("account_id"),
-                actor="bot",
-                conversation_id=tracker.sender_id,
-            )
+            record_opt_in(session, **_ledger_entry(tracker))
         dispatcher.utter_message(response="utter_opted_in")
         return [SlotSet("opted_out", False)]
 

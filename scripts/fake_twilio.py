@@ -55,14 +55,21 @@ class FakeTwilio:
         }
         return web.json_response(body, status=status)
 
-    async def create_message(self, request: web.Request) -> web.Response:
+    async def _accept(self, request: web.Request) -> tuple[str, Any, web.Response | None]:
+        """(account SID, form, refusal): Basic auth, then any injected failure."""
         sid = request.match_info["sid"]
         if not self._authorised(request, sid):
-            return self._error(401, 20003, "Authenticate")
+            return sid, None, self._error(401, 20003, "Authenticate")
         form = await request.post()
         if self.failures:
             status, code = self.failures.pop(0)
-            return self._error(status, code, "injected failure")
+            return sid, form, self._error(status, code, "injected failure")
+        return sid, form, None
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        sid, form, refusal = await self._accept(request)
+        if refusal is not None:
+            return refusal
         if not form.get("To") or not (form.get("Body") or form.get("MediaUrl")):
             return self._error(400, 21602, "Message body is required.")
         message_sid = f"SM{next(self.counter):032x}"
@@ -115,13 +122,9 @@ class FakeTwilio:
             pass  # the bot may be down in a test; Twilio would retry, we do not
 
     async def create_call(self, request: web.Request) -> web.Response:
-        sid = request.match_info["sid"]
-        if not self._authorised(request, sid):
-            return self._error(401, 20003, "Authenticate")
-        form = await request.post()
-        if self.failures:
-            status, code = self.failures.pop(0)
-            return self._error(status, code, "injected failure")
+        sid, form, refusal = await self._accept(request)
+        if refusal is not None:
+            return refusal
         call_sid = f"CA{next(self.counter):032x}"
         record = {
             "sid": call_sid,
