@@ -55,3 +55,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+# Browser tests of the collector console drive Debian's chromium through chromedriver.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium and chromium-driver from the OS packages (browser tests)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "warning: chromium/chromedriver not installed; the console browser tests will fail." >&2
+    echo "Install them (e.g. 'sudo apt-get install chromium chromium-driver')." >&2
+  fi
+fi
