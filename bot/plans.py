@@ -11,15 +11,15 @@ Money is :class:`bot.money.Money` (minor units); schedules sum exactly to the to
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
-from dateutil.relativedelta import relativedelta
 
 from bot.money import Money
 from bot.settings import DataFileError
@@ -119,9 +119,8 @@ def dpd_bucket(days_past_due: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Payment:
-    """One scheduled payment (debtor's local date)."""
+class Payment(NamedTuple):
+    """One scheduled payment (debtor's local date). A named tuple: schedules hold hundreds."""
 
     due: date
     amount: Money
@@ -155,6 +154,7 @@ class PlanOption:
     frequency: str | None = None
     needs_collector: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    rate: Decimal = Decimal(0)  # yearly interest rate applied (a fraction), after any SCRA cap
 
 
 def _business_day(day: date, policy: OfferPolicy) -> date:
@@ -165,21 +165,31 @@ def _business_day(day: date, policy: OfferPolicy) -> date:
     return day
 
 
+def _add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, clamped to the month's last day (as
+    ``dateutil.relativedelta`` does; done by hand because it is the engine's inner loop)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, day.day if day.day <= 28 else min(day.day, monthrange(year, month)[1]))
+
+
 def _dates(start: date, frequency: str, count: int, policy: OfferPolicy) -> list[date]:
-    step = {
-        "monthly": relativedelta(months=1),
-        "fortnightly": relativedelta(weeks=2),
-        "weekly": relativedelta(weeks=1),
-    }[frequency]
-    return [_business_day(start + step * i, policy) for i in range(count)]
+    if frequency == "monthly":
+        raw = [_add_months(start, i) for i in range(count)]
+    else:
+        step = 14 if frequency == "fortnightly" else 7
+        raw = [start + timedelta(days=step * i) for i in range(count)]
+    if not policy.business_days_only:
+        return raw
+    return [d + timedelta(days=7 - d.weekday()) if d.weekday() >= 5 else d for d in raw]
 
 
 def split_evenly(total: Money, count: int) -> list[Money]:
-    """``count`` amounts that sum exactly to ``total``: equal, the remainder on the last one."""
-    base = total.minor // count
-    amounts = [base] * count
-    amounts[-1] += total.minor - base * count
-    return [Money(a, total.currency) for a in amounts]
+    """``count`` amounts that sum exactly to ``total``: equal, with the remainder spread one
+    minor unit each over the last payments (so none is above ``ceil(total / count)``)."""
+    base, remainder = divmod(total.minor, count)
+    low, high = Money(base, total.currency), Money(base + 1, total.currency)  # immutable: shared
+    return [low] * (count - remainder) + [high] * remainder
 
 
 def _interest(principal: Money, rate: Decimal, frequency: str, count: int) -> Money:
@@ -216,16 +226,42 @@ def _instalments(req: PlanRequest, policy: OfferPolicy, frequency: str, rate: De
     count = min(count, max_count) if not needs_collector else count
     interest = _interest(req.balance, rate, frequency, count)
     total = Money(req.balance.minor + interest.minor, req.balance.currency)
-    schedule = tuple(
-        Payment(d, a) for d, a in zip(_dates(start, frequency, count, policy), split_evenly(total, count), strict=True)
-    )
+    # interest raises each payment: lengthen the plan until it fits the debtor's budget again
+    while cap is not None and not needs_collector and -(-total.minor // count) > cap.minor:
+        if count >= max_count or total.minor // (count + 1) < minimum.minor:
+            needs_collector = True
+            break
+        count += 1
+        interest = _interest(req.balance, rate, frequency, count)
+        total = Money(req.balance.minor + interest.minor, req.balance.currency)
+    schedule = tuple(map(Payment, _dates(start, frequency, count, policy), split_evenly(total, count)))
     amount = schedule[0].amount
     reason = f"{count} {frequency} payments of about {amount}"
     if needs_collector:
         reason += ": beyond what the bot may agree; a collector will review it"
     return PlanOption(
-        "instalments", schedule, total, Money(0, total.currency), interest, reason, frequency, needs_collector
+        "instalments",
+        schedule,
+        total,
+        Money(0, total.currency),
+        interest,
+        reason,
+        frequency,
+        needs_collector,
+        rate=rate if interest.minor else Decimal(0),
     )
+
+
+def applied_rate(req: PlanRequest, policy: OfferPolicy) -> Decimal:
+    """The yearly rate a plan carries: 0 when the policy freezes interest, else the contract
+    rate, capped at 6% for a servicemember (SCRA, 50 U.S.C. 3937(a))."""
+    rate = Decimal(0) if policy.interest_freeze else req.annual_rate
+    return min(rate, SCRA_RATE_CAP) if req.hardship_type == "military" else rate
+
+
+def first_payment_day(req: PlanRequest, policy: OfferPolicy) -> date:
+    """The first payment date: a week out (inside the policy's window), on a business day."""
+    return _business_day(req.today + timedelta(days=min(7, policy.first_payment_window_days)), policy)
 
 
 def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOption]:
@@ -233,10 +269,8 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
     policy = policy or policy_for(req.jurisdiction)
     currency = req.balance.currency
     zero = Money(0, currency)
-    rate = Decimal(0) if policy.interest_freeze else req.annual_rate
-    if req.hardship_type == "military":
-        rate = min(rate, SCRA_RATE_CAP)
-    start = _business_day(req.today + timedelta(days=min(7, policy.first_payment_window_days)), policy)
+    rate = applied_rate(req, policy)
+    start = first_payment_day(req, policy)
     notes = (policy.advice_signpost,) if policy.advice_signpost else ()
     cap_month = req.disposable_monthly
     options: list[PlanOption] = []
@@ -280,7 +314,8 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
             )
         )
 
-    affordable_now = cap_month is None or cap_month.minor >= req.balance.minor
+    # a lump sum only when I&E shows it is affordable, or no hardship was declared
+    affordable_now = cap_month.minor >= req.balance.minor if cap_month is not None else req.hardship_type is None
     if not policy.uk_rules and affordable_now:  # never ask for a lump sum in the UK (CONC 7.3.10R)
         discount_rate = policy.settlement[dpd_bucket(req.days_past_due)]
         if discount_rate > 0:
@@ -320,9 +355,148 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
                 option.frequency,
                 option.needs_collector,
                 notes,
+                option.rate,
             )
         )
         if len(options) >= 3:
             break
     offered = [o for o in options if not o.needs_collector] + [o for o in options if o.needs_collector]
     return offered[:3]
+
+
+@dataclass(frozen=True)
+class Counter:
+    """The answer to a debtor's own offer.
+
+    ``outcome``: ``accepted`` (the offer as a plan), ``token_arrangement`` (UK: a token payment
+    for a review period, CONC 7.3.5R/7.3.6G), ``below_minimum`` (under the policy's floor: explain
+    it and offer a person), ``above_disposable`` (more than the I&E shows the debtor can afford),
+    ``beyond_term`` (too long for the bot's authority), ``never_repays`` (not above the interest),
+    ``settlement_accepted``, ``settlement_countered`` (the lowest settlement policy allows),
+    ``settlement_unavailable`` (no settlement in this DPD bucket or jurisdiction).
+    ``option`` is what the bot can agree now (None when nothing within policy fits);
+    ``floor`` the smallest acceptable payment or settlement total; ``needs_collector`` whether a
+    person must decide on the debtor's own offer.
+    """
+
+    outcome: str
+    option: PlanOption | None
+    floor: Money | None = None
+    needs_collector: bool = False
+
+
+def _fixed_payment_schedule(
+    balance: Money, payment: Money, rate: Decimal, frequency: str, start: date, policy: OfferPolicy, limit: int
+) -> tuple[tuple[Payment, ...], Money] | None:
+    """Payments of ``payment`` each period until ``balance`` (plus interest at ``rate`` a year,
+    added each period and rounded half up to the minor unit) is cleared; the last one is the rest.
+    None when it would take more than ``limit`` payments or never clears the balance."""
+    r = rate / PERIODS_PER_YEAR[frequency]
+    owed, interest_total = balance.minor, 0
+    amounts: list[int] = []
+    while owed > 0:
+        interest = int((Decimal(owed) * r).quantize(Decimal(1), ROUND_HALF_UP)) if r else 0
+        if payment.minor <= interest or len(amounts) >= limit:
+            return None
+        owed += interest
+        interest_total += interest
+        amounts.append(min(payment.minor, owed))
+        owed -= amounts[-1]
+    dates = _dates(start, frequency, len(amounts), policy)
+    schedule = tuple(Payment(d, Money(a, balance.currency)) for d, a in zip(dates, amounts, strict=True))
+    return schedule, Money(interest_total, balance.currency)
+
+
+def counter_instalments(req: PlanRequest, offered: Money, frequency: str, policy: OfferPolicy | None = None) -> Counter:
+    """Re-plan around the debtor's offer of ``offered`` each ``frequency`` period ("I can only do
+    40 a month"). Never agrees above disposable income, under the policy's minimum instalment, or
+    beyond its maximum term; the UK accepts a token payment for a review period instead of a
+    plan that would run past the maximum term (CONC 7.3.5R, 7.3.6G)."""
+    policy = policy or policy_for(req.jurisdiction)
+    if frequency not in PERIODS_PER_YEAR:
+        raise ValueError(f"unknown frequency {frequency!r}")
+    currency = req.balance.currency
+    rate = applied_rate(req, policy)
+    start = first_payment_day(req, policy)
+    notes = (policy.advice_signpost,) if policy.advice_signpost else ()
+    minimum = Money.of(policy.min_instalment, currency)
+    cap = _per_period_cap(req.disposable_monthly, frequency)
+    max_count = max(1, policy.max_term_months * PERIODS_PER_YEAR[frequency] // 12)
+    longest = _longest_plan(req, policy, frequency, rate, start, notes)
+    if cap is not None and offered.minor > cap.minor:
+        fitting = counter_instalments(req, cap, frequency, policy) if cap.minor >= minimum.minor else None
+        return Counter("above_disposable", fitting.option if fitting else None, cap, needs_collector=fitting is None)
+    if offered.minor < minimum.minor:
+        return Counter("below_minimum", None, minimum, needs_collector=True)
+    planned = _fixed_payment_schedule(req.balance, offered, rate, frequency, start, policy, max_count)
+    if planned is not None:
+        schedule, interest = planned
+        total = Money(req.balance.minor + interest.minor, currency)
+        reason = f"{len(schedule)} {frequency} payments of {offered}"
+        option = PlanOption(
+            "instalments", schedule, total, Money(0, currency), interest, reason, frequency, notes=notes, rate=rate
+        )
+        return Counter("accepted", option)
+    if policy.uk_rules:
+        periods = policy.forbearance_months * PERIODS_PER_YEAR[frequency] // 12
+        schedule = tuple(Payment(d, offered) for d in _dates(start, frequency, max(1, periods), policy))
+        reason = (
+            f"a token payment of {offered} {frequency} for {policy.forbearance_months} months, then a review; "
+            "interest and charges frozen"
+        )
+        total = Money(offered.minor * len(schedule), currency)
+        option = PlanOption(
+            "reduced_payments", schedule, total, Money(0, currency), Money(0, currency), reason, frequency, notes=notes
+        )
+        return Counter("token_arrangement", option)
+    outcome = "beyond_term" if longest is not None else "never_repays"
+    return Counter(outcome, longest, longest.schedule[0].amount if longest else None, needs_collector=True)
+
+
+def _longest_plan(
+    req: PlanRequest, policy: OfferPolicy, frequency: str, rate: Decimal, start: date, notes: tuple[str, ...]
+) -> PlanOption | None:
+    """The plan with the smallest instalment the bot may agree: the maximum term, at or above
+    the minimum instalment; None when even that is above the debtor's disposable income."""
+    count = max(1, policy.max_term_months * PERIODS_PER_YEAR[frequency] // 12)
+    count = max(1, min(count, req.balance.minor // max(Money.of(policy.min_instalment, req.balance.currency).minor, 1)))
+    interest = _interest(req.balance, rate, frequency, count)
+    total = Money(req.balance.minor + interest.minor, req.balance.currency)
+    schedule = tuple(map(Payment, _dates(start, frequency, count, policy), split_evenly(total, count)))
+    cap = _per_period_cap(req.disposable_monthly, frequency)
+    if cap is not None and max(p.amount.minor for p in schedule) > cap.minor:
+        return None
+    reason = f"{count} {frequency} payments of about {schedule[0].amount}"
+    return PlanOption(
+        "instalments", schedule, total, Money(0, total.currency), interest, reason, frequency, notes=notes, rate=rate
+    )
+
+
+def counter_settlement(req: PlanRequest, offered_total: Money, policy: OfferPolicy | None = None) -> Counter:
+    """Answer an offer to settle for ``offered_total`` in one payment. The largest discount is
+    the policy's for the DPD bucket; below it the bot counters with the lowest settlement it may
+    accept. No settlement is offered under UK rules (no lump-sum pressure, CONC 7.3.10R) or where
+    the bucket allows no discount. A lump sum above known disposable income goes to a person,
+    who checks where the money comes from."""
+    policy = policy or policy_for(req.jurisdiction)
+    currency = req.balance.currency
+    discount_rate = policy.settlement[dpd_bucket(req.days_past_due)]
+    if policy.uk_rules or discount_rate <= 0:
+        return Counter("settlement_unavailable", None)
+    start = first_payment_day(req, policy)
+    discount = Money(int((Decimal(req.balance.minor) * discount_rate).to_integral_value()), currency)
+    floor = Money(req.balance.minor - discount.minor, currency)
+    agreed = offered_total if offered_total.minor >= floor.minor else floor
+    agreed = min(agreed, req.balance)
+    saving = Money(req.balance.minor - agreed.minor, currency)
+    option = PlanOption(
+        "settlement" if saving.minor else "pay_in_full",
+        (Payment(start, agreed),),
+        agreed,
+        saving,
+        Money(0, currency),
+        f"settle for {agreed}, saving {saving}" if saving.minor else f"clear the balance of {agreed} in one payment",
+    )
+    unaffordable = req.disposable_monthly is not None and agreed.minor > req.disposable_monthly.minor
+    outcome = "settlement_accepted" if offered_total.minor >= floor.minor else "settlement_countered"
+    return Counter(outcome, option, floor, needs_collector=unaffordable)

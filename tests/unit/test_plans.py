@@ -46,7 +46,7 @@ def test_settlement_discount_follows_the_dpd_bucket() -> None:
     early = {o.kind for o in propose(PlanRequest(usd("560.00"), 12, "US-WA", TODAY))}
     assert "settlement" not in early  # no discount in the first bucket
     late = next(o for o in propose(PlanRequest(usd("3800.00"), 95, "US-CA", TODAY)) if o.kind == "settlement")
-    assert late.discount == usd("950.00") and late.total == usd("2850.00")
+    assert late.discount == usd("1520.00") and late.total == usd("2280.00")  # 40% in 90+
 
 
 def test_scra_caps_interest_at_six_percent() -> None:
