@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from bot import db
+from bot.money import Money
 from bot.portfolio import count_accounts, generate, load_into
 
 
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("account_id")
     gate.add_argument("--channel", default="sms", choices=["sms", "voice", "email"])
     gate.add_argument("--at", help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)")
+    pay = sub.add_parser("payment", help="record a payment received; it keeps open promises it covers")
+    pay.add_argument("account_id")
+    pay.add_argument("amount", help="major units in the account currency, e.g. 50.00")
+    pay.add_argument("--on", help="payment date YYYY-MM-DD (default: today)")
     args = parser.parse_args(argv)
 
     if args.command == "load-portfolio":
@@ -46,11 +51,34 @@ def main(argv: list[str] | None = None) -> int:
             )
             for p in session.query(db.PromiseToPay).filter_by(account_id=account.id).order_by(db.PromiseToPay.id):
                 print(f"  PTP-{p.id}  {p.amount}  due {p.due_date}  {p.status}  via {p.channel}")
+            for a in session.query(db.Arrangement).filter_by(account_id=account.id).order_by(db.Arrangement.id):
+                plan_total = Money(int(a.total_minor), str(a.currency))
+                print(f"  ARR-{a.id}  {a.kind}  {a.frequency or ''}  {plan_total}  {a.status}  via {a.channel}")
             for o in session.query(db.OptOut).filter_by(account_id=account.id).order_by(db.OptOut.id):
                 print(f"  opt-out  {o.channel}  {o.address}  at {o.at:%Y-%m-%d %H:%M}")
             if args.log:
                 for c in session.query(db.ContactLog).filter_by(account_id=account.id).order_by(db.ContactLog.id):
                     print(f"  {c.at:%Y-%m-%d %H:%M:%S}  {c.channel:<8} {c.event:<24} {c.detail or ''}")
+        return 0
+    if args.command == "payment":
+        from datetime import date
+
+        from bot.arrangements import record_payment
+        from bot.money import MoneyError
+
+        with db.session_scope() as session:
+            account = session.get(db.Account, args.account_id.upper())
+            if account is None:
+                print(f"no account {args.account_id}", file=sys.stderr)
+                return 1
+            try:
+                amount = Money.of(args.amount, str(account.currency))
+                paid_on = date.fromisoformat(args.on) if args.on else date.today()
+                kept = record_payment(session, account_id=str(account.id), amount=amount, paid_on=paid_on)
+            except (MoneyError, ValueError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"{account.id}: {amount} received; balance {account.balance}; kept {kept or 'no promise'}")
         return 0
     if args.command == "gate":
         from datetime import datetime, timezone

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,18 @@ class Account(Base):
     jurisdiction = Column(String(8), nullable=False)  # "US-MA", "UK", "CN"
     time_zone = Column(String(64), nullable=False)  # IANA zone
     last_four = Column(String(4), nullable=False)
+    apr_bps = Column(Integer, nullable=False, default=0, server_default="0")  # contract rate, basis points a year
     debtor = relationship("Debtor", back_populates="accounts")
 
     @property
     def balance(self) -> Money:
         """The outstanding balance as :class:`Money`."""
         return Money(int(self.balance_minor), str(self.currency))
+
+    @property
+    def annual_rate(self) -> Decimal:
+        """The contract interest rate as a yearly fraction (``Decimal("0.1999")``)."""
+        return Decimal(int(self.apr_bps or 0)) / 10000
 
 
 class ContactLog(Base):
@@ -104,6 +111,28 @@ class PromiseToPay(Base):
     def amount(self) -> Money:
         """The promised amount as :class:`Money`."""
         return Money(int(self.amount_minor), str(self.currency))
+
+
+class Arrangement(Base):
+    """A repayment arrangement the debtor accepted: its kind, totals in minor units and its
+    schedule (JSON list of ``{"due": "YYYY-MM-DD", "amount_minor": int}``, debtor's local dates).
+    ``status``: active, kept, broken, cancelled."""
+
+    __tablename__ = "arrangements"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=False, index=True)
+    kind = Column(String(20), nullable=False)  # pay_in_full, settlement, instalments, reduced_payments, deferral
+    frequency = Column(String(12), nullable=True)
+    total_minor = Column(Integer, nullable=False)
+    discount_minor = Column(Integer, nullable=False, default=0)
+    interest_minor = Column(Integer, nullable=False, default=0)
+    rate_bps = Column(Integer, nullable=False, default=0)
+    currency = Column(String(3), nullable=False)
+    schedule = Column(Text, nullable=False)
+    status = Column(String(12), nullable=False, default="active")
+    channel = Column(String(16), nullable=False)
+    conversation_id = Column(String(128), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
 class OptOut(Base):
@@ -153,6 +182,7 @@ def get_engine(url: str | None = None) -> Engine:
         import bot.compliance.audit  # noqa: F401  (registers the audit_log table)
 
         Base.metadata.create_all(engine)
+        _add_missing_columns(engine)
         if url.startswith("sqlite"):
             with engine.begin() as conn:
                 for op in ("UPDATE", "DELETE"):
@@ -162,6 +192,16 @@ def get_engine(url: str | None = None) -> Engine:
                     )
         _engines[url] = engine
     return _engines[url]
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added after a database was created (create_all only makes missing tables)."""
+    from sqlalchemy import inspect
+
+    columns = {c["name"] for c in inspect(engine).get_columns("accounts")}
+    if "apr_bps" not in columns:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN apr_bps INTEGER NOT NULL DEFAULT 0")
 
 
 @contextmanager

@@ -35,6 +35,7 @@ class PortfolioAccount:
     days_past_due: int
     jurisdiction: str
     time_zone: str
+    annual_rate: Decimal = Decimal("0.1999")  # contract interest rate, a yearly fraction
 
 
 def _check_phone(phone: str, where: str) -> str:
@@ -63,6 +64,7 @@ def load_fixtures(path: Path = DATA / "fixtures.yml") -> list[PortfolioAccount]:
                     days_past_due=int(item["days_past_due"]),
                     jurisdiction=item["jurisdiction"],
                     time_zone=item["time_zone"],
+                    annual_rate=Decimal(str(item.get("annual_rate", "0.1999"))),
                 )
             )
         except KeyError as exc:
@@ -130,6 +132,7 @@ def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
                 jurisdiction=a.jurisdiction,
                 time_zone=a.time_zone,
                 last_four=a.last_four,
+                apr_bps=int(a.annual_rate * 10000),
             )
         )
         added += 1

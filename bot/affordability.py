@@ -1,0 +1,179 @@
+"""Income and expenditure (I&E) read from what the debtor says, and the disposable income the
+plan engine must not exceed.
+
+"about 2k a month" → income 2,000.00 a month; "rent is 900, food 300 and 50 a week on petrol" →
+home_and_contents 900.00, food_and_housekeeping 300.00, transport_and_travel 216.67 a month.
+Outgoing categories are the Standard Financial Statement (SFS) spending groups; keywords, period
+words and skip phrases are data (``data/income_expenditure.yml``). All figures are monthly
+:class:`bot.money.Money` (minor units); weekly and other periods are converted exactly
+(amount × periods per year / 12, rounded half up to the minor unit).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.extraction import AmountSpan, find_amounts
+from bot.money import Money
+from bot.settings import DataFileError
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "income_expenditure.yml"
+INCOME = "income"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class IERules:
+    """Keywords of ``data/income_expenditure.yml``: income words, SFS category → words, period →
+    (words, periods per year), and phrases that skip the questions."""
+
+    income_keywords: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]]
+    periods: dict[str, tuple[tuple[str, ...], int]]
+    skip_phrases: tuple[str, ...]
+
+
+def _words(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(w, str) and w.strip() for w in raw):
+        raise DataFileError(f"{where} must be a non-empty list of words")
+    return tuple(w.lower() for w in raw)
+
+
+def parse_rules(raw: dict[str, Any], where: str) -> IERules:
+    """Validate the I&E keyword file; :class:`DataFileError` names the field that is wrong."""
+    categories = raw.get("categories")
+    if not isinstance(categories, dict) or not categories:
+        raise DataFileError(f"{where}: field 'categories' must map SFS categories to keyword lists")
+    periods = raw.get("periods")
+    if not isinstance(periods, dict) or "monthly" not in periods:
+        raise DataFileError(f"{where}: field 'periods' must define at least 'monthly'")
+    parsed_periods: dict[str, tuple[tuple[str, ...], int]] = {}
+    for name, spec in periods.items():
+        per_year = (spec or {}).get("per_year")
+        if not isinstance(per_year, int) or per_year <= 0:
+            raise DataFileError(f"{where}: periods.{name}.per_year must be a positive integer")
+        parsed_periods[str(name)] = (_words(spec.get("words"), f"{where}: periods.{name}.words"), per_year)
+    return IERules(
+        income_keywords=_words(raw.get("income_keywords"), f"{where}: field 'income_keywords'"),
+        categories={str(k): _words(v, f"{where}: categories.{k}") for k, v in categories.items()},
+        periods=parsed_periods,
+        skip_phrases=_words(raw.get("skip_phrases"), f"{where}: field 'skip_phrases'"),
+    )
+
+
+@cache
+def ie_rules(path: Path = DATA) -> IERules:
+    """The I&E rules from ``data/income_expenditure.yml`` (cached); DataFileError when bad."""
+    return parse_rules(yaml.safe_load(path.read_text()) or {}, f"data/{path.name}")
+
+
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w]){'(?:' + alternatives + ')'}(?![\w])", re.I)
+
+
+def is_skip(text: str, rules: IERules | None = None) -> bool:
+    """Whether the debtor declines to give their finances ("skip", "i'd rather not say")."""
+    rules = rules or ie_rules()
+    return bool(_pattern(rules.skip_phrases).search(text))
+
+
+def monthly(money: Money, per_year: int) -> Money:
+    """``money`` paid ``per_year`` times a year as a monthly figure, rounded half up."""
+    value = (Decimal(money.minor) * per_year / 12).quantize(Decimal(1), ROUND_HALF_UP)
+    return Money(int(value), money.currency)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What one message says about money in and out, as monthly figures. ``unlabelled`` are
+    amounts with no income or category word near them (the question asked decides them)."""
+
+    income: Money | None
+    outgoings: dict[str, Money]
+    unlabelled: tuple[Money, ...]
+
+
+def _label(left: str, right: str, rules: IERules) -> str | None:
+    """The income/category word nearest the amount: last one before it, else first one after it."""
+    labels = [(INCOME, rules.income_keywords), *rules.categories.items()]
+    best: tuple[int, str] | None = None
+    for label, words in labels:
+        for match in _pattern(words).finditer(left):
+            if best is None or match.end() > best[0]:
+                best = (match.end(), label)
+    if best is not None:
+        return best[1]
+    first: tuple[int, str] | None = None
+    for label, words in labels:
+        found = _pattern(words).search(right)
+        if found and (first is None or found.start() < first[0]):
+            first = (found.start(), label)
+    return first[1] if first else None
+
+
+def _per_year(right: str, rules: IERules) -> int:
+    for _name, (words, per_year) in rules.periods.items():
+        if _pattern(words).match(right.strip()) or _pattern(words).search(right[:24]):
+            return per_year
+    return 12
+
+
+def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | None = None) -> Statement:
+    """Income and outgoings in ``text`` (monthly figures in ``currency`` unless the text names one).
+
+    Each amount takes the nearest keyword on its left since the previous amount ("rent is 900"),
+    else the first on its right up to the next amount ("900 on rent"); a period word just after
+    it ("50 a week") converts it to monthly. Amounts of one category add up.
+    """
+    rules = rules or ie_rules()
+    amounts: list[AmountSpan] = find_amounts(text, currency, tz)
+    income: Money | None = None
+    outgoings: dict[str, Money] = {}
+    unlabelled: list[Money] = []
+    for i, span in enumerate(amounts):
+        left = text[amounts[i - 1].end if i else 0 : span.start]
+        right = text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
+        # a separator ends what the words on the right can say about this amount
+        right_clause = re.split(r"[,;.]|\band\b", right, maxsplit=1)[0]
+        value = monthly(span.money, _per_year(right_clause, rules))
+        label = _label(left, right_clause, rules)
+        if label == INCOME:
+            income = value if income is None else Money(income.minor + value.minor, value.currency)
+        elif label is None:
+            unlabelled.append(value)
+        else:
+            before = outgoings.get(label)
+            outgoings[label] = value if before is None else Money(before.minor + value.minor, value.currency)
+    return Statement(income, outgoings, tuple(unlabelled))
+
+
+def outgoings_total(outgoings: dict[str, Money], currency: str) -> Money:
+    """The sum of monthly outgoings (0 in ``currency`` when there are none)."""
+    return Money(sum(m.minor for m in outgoings.values()), currency)
+
+
+def disposable(income: Money, outgoings: dict[str, Money]) -> Money:
+    """Monthly disposable income: income less outgoings, never below zero."""
+    spent = outgoings_total(outgoings, income.currency).minor
+    return Money(max(0, income.minor - spent), income.currency)
+
+
+def outgoings_slot(outgoings: dict[str, Money], currency: str) -> dict[str, Any]:
+    """The slot shape ``{"currency": "USD", "items": {"food_and_housekeeping": "300.00"}}``."""
+    return {"currency": currency, "items": {k: str(v.amount) for k, v in outgoings.items()}}
+
+
+def outgoings_from_slot(value: Any) -> dict[str, Money] | None:
+    """The inverse of :func:`outgoings_slot`; None for a skipped or missing value."""
+    if not isinstance(value, dict) or "items" not in value:
+        return None
+    currency = str(value.get("currency") or "USD")
+    return {str(k): Money.of(v, currency) for k, v in (value.get("items") or {}).items()}

@@ -1,0 +1,188 @@
+"""Arrangements and promises in the system of record: storing an accepted plan, finding broken
+promises and arrangements, and recording payments that keep them.
+
+A plan option travels in the conversation as a plain dict (:func:`option_to_dict`); money in it
+is minor units, dates ISO ``YYYY-MM-DD`` in the debtor's time zone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import db
+from bot.money import Money
+from bot.plans import Payment, PlanOption
+
+
+def option_to_dict(option: PlanOption) -> dict[str, Any]:
+    """A JSON-safe dict of ``option`` (minor units, ISO dates), for a slot."""
+    currency = option.total.currency
+    return {
+        "kind": option.kind,
+        "frequency": option.frequency,
+        "currency": currency,
+        "total_minor": option.total.minor,
+        "discount_minor": option.discount.minor,
+        "interest_minor": option.interest.minor,
+        "rate": str(option.rate),
+        "reason": option.reason,
+        "needs_collector": option.needs_collector,
+        "notes": list(option.notes),
+        "schedule": [{"due": p.due.isoformat(), "amount_minor": p.amount.minor} for p in option.schedule],
+    }
+
+
+def option_from_dict(raw: dict[str, Any]) -> PlanOption:
+    """The inverse of :func:`option_to_dict`. Raises KeyError/ValueError on a malformed dict."""
+    currency = str(raw["currency"])
+    return PlanOption(
+        kind=str(raw["kind"]),
+        schedule=tuple(
+            Payment(date.fromisoformat(p["due"]), Money(int(p["amount_minor"]), currency)) for p in raw["schedule"]
+        ),
+        total=Money(int(raw["total_minor"]), currency),
+        discount=Money(int(raw["discount_minor"]), currency),
+        interest=Money(int(raw["interest_minor"]), currency),
+        reason=str(raw["reason"]),
+        frequency=raw.get("frequency"),
+        needs_collector=bool(raw.get("needs_collector")),
+        notes=tuple(raw.get("notes") or ()),
+        rate=Decimal(str(raw.get("rate") or "0")),
+    )
+
+
+def record_arrangement(
+    session: Session, *, account_id: str, option: PlanOption, channel: str, conversation_id: str | None
+) -> tuple[db.Arrangement, db.PromiseToPay | None]:
+    """Store an accepted plan as an arrangement, and its first payment as a promise to pay
+    (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
+    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set)."""
+    for earlier in session.execute(
+        select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
+    ).scalars():
+        earlier.status = "cancelled"
+    row = db.Arrangement(
+        account_id=account_id,
+        kind=option.kind,
+        frequency=option.frequency,
+        total_minor=option.total.minor,
+        discount_minor=option.discount.minor,
+        interest_minor=option.interest.minor,
+        rate_bps=int(option.rate * 10000),
+        currency=option.total.currency,
+        schedule=json.dumps([{"due": p.due.isoformat(), "amount_minor": p.amount.minor} for p in option.schedule]),
+        channel=channel,
+        conversation_id=conversation_id,
+    )
+    session.add(row)
+    session.flush()
+    db.log_contact(
+        session,
+        account_id=account_id,
+        channel=channel,
+        direction="inbound",
+        event="arrangement_recorded",
+        conversation_id=conversation_id,
+        detail=f"ARR-{row.id} {option.kind} {option.total} in {len(option.schedule)} payment(s)",
+    )
+    first = option.schedule[0]
+    promise = None
+    if first.amount.minor > 0:
+        promise = db.record_promise(
+            session,
+            account_id=account_id,
+            amount=first.amount,
+            due_date=first.due,
+            channel=channel,
+            conversation_id=conversation_id,
+        )
+    return row, promise
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A promise to pay that fell due unpaid: its id, amount and due date (debtor's local date)."""
+
+    promise_id: int
+    amount: Money
+    due: date
+
+
+def mark_broken(session: Session, account_id: str, today: date) -> list[Broken]:
+    """Open promises of the account due before ``today`` (debtor's local date) become broken,
+    as do the active arrangements they belong to (same conversation). Each is logged
+    (``ptp_broken``). Returns what broke now, oldest first; already broken ones are not repeated.
+    No payment feed runs here: a promise is kept only by :func:`record_payment`."""
+    due = session.execute(
+        select(db.PromiseToPay)
+        .where(
+            db.PromiseToPay.account_id == account_id,
+            db.PromiseToPay.status == "open",
+            db.PromiseToPay.due_date < today,
+        )
+        .order_by(db.PromiseToPay.due_date)
+    ).scalars()
+    broken = []
+    for promise in due:
+        promise.status = "broken"
+        broken.append(Broken(int(promise.id), promise.amount, promise.due_date))
+        db.log_contact(
+            session,
+            account_id=account_id,
+            channel=str(promise.channel),
+            direction="outbound",
+            event="ptp_broken",
+            conversation_id=promise.conversation_id,
+            detail=f"PTP-{promise.id} {promise.amount} due {promise.due_date.isoformat()}",
+        )
+        for arrangement in session.execute(
+            select(db.Arrangement).where(
+                db.Arrangement.account_id == account_id,
+                db.Arrangement.status == "active",
+                db.Arrangement.conversation_id == promise.conversation_id,
+            )
+        ).scalars():
+            arrangement.status = "broken"
+    return broken
+
+
+def record_payment(session: Session, *, account_id: str, amount: Money, paid_on: date) -> list[int]:
+    """A payment received on ``paid_on``: open or broken promises,
+    oldest first, are kept while the payment covers them; the balance goes down by ``amount``.
+    Returns the ids of the promises kept. Raises ValueError for an unknown account or a
+    currency that is not the account's."""
+    account = session.get(db.Account, account_id)
+    if account is None:
+        raise ValueError(f"no account {account_id}")
+    if amount.currency != account.currency:
+        raise ValueError(f"payment in {amount.currency}, account in {account.currency}")
+    account.balance_minor = max(0, int(account.balance_minor) - amount.minor)
+    left = amount.minor
+    kept = []
+    promises = session.execute(
+        select(db.PromiseToPay)
+        .where(db.PromiseToPay.account_id == account_id, db.PromiseToPay.status.in_(("open", "broken")))
+        .order_by(db.PromiseToPay.due_date)
+    ).scalars()
+    for promise in promises:
+        if left < int(promise.amount_minor):
+            break
+        left -= int(promise.amount_minor)
+        promise.status = "kept"
+        kept.append(int(promise.id))
+    db.log_contact(
+        session,
+        account_id=account_id,
+        channel="payment",
+        direction="inbound",
+        event="payment_received",
+        detail=f"{amount} on {paid_on.isoformat()}; kept {', '.join(f'PTP-{k}' for k in kept) or 'none'}",
+    )
+    return kept

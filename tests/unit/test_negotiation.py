@@ -1,0 +1,129 @@
+"""I&E reading, option choice, counter-offers and arrangements in the system of record."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import db
+from bot.affordability import disposable, is_skip, parse_rules, read_statement
+from bot.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement, record_payment
+from bot.money import Money
+from bot.negotiation import choose_option, is_counter_offer, read_offer
+from bot.plans import PlanRequest, counter_instalments, counter_settlement, propose
+from bot.portfolio import generate, load_into
+from bot.settings import DataFileError
+
+TODAY = date(2026, 11, 30)
+
+
+def usd(x: str) -> Money:
+    return Money.of(x, "USD")
+
+
+def test_income_and_outgoings_are_read_as_monthly_figures() -> None:
+    s = read_statement("I earn about 2k a month, rent is 900, food 300 and 50 a week on petrol", "USD")
+    assert s.income == usd("2000")
+    assert s.outgoings == {
+        "home_and_contents": usd("900"),
+        "food_and_housekeeping": usd("300"),
+        "transport_and_travel": usd("216.67"),  # 50 x 52 / 12, half up
+    }
+    assert disposable(s.income, s.outgoings) == usd("583.33")
+    assert read_statement("900 on rent", "USD").outgoings == {"home_and_contents": usd("900")}
+    assert read_statement("about 1800", "USD").unlabelled == (usd("1800"),)
+    assert disposable(usd("100"), {"other": usd("400")}) == usd("0")
+    assert is_skip("i'd rather not say") and is_skip("skip") and not is_skip("rent is 900")
+
+
+def test_a_bad_ie_file_names_the_field() -> None:
+    raw = yaml.safe_load(Path("data/income_expenditure.yml").read_text())
+    del raw["periods"]["monthly"]
+    with pytest.raises(DataFileError, match="periods"):
+        parse_rules(raw, "data/income_expenditure.yml")
+    raw = yaml.safe_load(Path("data/income_expenditure.yml").read_text())
+    raw["periods"]["weekly"]["per_year"] = "52"
+    with pytest.raises(DataFileError, match=r"periods\.weekly\.per_year"):
+        parse_rules(raw, "x")
+
+
+def test_choices_by_number_words_and_amount() -> None:
+    options = propose(PlanRequest(usd("3800"), 95, "US-CA", TODAY))
+    kinds = [(o.kind, o.frequency) for o in options]
+    assert kinds[0] == ("settlement", None)
+    assert choose_option("2", options) == 1 and choose_option("option three", options) == 2
+    assert choose_option("the last one", options) == len(options) - 1
+    assert choose_option("i'll settle", options) == 0
+    monthly = next(i for i, o in enumerate(options) if o.frequency == "monthly")
+    assert choose_option("the monthly one", options) == monthly
+    amount = options[monthly].schedule[0].amount.amount
+    assert choose_option(f"the one that's {amount} a month", options) == monthly
+    assert choose_option("what is this", options) is None
+    assert choose_option("a week is fine", [o for o in options if o.kind != "settlement"]) is None
+
+
+def test_offers_are_told_from_choices_and_statements() -> None:
+    balance = usd("3800")
+    assert read_offer("I can only do 40 a month", balance) == read_offer("40 per month", balance)
+    assert read_offer("20 every other week", balance).frequency == "fortnightly"  # type: ignore[union-attr]
+    assert read_offer("would you take 30%?", balance).amount == usd("1140")  # type: ignore[union-attr]
+    assert read_offer("30% off", balance).amount == usd("2660")  # type: ignore[union-attr]
+    assert read_offer("can i settle for 1000", balance).kind == "settlement"  # type: ignore[union-attr]
+    assert read_offer("rent is 900", balance) is None and read_offer("my income is 2000", balance) is None
+    assert is_counter_offer("i can only do 40") and not is_counter_offer("the one that's 50 a month")
+
+
+def test_counter_offers() -> None:
+    late = PlanRequest(usd("3800"), 95, "US-CA", TODAY, annual_rate=Decimal("0.1999"))
+    countered = counter_settlement(late, usd("1140"))
+    assert countered.outcome == "settlement_countered" and countered.option is not None
+    assert countered.option.total == usd("2280") and countered.option.discount == usd("1520")
+    assert counter_settlement(late, usd("3000")).outcome == "settlement_accepted"
+    early = PlanRequest(usd("560"), 12, "US-WA", TODAY)
+    assert counter_settlement(early, usd("300")).outcome == "settlement_unavailable"
+    assert counter_instalments(late, usd("5"), "monthly").outcome == "below_minimum"
+    beyond = counter_instalments(late, usd("40"), "monthly")
+    assert beyond.outcome == "beyond_term" and beyond.option is not None and len(beyond.option.schedule) == 24
+    accepted = counter_instalments(late, usd("300"), "monthly")
+    assert accepted.outcome == "accepted" and accepted.option is not None
+    assert accepted.option.interest.minor > 0 and accepted.option.schedule[0].amount == usd("300")
+    tight = PlanRequest(usd("1000"), 40, "US-NY", TODAY, disposable_monthly=usd("60"))
+    assert counter_instalments(tight, usd("100"), "monthly").outcome == "above_disposable"
+    uk = PlanRequest(Money.of("2150", "GBP"), 60, "UK", TODAY)
+    token = counter_instalments(uk, Money.of("5", "GBP"), "monthly")
+    assert token.outcome == "token_arrangement" and token.option is not None
+    assert "MoneyHelper" in " ".join(token.option.notes)
+
+
+def test_arrangements_promises_broken_and_kept(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sor.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    option = propose(PlanRequest(usd("1240.50"), 45, "US-MA", TODAY))[-1]
+    assert option_from_dict(json.loads(json.dumps(option_to_dict(option)))) == option
+    with db.session_scope(url) as session:
+        row, promise = record_arrangement(
+            session, account_id="A-1001", option=option, channel="sms", conversation_id="c1"
+        )
+        assert promise is not None and promise.due_date == option.schedule[0].due
+        assert sum(p["amount_minor"] for p in json.loads(row.schedule)) == option.total.minor
+        again, _ = record_arrangement(session, account_id="A-1001", option=option, channel="sms", conversation_id="c1")
+        assert row.status == "cancelled" and again.status == "active"
+    with db.session_scope(url) as session:
+        assert mark_broken(session, "A-1001", option.schedule[0].due) == []  # due today: not yet broken
+        broken = mark_broken(session, "A-1001", option.schedule[0].due + timedelta(days=1))
+        assert [b.amount for b in broken] == [option.schedule[0].amount] * 2
+        assert mark_broken(session, "A-1001", option.schedule[0].due + timedelta(days=2)) == []
+        kept = record_payment(session, account_id="A-1001", amount=option.schedule[0].amount, paid_on=TODAY)
+        assert len(kept) == 1
+        with pytest.raises(ValueError):
+            record_payment(session, account_id="A-1001", amount=Money.of("1", "GBP"), paid_on=TODAY)
+    with db.session_scope(url) as session:
+        account = session.get(db.Account, "A-1001")
+        assert account.balance.minor == 124050 - option.schedule[0].amount.minor
+        assert account.annual_rate == Decimal("0.1999")
