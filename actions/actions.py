@@ -294,6 +294,12 @@ class ActionVerificationOutcome(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if _verified(tracker):
+            from actions.plans import ActionOfferPlans, announce_broken_promise
+
+            account = _load_account(tracker)
+            if account is not None and announce_broken_promise(dispatcher, account):
+                # a missed promise reopens the negotiation on the next contact
+                return await ActionOfferPlans().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_verified")
         elif tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_verification_locked")
@@ -571,10 +577,6 @@ ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
     "deceased": ("deceased", "utter_deceased_recorded", "deceased"),
     "set_contact_preference": ("contact_preference", "utter_contact_preference_recorded", None),
     "abusive": ("abuse", "utter_abuse_response", None),
-    "request_payment_plan": ("plan_requested", "utter_plan_request", "plan_outside_bot_authority"),
-    "ask_settlement": ("settlement_requested", "utter_plan_request", "plan_outside_bot_authority"),
-    "select_plan": ("plan_requested", "utter_plan_request", "plan_outside_bot_authority"),
-    "inform_finances": ("finances_given", "utter_plan_request", "plan_outside_bot_authority"),
 }
 
 
@@ -645,7 +647,13 @@ class ActionAcknowledgeHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
         _log(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
-        return [SlotSet("handoff_reason", "vulnerability")] if vulnerable else []
+        events: list[EventType] = []
+        if hardship.get("type"):
+            events += [
+                SlotSet("hardship_type", hardship["type"]),
+                SlotSet("hardship_duration", hardship.get("duration")),
+            ]
+        return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])
 
 
 class ActionOptIn(Action):
@@ -688,6 +696,11 @@ class ActionEndConversation(Action):
             SlotSet("second_factor", None),
             SlotSet("ptp_amount", None),
             SlotSet("ptp_date", None),
+            SlotSet("plan_stage", None),
+            SlotSet("plan_options", None),
+            SlotSet("selected_plan", None),
+            SlotSet("monthly_income", None),
+            SlotSet("monthly_outgoings", None),
         ]
 
 

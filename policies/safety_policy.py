@@ -10,7 +10,8 @@ confidence 1.0).
 
 - Form exits: ``form_exits`` maps a form to the intents that leave it and the action that does.
 - Hardship first: a message the classifier reads as hardship or vulnerability, whose intent is
-  one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action``.
+  one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action`` — once
+  a conversation for a hardship, every time for vulnerability.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
   request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
 - Not verified: a debt question (``requires_verification``) first starts verification.
@@ -133,9 +134,16 @@ class SafetyPolicy(Policy):
             result[domain.index_for_action(exit_["action"])] = 1.0
             return decided()
         hardship = parse.get("hardship") or {}
+        acknowledged = any(
+            getattr(e, "action_name", None) == self.config["hardship_action"] for e in tracker.applied_events()
+        )
         if intent.get("name") in self.config["hardship_overrides"] and (
             hardship.get("vulnerable")
-            or (hardship.get("type") and hardship.get("confidence", 0) >= self.config["hardship_confidence"])
+            or (
+                not acknowledged  # once is enough: later messages ("my rent is 1400") mean something else
+                and hardship.get("type")
+                and hardship.get("confidence", 0) >= self.config["hardship_confidence"]
+            )
         ):
             # "i have cancer" read as goodbye, or not understood: the hardship matters more
             result[domain.index_for_action(self.config["hardship_action"])] = 1.0

@@ -77,13 +77,13 @@ def test_opt_out_holds_until_start(bot: Bot, db_session: Any) -> None:
 
 
 def test_crisis_inside_verification_is_answered_first(bot: Bot, db_session: Any) -> None:
-    sender = "+447700900101"  # A-2001, UK
+    sender = "+447700900015"  # A-5031, UK
     bot.say(sender, "hi")
     reply = joined([bot.say(sender, "i cant do this anymore i want to end my life")])
     assert "Samaritans" in reply and "116 123" in reply
     assert "date of birth" not in reply
     events = [
-        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-2001")).scalars()
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5031")).scalars()
     ]
     assert "handoff_crisis" in events
 

@@ -61,19 +61,20 @@ def test_slash_commands_are_plain_text(bot: Bot, redis_server: Any) -> None:
 
 
 def test_three_failed_verifications_end_without_disclosure(bot: Bot, db_session: Any) -> None:
-    sender = "+12125550103"  # A-1003: born 1990-07-21, ZIP 98101, last four 3302
+    # a generated account: the lockout lasts 24 h and the fixture accounts are used elsewhere
+    sender = "+15125550113"  # A-5032: born 1980-12-09, ZIP 78701, last four 2435, balance 7,947.71
     replies = [bot.say(sender, "hello")]
-    for dob, factor in [("July 21 1990", "10001"), ("1 January 1990", "98101"), ("July 21 1990", "1234")]:
+    for dob, factor in [("December 9 1980", "10001"), ("1 January 1980", "78701"), ("December 9 1980", "1234")]:
         replies.append(bot.say(sender, dob))
         replies.append(bot.say(sender, factor))
     replies.append(bot.say(sender, "how much do I owe"))
-    replies.append(bot.say(sender, "July 21 1990"))
-    replies.append(bot.say(sender, "98101"))
+    replies.append(bot.say(sender, "December 9 1980"))
+    replies.append(bot.say(sender, "78701"))
     text = joined(replies)
     assert "wasn't able to confirm your identity" in text
-    assert "560" not in text and "3302" not in text and "days past due" not in text
+    assert "7,947" not in text and "2435" not in text and "days past due" not in text
     events = [
-        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-1003")).scalars()
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5032")).scalars()
     ]
     assert events.count("verification_failed") == 3 and "verification_locked" in events and "rpc_verified" not in events
 

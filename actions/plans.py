@@ -1,0 +1,361 @@
+"""Plan actions: the I&E form, options and counter-offers, selection, and the arrangement.
+The rules live in ``bot/plans.py`` (engine), ``bot/affordability.py`` (I&E),
+``bot/negotiation.py`` (choices and offers) and ``bot/arrangements.py`` (system of record)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from babel.dates import format_date
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.actions import _channel, _load_account, _locale, _log, _verified
+from bot import db
+from bot.affordability import (
+    SKIPPED,
+    disposable,
+    ie_rules,
+    is_skip,
+    outgoings_from_slot,
+    outgoings_slot,
+    outgoings_total,
+    read_statement,
+)
+from bot.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement
+from bot.extraction import today_in
+from bot.money import Money
+from bot.negotiation import choose_option, is_counter_offer, read_offer
+from bot.plans import Counter, PlanOption, PlanRequest, counter_instalments, counter_settlement, policy_for, propose
+
+ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
+
+FREQUENCY_TEXT = {
+    "US": {"monthly": "monthly", "fortnightly": "every-two-weeks", "weekly": "weekly"},
+    "UK": {"monthly": "monthly", "fortnightly": "fortnightly", "weekly": "weekly"},
+}
+
+
+def _day(value: date, account: db.Account) -> str:
+    return str(format_date(value, format="medium", locale=_locale(account)))
+
+
+def _money(value: Money, account: db.Account) -> str:
+    return value.format(_locale(account))
+
+
+def _frequency(frequency: str | None, account: db.Account) -> str:
+    region = "UK" if str(account.jurisdiction).startswith("UK") else "US"
+    return FREQUENCY_TEXT[region].get(frequency or "", frequency or "")
+
+
+def describe(option: PlanOption, account: db.Account) -> str:
+    """One line for an option: what, how much, when, in total, and any interest or discount."""
+    first, last = option.schedule[0], option.schedule[-1]
+    count = len(option.schedule)
+    if option.kind == "settlement":
+        return (
+            f"settle for {_money(option.total, account)} by {_day(first.due, account)}, "
+            f"saving {_money(option.discount, account)}"
+        )
+    if option.kind == "pay_in_full":
+        return f"pay the balance of {_money(option.total, account)} by {_day(first.due, account)}"
+    if option.kind == "deferral":
+        return f"no payment until {_day(first.due, account)}, then we agree a plan together"
+    freq = _frequency(option.frequency, account)
+    if option.kind == "reduced_payments":
+        return (
+            f"{count} {freq} payments of {_money(first.amount, account)} from {_day(first.due, account)}, "
+            "then we review your situation together (interest and charges frozen meanwhile)"
+        )
+    line = f"{count} {freq} payments of {_money(first.amount, account)}"
+    if abs(last.amount.minor - first.amount.minor) > 1:  # not for a cent of rounding
+        line += f" (last one {_money(last.amount, account)})"
+    line += f", {_day(first.due, account)} to {_day(last.due, account)}, {_money(option.total, account)} in all"
+    if option.interest.minor:
+        line += f", including {_money(option.interest, account)} interest at {option.rate * 100:.2f}% a year"
+    else:
+        line += ", no interest"
+    return line
+
+
+def schedule_lines(option: PlanOption, account: db.Account, shown: int = 6) -> str:
+    """The payment dates and amounts, one per line; long schedules are shortened."""
+    lines = [f"- {_day(p.due, account)}: {_money(p.amount, account)}" for p in option.schedule if p.amount.minor]
+    if not lines:
+        return f"- nothing to pay until {_day(option.schedule[0].due, account)}"
+    if len(lines) > shown:
+        rest = len(lines) - shown + 1
+        lines = [*lines[: shown - 1], f"- … {rest} more, the last on {_day(option.schedule[-1].due, account)}"]
+    return "\n".join(lines)
+
+
+def _disposable(tracker: Tracker) -> tuple[Money, Money, Money] | None:
+    """(income, outgoings, disposable) a month from the I&E slots, None when skipped or unknown."""
+    income_raw = tracker.get_slot("monthly_income")
+    outgoings = outgoings_from_slot(tracker.get_slot("monthly_outgoings"))
+    if not isinstance(income_raw, dict) or outgoings is None:
+        return None
+    income = Money.of(income_raw["amount"], income_raw["currency"])
+    return income, outgoings_total(outgoings, income.currency), disposable(income, outgoings)
+
+
+def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
+    """The engine's input for this account and conversation (hardship, I&E, contract rate)."""
+    figures = _disposable(tracker)
+    return PlanRequest(
+        balance=account.balance,
+        days_past_due=int(account.days_past_due),
+        jurisdiction=str(account.jurisdiction),
+        today=today_in(str(account.time_zone)),
+        hardship_type=tracker.get_slot("hardship_type"),
+        hardship_duration=tracker.get_slot("hardship_duration"),
+        disposable_monthly=figures[2] if figures else None,
+        annual_rate=account.annual_rate,
+    )
+
+
+class ValidateIeForm(FormValidationAction):
+    """Monthly income and outgoings read from the current message only ("about 2k a month",
+    "rent is 900"), skippable ("skip", "no"), and correctable: a later figure for the same
+    category replaces the earlier one."""
+
+    def name(self) -> str:
+        return "validate_ie_form"
+
+    def _statement(self, tracker: Tracker) -> Any:
+        account = _load_account(tracker)
+        if account is None:
+            return None
+        return read_statement(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
+
+    def _skipped(self, tracker: Tracker) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        asked = tracker.get_slot("requested_slot") in ("monthly_income", "monthly_outgoings")
+        return asked and (is_skip(text) or intent == "deny")
+
+    async def extract_monthly_income(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._skipped(tracker):
+            return {"monthly_income": SKIPPED}
+        statement = self._statement(tracker)
+        if statement is None:
+            return {}
+        if statement.income is not None:
+            return {"monthly_income": statement.income.as_entity()}
+        if tracker.get_slot("requested_slot") == "monthly_income":
+            if statement.unlabelled:
+                return {"monthly_income": statement.unlabelled[0].as_entity()}
+            dispatcher.utter_message(response="utter_ie_unreadable")
+        return {}
+
+    async def extract_monthly_outgoings(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if self._skipped(tracker):
+            return {"monthly_outgoings": SKIPPED}
+        statement = self._statement(tracker)
+        account = _load_account(tracker)
+        if statement is None or account is None:
+            return {}
+        items = dict(statement.outgoings)
+        asked = tracker.get_slot("requested_slot") == "monthly_outgoings"
+        if asked and statement.unlabelled:
+            items["other"] = Money(sum(m.minor for m in statement.unlabelled), str(account.currency))
+        if not items:
+            if asked and statement.income is None:
+                dispatcher.utter_message(response="utter_ie_unreadable")
+            return {}
+        earlier = outgoings_from_slot(tracker.get_slot("monthly_outgoings")) or {}
+        return {"monthly_outgoings": outgoings_slot({**earlier, **items}, str(account.currency))}
+
+
+class ActionOfferPlans(Action):
+    """Up to three options from the plan engine, or the answer to the debtor's own offer
+    (counter-offer), within the offer policy and the debtor's disposable income."""
+
+    def name(self) -> str:
+        return "action_offer_plans"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = _load_account(tracker) if _verified(tracker) else None
+        if account is None:
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        events: list[EventType] = []
+        request = plan_request(tracker, account)
+        preface = ""
+        figures = _disposable(tracker)
+        if tracker.get_slot("monthly_income") == SKIPPED and tracker.latest_action_name == "ie_form":
+            preface = "That's fine, we can do without it. "
+        elif figures and tracker.latest_action_name == "ie_form":
+            income, spent, left = figures
+            preface = (
+                f"Thanks. That leaves about {_money(left, account)} a month after your outgoings "
+                f"({_money(income, account)} in, {_money(spent, account)} out), so I'll keep within that. "
+            )
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        offer = None
+        if tracker.latest_action_name != "ie_form":
+            offer = read_offer(text, account.balance, str(account.time_zone), settling=intent == "ask_settlement")
+        counter: Counter | None = None
+        if offer is not None and offer.amount.currency == account.balance.currency:
+            if offer.kind == "settlement":
+                counter = counter_settlement(request, offer.amount)
+            else:
+                counter = counter_instalments(request, offer.amount, offer.frequency or "monthly")
+        options = propose(request)
+        if counter is None and intent == "ask_settlement":
+            # a settlement asked for without an amount: say so when this account has none
+            counter = counter_settlement(request, account.balance)
+            counter = counter if counter.outcome == "settlement_unavailable" else None
+        if counter is not None:
+            preface += self._counter_preface(counter, offer.amount if offer else None, account)
+            if counter.needs_collector and counter.outcome.startswith("settlement"):
+                # a lump sum above the debtor's known disposable income: a person checks it
+                options = []
+            elif counter.option is not None:
+                options = [counter.option]  # the answer to the debtor's own offer, within policy
+        offered = [o for o in options if not o.needs_collector]
+        _log(tracker, "plans_offered", detail="; ".join(o.reason for o in offered)[:500] or "none")
+        if not offered:
+            dispatcher.utter_message(response="utter_plan_none", preface=preface)
+            return [*events, SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
+        lines = "\n".join(f"{i}. {describe(o, account)}" for i, o in enumerate(offered, 1))
+        response = "utter_plan_single" if len(offered) == 1 else "utter_plan_options"
+        dispatcher.utter_message(response=response, preface=preface, options=lines)
+        notes = sorted({n for o in offered for n in o.notes})
+        if notes:
+            dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(notes))
+        return [
+            *events,
+            SlotSet("plan_options", [option_to_dict(o) for o in offered]),
+            SlotSet("plan_stage", "offered"),
+            SlotSet("selected_plan", None),
+        ]
+
+    def _counter_preface(self, counter: Counter, offered: Money | None, account: db.Account) -> str:
+        said = _money(offered, account) if offered else ""
+        floor = _money(counter.floor, account) if counter.floor else ""
+        policy = policy_for(str(account.jurisdiction))
+        texts = {
+            "accepted": f"Yes, I can accept {said} a time. ",
+            "token_arrangement": f"Yes, I can accept {said} as a token payment for now. ",
+            "below_minimum": (
+                f"The smallest regular payment I can agree is {floor}. If that is too much, say 'speak to a "
+                "person' and a member of our team will look at your offer. "
+            ),
+            "above_disposable": (
+                f"{said} is more than your figures show you can spare, and I'd rather agree something you can keep up. "
+            ),
+            "beyond_term": (
+                f"At {said} the plan would run past the {policy.max_term_months} months I can agree on my own. "
+                f"The smallest payment I can agree is about {floor}; or say 'speak to a person' and a member of "
+                "our team will look at your offer. "
+            ),
+            "never_repays": f"{said} would not cover the interest, so the balance would never come down. ",
+            "settlement_accepted": f"Yes, I can accept {said} to settle the account. ",
+            "settlement_countered": (
+                f"I can't accept {said} to settle, but the lowest settlement I can agree is {floor}. "
+            ),
+            "settlement_unavailable": "A reduced settlement isn't available on this account. ",
+        }
+        return texts.get(counter.outcome, "")
+
+
+def _options(tracker: Tracker) -> list[PlanOption]:
+    raw = tracker.get_slot("plan_options")
+    if not isinstance(raw, list):
+        return []
+    try:
+        return [option_from_dict(o) for o in raw]
+    except (KeyError, ValueError, TypeError):
+        return []
+
+
+class ActionSelectPlan(Action):
+    """The debtor picks an option ("2", "the monthly one"): read it back for a yes, or hand an
+    option beyond the bot's authority to a person."""
+
+    def name(self) -> str:
+        return "action_select_plan"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = _load_account(tracker) if _verified(tracker) else None
+        options = _options(tracker)
+        if account is None or not options:
+            return await ActionOfferPlans().run(dispatcher, tracker, domain)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent != "affirm" and is_counter_offer(text):
+            return await ActionOfferPlans().run(dispatcher, tracker, domain)
+        index = 0 if len(options) == 1 and intent == "affirm" else choose_option(text, options)
+        if index is None:
+            dispatcher.utter_message(response="utter_ask_plan_choice")
+            return []
+        option = options[index]
+        if option.needs_collector:
+            dispatcher.utter_message(response="utter_plan_beyond_authority")
+            return [SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
+        dispatcher.utter_message(response="utter_confirm_plan", summary=describe(option, account))
+        return [SlotSet("selected_plan", option_to_dict(option)), SlotSet("plan_stage", "confirming")]
+
+
+class ActionRecordArrangement(Action):
+    """Stores the confirmed plan as an arrangement with its first payment as a promise to pay,
+    and confirms it with the schedule."""
+
+    def name(self) -> str:
+        return "action_record_arrangement"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        raw = tracker.get_slot("selected_plan")
+        account = _load_account(tracker) if _verified(tracker) else None
+        if account is None or not isinstance(raw, dict):
+            dispatcher.utter_message(response="utter_how_can_help")
+            return [SlotSet("plan_stage", None)]
+        option = option_from_dict(raw)
+        with db.session_scope() as session:
+            row, _promise = record_arrangement(
+                session,
+                account_id=str(account.id),
+                option=option,
+                channel=_channel(tracker),
+                conversation_id=tracker.sender_id,
+            )
+            reference = row.id
+        dispatcher.utter_message(
+            response="utter_arrangement_recorded",
+            reference=reference,
+            summary=describe(option, account)[:1].upper() + describe(option, account)[1:] + ".",
+            schedule=schedule_lines(option, account),
+        )
+        if option.notes:
+            dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(option.notes))
+        return [
+            SlotSet("arrangement_id", str(reference)),
+            SlotSet("plan_stage", None),
+            SlotSet("plan_options", None),
+            SlotSet("selected_plan", None),
+        ]
+
+
+def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Account) -> bool:
+    """After verification: promises that fell due unpaid since the last contact are marked
+    broken (with their arrangement) and the latest is named, so the conversation turns to a new
+    arrangement. Returns whether there was one (the caller then offers plans)."""
+    with db.session_scope() as session:
+        broken = mark_broken(session, str(account.id), today_in(str(account.time_zone)))
+    if not broken:
+        return False
+    latest = broken[-1]
+    dispatcher.utter_message(
+        response="utter_broken_promise", amount=_money(latest.amount, account), date=_day(latest.due, account)
+    )
+    return True
