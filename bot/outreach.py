@@ -266,22 +266,35 @@ class RasaOpener:
         self.token = token
         self.timeout = timeout
 
-    def open(self, phone: str, account_ref: str, reason: str) -> list[str]:
-        """Trigger EXTERNAL_outreach in the conversation ``phone``; returns the bot's texts."""
-        url = f"{self.base_url}/conversations/{urllib.parse.quote(phone)}/trigger_intent?" + urllib.parse.urlencode(
-            {"token": self.token}
-        )
-        body = {"name": "EXTERNAL_outreach", "entities": {"account_ref": account_ref, "reason": reason}}
+    def _post(self, path: str, body: Any) -> Any:
+        url = f"{self.base_url}{path}?" + urllib.parse.urlencode({"token": self.token})
         request = urllib.request.Request(
             url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                answer = json.loads(resp.read())
+                return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise OutreachError(f"Rasa answered {exc.code}: {exc.read()[:200]!r}") from exc
         except (OSError, ValueError) as exc:
             raise OutreachError(f"Rasa not reachable at {self.base_url}: {exc}") from exc
+
+    def open(self, phone: str, account_ref: str, reason: str) -> list[str]:
+        """Start a new session in the conversation ``phone`` (an outreach message is a new
+        communication) and trigger EXTERNAL_outreach in it; returns the bot's texts.
+
+        The session is started by appending its events: Rasa 3.6 runs ``action_session_start``
+        for trigger_intent with no output channel, and a session start that speaks (ours gives the
+        mini-Miranda) then fails and loses its events. The outreach action links the account."""
+        conversation = f"/conversations/{urllib.parse.quote(phone, safe='+')}"  # the sender id as is
+        session_start = [
+            {"event": "action", "name": "action_session_start"},
+            {"event": "session_started"},
+            {"event": "action", "name": "action_listen"},
+        ]
+        self._post(f"{conversation}/tracker/events", session_start)
+        body = {"name": "EXTERNAL_outreach", "entities": {"account_ref": account_ref, "reason": reason}}
+        answer = self._post(f"{conversation}/trigger_intent", body)
         texts = [str(m["text"]) for m in answer.get("messages") or [] if m.get("text")]
         if not texts:
             raise OutreachError("Rasa opened the conversation but gave no opening message")
