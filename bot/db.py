@@ -1,4 +1,4 @@
-"""System of record (SQLAlchemy): debtors, accounts, contact log, promises to pay.
+"""System of record (SQLAlchemy): debtors, accounts, contact log, promises to pay, payment history.
 
 SQLite file by default (``var/collections.db``); PostgreSQL or any SQLAlchemy URL through the
 ``DATABASE_URL`` environment variable. Money columns hold integer minor units.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -149,6 +150,22 @@ class OptOut(Base):
     account_id = Column(String(16), ForeignKey("accounts.id"), nullable=True)
     at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     wording = Column(Text, nullable=True)
+
+
+class PaymentMonth(Base):
+    """One month of an account's payment history: ``due_minor`` and ``paid_minor`` in minor units
+    of ``currency``; ``promise`` is "", "kept" or "broken" (a PTP made for that month);
+    ``hardship`` marks a hardship reported that month. ``month`` is the first day of the month."""
+
+    __tablename__ = "payment_history"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=False, index=True)
+    month = Column(Date, nullable=False)
+    due_minor = Column(Integer, nullable=False)
+    paid_minor = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False)
+    promise = Column(String(8), nullable=False, default="")
+    hardship = Column(Boolean, nullable=False, default=False)
 
 
 def database_url() -> str:

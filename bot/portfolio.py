@@ -4,6 +4,7 @@ deterministic generated spread over DPD buckets, jurisdictions and time zones
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +14,7 @@ from typing import Any
 
 import phonenumbers
 import yaml
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -110,9 +112,113 @@ def generate(path: Path = DATA / "generator.yml") -> list[PortfolioAccount]:
     return accounts
 
 
+@dataclass(frozen=True)
+class HistoryMonth:
+    """One month of synthetic payment history; amounts in minor units; ``promise`` is "",
+    "kept" or "broken"; ``month`` is the first day of the month."""
+
+    month: date
+    due_minor: int
+    paid_minor: int
+    promise: str
+    hardship: bool
+
+
+@dataclass(frozen=True)
+class CohortRecord:
+    """A past account snapshot and what happened next: ``rolled`` is True when the account moved
+    to the next DPD bucket within 30 days. ``balance_position`` is where the balance sits in the
+    currency's band (0 = bottom, 1 = top of ``balance_bands``)."""
+
+    days_past_due: int
+    balance_position: float
+    history: tuple[HistoryMonth, ...]
+    rolled: bool
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def simulate_history(
+    rng: random.Random, days_past_due: int, due_minor: int, as_of: date, months: int
+) -> tuple[tuple[HistoryMonth, ...], float]:
+    """``months`` months of history before ``as_of`` (oldest first) consistent with the account
+    being ``days_past_due`` behind, and the account's roll log-odds (hidden from the model).
+
+    Behaviour comes from two latent traits, willingness and capacity to pay; a low capacity
+    shows as a reported hardship. The months the account is in arrears for are unpaid or partly
+    paid, with any promise for them broken."""
+    willingness, capacity = rng.gauss(0, 1), rng.gauss(0, 1)
+    hardship_months = rng.randint(1, 3) if capacity < -0.8 and rng.random() < 0.7 else 0
+    in_arrears = min(months, math.ceil(days_past_due / 30))
+    out = []
+    for i in range(months):
+        month = as_of - relativedelta(months=months - i)
+        arrears = i >= months - in_arrears
+        if arrears:
+            paid = int(due_minor * rng.uniform(0.2, 0.6)) if rng.random() < _sigmoid(willingness - 0.5) * 0.6 else 0
+        else:
+            roll = rng.random()
+            p_full = _sigmoid(1.2 * willingness + 0.8 * capacity + 0.8)
+            paid = due_minor if roll < p_full else int(due_minor * rng.uniform(0.2, 0.8)) if roll < 0.9 else 0
+        promise = ""
+        if paid < due_minor and rng.random() < (0.2 if arrears else 0.4):
+            promise = "broken" if arrears or rng.random() > _sigmoid(1.5 * willingness + 0.3) else "kept"
+        out.append(HistoryMonth(month, due_minor, paid, promise, i >= months - hardship_months))
+    bucket = 0 if days_past_due <= 30 else 1 if days_past_due <= 60 else 2 if days_past_due <= 90 else 3
+    log_odds = -0.3 - 1.3 * willingness - 0.9 * capacity + 0.25 * bucket + 0.015 * (days_past_due % 30)
+    return tuple(out), log_odds
+
+
+def _monthly_due(balance_minor: int) -> int:
+    # the contractual instalment of a personal loan of this size: about a twelfth, at least 25.00
+    return max(2500, balance_minor // 12)
+
+
+def history_for(account: PortfolioAccount, path: Path = DATA / "generator.yml") -> tuple[HistoryMonth, ...]:
+    """The account's synthetic history; the same account always gets the same history (its own
+    random stream, seeded by the spec's seed and the account id, so :func:`generate` is unchanged)."""
+    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    rng = random.Random(f"{spec['seed']}:{account.id}")
+    hist = spec["history"]
+    history, _ = simulate_history(
+        rng, account.days_past_due, _monthly_due(account.balance.minor), hist["as_of"], hist["months"]
+    )
+    return history
+
+
+def generate_cohort(path: Path = DATA / "generator.yml") -> list[CohortRecord]:
+    """Past account snapshots with their outcome, drawn like the portfolio (same DPD buckets and
+    balance bands), to train and test the roll-rate model. Deterministic for a given spec."""
+    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    hist = spec["history"]
+    rng = random.Random(hist["cohort_seed"])
+    buckets = spec["dpd_buckets"]
+    lo, hi = spec["balance_bands"]["USD"]
+    out = []
+    for _ in range(hist["cohort_size"]):
+        low, high, _w = rng.choices(buckets, weights=[b[2] for b in buckets])[0]
+        dpd = rng.randint(low, high)
+        balance_minor = rng.randrange(lo * 100, hi * 100)
+        position = (balance_minor - lo * 100) / ((hi - lo) * 100)
+        history, log_odds = simulate_history(rng, dpd, _monthly_due(balance_minor), hist["as_of"], hist["months"])
+        rolled = rng.random() < _sigmoid(log_odds + 0.4 * position)
+        out.append(CohortRecord(dpd, position, history, rolled))
+    return out
+
+
+def balance_position(balance: Money, path: Path = DATA / "generator.yml") -> float:
+    """Where ``balance`` sits in its currency's band of the generator spec, clipped to 0..1."""
+    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    lo, hi = spec["balance_bands"].get(balance.currency, spec["balance_bands"]["USD"])
+    return min(1.0, max(0.0, float(balance.minor - lo * 100) / float((hi - lo) * 100)))
+
+
 def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
-    """Insert accounts that are not there yet (by account id); returns how many were added."""
-    from bot.db import Account, Debtor
+    """Insert accounts that are not there yet (by account id), each with its synthetic payment
+    history (table ``payment_history``); returns how many accounts were added."""
+    from bot.db import Account, Debtor, PaymentMonth
 
     existing = set(session.execute(select(Account.id)).scalars())
     added = 0
@@ -135,6 +241,19 @@ def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
                 apr_bps=int(a.annual_rate * 10000),
             )
         )
+        session.flush()  # the history rows refer to the account
+        for m in history_for(a):
+            session.add(
+                PaymentMonth(
+                    account_id=a.id,
+                    month=m.month,
+                    due_minor=m.due_minor,
+                    paid_minor=m.paid_minor,
+                    currency=a.balance.currency,
+                    promise=m.promise,
+                    hardship=m.hardship,
+                )
+            )
         added += 1
     return added
 

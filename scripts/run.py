@@ -6,6 +6,7 @@ to chat. Ctrl-C (or SIGTERM) stops every child process group.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,14 @@ from scripts.train import ensure_model
 def main() -> int:
     env = services.base_env()
     var = services.ROOT / "var"
+    if not env.get("RASA_API_TOKEN"):
+        # Rasa's HTTP API (used by `python -m scripts.outreach`) behind a token kept in var/
+        token_file = var / "rasa_api_token"
+        if not token_file.exists():
+            var.mkdir(parents=True, exist_ok=True)
+            token_file.write_text(secrets.token_urlsafe(24))
+            token_file.chmod(0o600)
+        env["RASA_API_TOKEN"] = token_file.read_text().strip()
     logs = var / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []

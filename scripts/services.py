@@ -134,7 +134,10 @@ def start_action_server(env: dict[str, str], log: Path | None = None) -> subproc
 def start_rasa_server(
     model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1"
 ) -> subprocess.Popen[bytes]:
-    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded."""
+    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded.
+
+    With RASA_API_TOKEN set, Rasa's HTTP API is on too, behind that token (outreach opens
+    conversations with its trigger_intent endpoint)."""
     port = env["RASA_PORT"]
     args = [
         str(VENV_BIN / "rasa"),
@@ -150,6 +153,8 @@ def start_rasa_server(
         "--endpoints",
         "endpoints.yml",
     ]
+    if env.get("RASA_API_TOKEN"):
+        args += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
     proc = _spawn(args, env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa server", 300, proc)
     return proc

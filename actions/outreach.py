@@ -1,0 +1,69 @@
+"""The action that opens a conversation started by outreach (scripts/outreach.py through Rasa's
+trigger_intent): links the account the outreach was about and gives the first disclosure; the
+rule in data/rules/outreach.yml then asks for identity before anything about the debt."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.actions import _log
+from bot import db
+from bot.segments import classify, facts_for
+from bot.settings import contact_for
+from bot.strategies import strategy_for
+from bot.verification import sender_phone
+
+REASONS = ("collection", "follow_up", "ptp_reminder")
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == name and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+class ActionOutreachOpen(Action):
+    """Opens an outreach conversation: ``account_ref`` and ``reason`` come from the trusted
+    scheduler (a debtor cannot send EXTERNAL_ intents: text starting with "/" is plain text).
+
+    The account is linked only when it belongs to the sender's phone; the opening always starts
+    with the mini-Miranda (15 U.S.C. 1692e(11); 12 CFR 1006.18(e)) because an outreach message is a
+    new communication, and says nothing about the debt (12 CFR 1006.6(d))."""
+
+    def name(self) -> str:
+        return "action_outreach_open"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        reference = (_entity(tracker, "account_ref") or "").upper()
+        reason = _entity(tracker, "reason") or "collection"
+        reason = reason if reason in REASONS else "collection"
+        tone = "neutral"
+        events: list[EventType] = [SlotSet("outreach_reason", reason), SlotSet("identity_verified", False)]
+        phone = sender_phone(tracker.sender_id)
+        with db.session_scope() as session:
+            account: Any = session.get(db.Account, reference) if reference else None
+            if account is not None and phone and account.debtor.phone_e164 == phone:
+                # the opening's tone is the account's segment strategy's (data/strategies/)
+                tone = strategy_for(classify(facts_for(session, account, datetime.now(timezone.utc)))).tone
+                events += [
+                    SlotSet("account_id", account.id),
+                    SlotSet("company_phone", contact_for(str(account.jurisdiction))["phone"]),
+                ]
+            else:
+                account = None
+        if account is None:
+            _log(tracker, "outreach_open_unlinked", detail=f"{reference} {reason}")
+        dispatcher.utter_message(response="utter_mini_miranda")
+        if reason == "ptp_reminder":
+            dispatcher.utter_message(response="utter_outreach_ptp_reminder")
+        else:
+            events.append(SlotSet("outreach_tone", tone))
+            dispatcher.utter_message(response=f"utter_outreach_open_{tone}")
+        return events

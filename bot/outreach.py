@@ -1,0 +1,402 @@
+"""Outreach: which accounts to contact now, on which channel, with what opening, and why the
+rest wait.
+
+For each account: its segment and strategy (``bot/segments.py``, ``data/strategies/``); a PTP
+reminder when an open promise falls due within the strategy's ``reminder_days`` (debtor's local
+date), else a collection contact unless a promise is pending; a collector instead of the bot
+for a first contact when the strategy says so; the strategy's cadence (days between attempts,
+attempts per 7 days); then the compliance gate for each channel in the strategy's order (local
+contact window, frequency caps, holds: 12 CFR 1006.6(b)(1), 1006.14(b)(2); 940 CMR 7.04(1)(f);
+CONC 7.9.4R; NIFA 2018). Every attempt, sent or not, is a contact-log row.
+
+SMS conversations are opened in Rasa with ``POST /conversations/{phone}/trigger_intent``
+(intent ``EXTERNAL_outreach``, entities ``account_ref`` and ``reason``) under the debtor's
+E.164 number, the sender id of their SMS reply (channels/twilio_sms.py), so the reply continues
+that conversation with the account linked. The SMS carries the bot's opening from that call:
+mini-Miranda, a line in the strategy's tone, and the identity question; nothing about the debt
+before right-party contact (12 CFR 1006.6(d)); the opt-out footer on every message (1006.6(e)).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import db
+from bot.compliance.profiles import profile_for
+from bot.compliance.service import gate_contact, lint_outgoing
+from bot.segments import classify, facts_for, segment_key
+from bot.sms import split_for_sms
+from bot.strategies import Strategy, strategy_for
+
+DOMAIN = Path(__file__).resolve().parent / "domain"
+CONTACT_EVENTS = ("sms_sent", "call_attempt")  # what counts as an outreach attempt for cadence
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The decision for one account at one run. ``outcome`` is "send", "deferred" or "denied";
+    ``reasons`` are codes such as ``outside_contact_window``, ``cap_ma_creditor_contacts_7d``,
+    ``cadence_every_days``, ``collector_first_contact``, ``hold_dispute``; ``reason`` is
+    ``collection``, ``follow_up`` or ``ptp_reminder``; ``defer_until`` is aware UTC or None."""
+
+    account_id: str
+    phone: str
+    jurisdiction: str
+    strategy: str
+    segment: str
+    tone: str
+    reason: str
+    outcome: str
+    channel: str | None = None
+    reasons: tuple[str, ...] = ()
+    defer_until: datetime | None = None
+    ptp_id: int | None = None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _attempts(session: Session, account_id: str) -> list[datetime]:
+    rows = session.execute(
+        select(db.ContactLog.at).where(
+            db.ContactLog.account_id == account_id,
+            db.ContactLog.direction == "outbound",
+            db.ContactLog.event.in_(CONTACT_EVENTS),
+        )
+    ).scalars()
+    return sorted(_aware(at) for at in rows)
+
+
+def _reminded(session: Session, account_id: str, ptp_id: int) -> bool:
+    row = session.execute(
+        select(db.ContactLog.id)
+        .where(
+            db.ContactLog.account_id == account_id,
+            db.ContactLog.event.in_(CONTACT_EVENTS),
+            db.ContactLog.detail.like(f"outreach ptp_reminder PTP-{ptp_id} %"),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def _cadence(strategy: Strategy, attempts: Sequence[datetime], now: datetime) -> tuple[list[str], datetime | None]:
+    reasons, until = [], None
+    earlier = [a for a in attempts if a <= now]
+    if earlier and now - earlier[-1] < timedelta(days=strategy.every_days):
+        reasons.append("cadence_every_days")
+        until = earlier[-1] + timedelta(days=strategy.every_days)
+    week = [a for a in earlier if now - a < timedelta(days=7)]
+    if len(week) >= strategy.max_per_7_days:
+        reasons.append("cadence_max_per_7_days")
+        free = week[len(week) - strategy.max_per_7_days] + timedelta(days=7)
+        until = max(until, free) if until else free
+    return reasons, until
+
+
+def decide(session: Session, account: db.Account, now: datetime, actor: str = "outreach") -> Attempt:
+    """The decision for one account at ``now`` (aware); asks the compliance gate (audited)."""
+    strategy_segment = classify(facts_for(session, account, now))
+    strategy = strategy_for(strategy_segment)
+    local_today = now.astimezone(ZoneInfo(str(account.time_zone))).date()
+    promises = (
+        session.execute(
+            select(db.PromiseToPay)
+            .where(
+                db.PromiseToPay.account_id == account.id,
+                db.PromiseToPay.status == "open",
+                db.PromiseToPay.due_date >= local_today,
+            )
+            .order_by(db.PromiseToPay.due_date)
+        )
+        .scalars()
+        .all()
+    )
+    attempts = _attempts(session, str(account.id))
+    base: dict[str, Any] = {
+        "account_id": str(account.id),
+        "phone": str(account.debtor.phone_e164),
+        "jurisdiction": str(account.jurisdiction),
+        "strategy": strategy.name,
+        "segment": segment_key(strategy_segment),
+        "tone": strategy.tone,
+    }
+    due = next(
+        (
+            p
+            for p in promises
+            if p.due_date <= local_today + timedelta(days=strategy.reminder_days)
+            and not _reminded(session, str(account.id), int(p.id))
+        ),
+        None,
+    )
+    if due is not None:
+        reason, ptp_id = "ptp_reminder", int(due.id)
+    else:
+        reason, ptp_id = ("follow_up" if attempts else "collection"), None
+        if promises:
+            return Attempt(**base, reason=reason, outcome="deferred", reasons=("ptp_pending",))
+        if strategy.first_contact == "collector" and not attempts:
+            return Attempt(**base, reason=reason, outcome="deferred", reasons=("collector_first_contact",))
+        cadence, until = _cadence(strategy, attempts, now)
+        if cadence:
+            return Attempt(**base, reason=reason, outcome="deferred", reasons=tuple(cadence), defer_until=until)
+    first: Any = None
+    for channel in strategy.channels:
+        decision = gate_contact(session, account, channel, now, actor=actor)
+        if decision.allowed:
+            return Attempt(**base, reason=reason, outcome="send", channel=channel, ptp_id=ptp_id)
+        first = first or decision
+    return Attempt(
+        **base,
+        reason=reason,
+        outcome="denied" if first.outcome == "deny" else "deferred",
+        reasons=tuple(r.code for r in first.reasons),
+        defer_until=first.defer_until,
+        ptp_id=ptp_id,
+    )
+
+
+@cache
+def _responses() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in sorted(DOMAIN.glob("*.yml")):
+        for name, variants in (yaml.safe_load(path.read_text()).get("responses") or {}).items():
+            out[name] = str(variants[0]["text"])
+    return out
+
+
+def opening_texts(reason: str, tone: str) -> list[str]:
+    """The bot's opening for an outreach, as the rules in data/rules/outreach.yml produce it from
+    the domain's responses: mini-Miranda, the line for the tone (or the PTP reminder line), why
+    identity comes first, and the date-of-birth question. Used for dry runs and ``--no-open``."""
+    r = _responses()
+    line = r["utter_outreach_ptp_reminder"] if reason == "ptp_reminder" else r[f"utter_outreach_open_{tone}"]
+    return [r["utter_mini_miranda"], line, r["utter_verify_first"], r["utter_ask_date_of_birth"]]
+
+
+def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
+    """The opening as SMS bodies with the jurisdiction's opt-out footer (12 CFR 1006.6(e)).
+    Raises ValueError naming the rule when the content lint blocks a body."""
+    profile = profile_for(jurisdiction)
+    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments)
+    for body in bodies:
+        result = lint_outgoing(body, jurisdiction, "sms")
+        if not result.ok:
+            rules = [v.rule for v in result.violations] or ["footer_or_length"]
+            raise ValueError(f"content lint blocked the opening: {', '.join(rules)}")
+    return bodies
+
+
+class Sender(Protocol):
+    """Sends outbound SMS and starts calls; returns the provider's id or raises OutreachError."""
+
+    def sms(self, to: str, body: str) -> str: ...
+
+    def call(self, to: str) -> str: ...
+
+
+class Opener(Protocol):
+    """Opens a conversation in Rasa; returns the bot's texts or raises OutreachError."""
+
+    def open(self, phone: str, account_ref: str, reason: str) -> list[str]: ...
+
+
+class OutreachError(RuntimeError):
+    """A send or a conversation opening failed; the message says why."""
+
+
+class TwilioSender:
+    """The real ``twilio`` REST client (TWILIO_API_BASE_URL points it at Twilio or the local fake)."""
+
+    def __init__(self, account_sid: str, auth_token: str, number: str, api_base_url: str, public_url: str) -> None:
+        from twilio.rest import Client
+
+        self.client = Client(account_sid, auth_token)
+        self.client.api.base_url = api_base_url.rstrip("/")
+        self.number = number
+        self.public_url = public_url.rstrip("/")
+
+    def sms(self, to: str, body: str) -> str:
+        """Send one SMS with a delivery-status callback to the SMS channel; returns its SID."""
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            message = self.client.messages.create(
+                to=to, from_=self.number, body=body, status_callback=f"{self.public_url}/webhooks/twilio_sms/status"
+            )
+        except (TwilioException, OSError) as exc:
+            raise OutreachError(f"SMS to {to} failed: {exc}") from exc
+        return str(message.sid)
+
+    def call(self, to: str) -> str:
+        """Start a call answered by the voice channel (keyed by ``To``); returns its SID."""
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            call = self.client.calls.create(
+                to=to, from_=self.number, url=f"{self.public_url}/webhooks/twilio_voice/webhook"
+            )
+        except (TwilioException, OSError) as exc:
+            raise OutreachError(f"call to {to} failed: {exc}") from exc
+        return str(call.sid)
+
+
+class RasaOpener:
+    """Rasa's HTTP API (the server runs with ``--enable-api --auth-token``)."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 30) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def _post(self, path: str, body: Any) -> Any:
+        url = f"{self.base_url}{path}?" + urllib.parse.urlencode({"token": self.token})
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise OutreachError(f"Rasa answered {exc.code}: {exc.read()[:200]!r}") from exc
+        except (OSError, ValueError) as exc:
+            raise OutreachError(f"Rasa not reachable at {self.base_url}: {exc}") from exc
+
+    def open(self, phone: str, account_ref: str, reason: str) -> list[str]:
+        """Start a new session in the conversation ``phone`` (an outreach message is a new
+        communication) and trigger EXTERNAL_outreach in it; returns the bot's texts.
+
+        The session is started by appending its events: Rasa 3.6 runs ``action_session_start``
+        for trigger_intent with no output channel, and a session start that speaks (ours gives the
+        mini-Miranda) then fails and loses its events. The outreach action links the account."""
+        conversation = f"/conversations/{urllib.parse.quote(phone, safe='+')}"  # the sender id as is
+        session_start = [
+            {"event": "action", "name": "action_session_start"},
+            {"event": "session_started"},
+            {"event": "action", "name": "action_listen"},
+        ]
+        self._post(f"{conversation}/tracker/events", session_start)
+        body = {"name": "EXTERNAL_outreach", "entities": {"account_ref": account_ref, "reason": reason}}
+        answer = self._post(f"{conversation}/trigger_intent", body)
+        texts = [str(m["text"]) for m in answer.get("messages") or [] if m.get("text")]
+        if not texts:
+            raise OutreachError("Rasa opened the conversation but gave no opening message")
+        return texts
+
+
+@dataclass
+class RunResult:
+    """What one run did: attempts in account order, and counts."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    sent: Counter[str] = field(default_factory=Counter)  # by channel
+    deferred: Counter[str] = field(default_factory=Counter)  # by reason code
+    messages: dict[str, list[str]] = field(default_factory=dict)  # account -> SMS bodies
+
+
+def _log(session: Session, attempt: Attempt, now: datetime, event: str, channel: str, detail: str) -> None:
+    row = db.log_contact(
+        session,
+        account_id=attempt.account_id,
+        channel=channel,
+        direction="outbound",
+        event=event,
+        conversation_id=attempt.phone,
+        detail=detail[:1000],
+    )
+    row.at = now  # the run's clock, so a run at a fixed clock sees the attempts before it
+
+
+def _label(attempt: Attempt) -> str:
+    ptp = f" PTP-{attempt.ptp_id}" if attempt.ptp_id else ""
+    return f"outreach {attempt.reason}{ptp} {attempt.strategy}"
+
+
+def execute(
+    session: Session, attempt: Attempt, now: datetime, sender: Sender | None, opener: Opener | None, result: RunResult
+) -> Attempt:
+    """Carry out one decision: log a deferral, or open the conversation (``opener``; None sends the
+    opening composed from the domain without opening one) and send. ``sender`` None is a dry run
+    (nothing sent or logged). Returns the attempt, deferred with reason ``send_failed``,
+    ``conversation_not_opened`` or ``lint_blocked`` when that step failed."""
+    if attempt.outcome != "send":
+        for code in attempt.reasons:
+            result.deferred[code] += 1
+        if sender is not None:
+            until = f" until {attempt.defer_until.isoformat()}" if attempt.defer_until else ""
+            detail = f"{_label(attempt)} {attempt.outcome} {','.join(attempt.reasons)}{until}"
+            _log(session, attempt, now, "outreach_deferred", attempt.channel or "sms", detail)
+        return attempt
+    failed: str | None = None
+    try:
+        if attempt.channel == "voice":
+            if sender is not None:
+                sid = sender.call(attempt.phone)
+                _log(session, attempt, now, "call_attempt", "voice", f"{_label(attempt)} {sid}")
+            result.messages[attempt.account_id] = ["(call)"]
+        else:
+            texts = (
+                opener.open(attempt.phone, attempt.account_id, attempt.reason)
+                if opener is not None and sender is not None
+                else opening_texts(attempt.reason, attempt.tone)
+            )
+            try:
+                bodies = sms_bodies(texts, attempt.jurisdiction)
+            except ValueError as exc:
+                failed = "lint_blocked"
+                raise OutreachError(str(exc)) from exc
+            result.messages[attempt.account_id] = bodies
+            if sender is not None:
+                sids = [sender.sms(attempt.phone, body) for body in bodies]
+                _log(session, attempt, now, "sms_sent", "sms", f"{_label(attempt)} {' '.join(sids)}")
+    except OutreachError as exc:
+        failed = failed or ("conversation_not_opened" if "Rasa" in str(exc) else "send_failed")
+        result.deferred[failed] += 1
+        _log(session, attempt, now, "outreach_failed", attempt.channel or "sms", f"{_label(attempt)} {failed}: {exc}")
+        return Attempt(**{**attempt.__dict__, "outcome": "deferred", "reasons": (failed,)})
+    result.sent[attempt.channel or "sms"] += 1
+    return attempt
+
+
+def run(
+    session: Session,
+    now: datetime,
+    sender: Sender | None,
+    opener: Opener | None,
+    account_ids: Iterable[str] | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """One outreach run over the portfolio (or ``account_ids``) at ``now`` (aware). Commits after
+    each account so a long run that stops keeps what it did. ``sender`` None is a dry run."""
+    from tqdm import tqdm
+
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    query = select(db.Account).order_by(db.Account.id)
+    if account_ids is not None:
+        query = query.where(db.Account.id.in_([a.upper() for a in account_ids]))
+    accounts = session.execute(query).scalars().all()
+    result = RunResult()
+    actor = "outreach" if sender is not None else "outreach-dry-run"
+    for account in tqdm(accounts, desc="outreach", unit="account", disable=not progress):
+        attempt = execute(session, decide(session, account, now, actor), now, sender, opener, result)
+        result.attempts.append(attempt)
+        session.commit()
+    return result

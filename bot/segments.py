@@ -1,0 +1,158 @@
+"""Segmentation of accounts (``data/segments.yml``): DPD bucket, balance band, payment history,
+broken promises and hardship flags, read from the system of record.
+
+A segment is a mapping of the dimensions in :data:`bot.strategies.DIMENSIONS` to a value, e.g.
+``{"dpd_bucket": "31-60", "balance_band": "medium", "history": "poor", "broken_promises": "some",
+"hardship": "none"}``; :func:`bot.strategies.strategy_for` picks its strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import db
+from bot.plans import dpd_bucket
+from bot.settings import DataFileError, _load
+
+HARDSHIP_EVENTS = ("hardship_disclosed", "handoff_crisis", "breathing_space")
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Thresholds: ``balance_bands`` maps a currency to the (low, medium) upper bounds in major
+    units; history counts full payments in the last ``history_months`` months."""
+
+    balance_bands: dict[str, tuple[Decimal, Decimal]]
+    history_months: int
+    good_min_full: int
+    mixed_min_full: int
+    hardship_days: int
+
+
+@cache
+def segment_rules() -> SegmentRules:
+    """``data/segments.yml``, validated; DataFileError names the field."""
+    raw = _load("segments.yml")
+    where = "data/segments.yml"
+    bands: dict[str, tuple[Decimal, Decimal]] = {}
+    for currency, pair in (raw.get("balance_bands") or {}).items():
+        if not isinstance(pair, list) or len(pair) != 2 or Decimal(str(pair[0])) >= Decimal(str(pair[1])):
+            raise DataFileError(f"{where}: field 'balance_bands.{currency}' must be [low upper, medium upper]")
+        bands[str(currency)] = (Decimal(str(pair[0])), Decimal(str(pair[1])))
+    if not bands:
+        raise DataFileError(f"{where}: missing field 'balance_bands'")
+    history = raw.get("history")
+    if not isinstance(history, dict):
+        raise DataFileError(f"{where}: missing field 'history'")
+    values = {}
+    for key in ("months", "good_min_full", "mixed_min_full"):
+        value = history.get(key)
+        if not isinstance(value, int) or value < 0:
+            raise DataFileError(f"{where}: field 'history.{key}' must be a non-negative integer")
+        values[key] = value
+    days = raw.get("hardship_days")
+    if not isinstance(days, int) or days < 0:
+        raise DataFileError(f"{where}: field 'hardship_days' must be a non-negative integer")
+    return SegmentRules(bands, values["months"], values["good_min_full"], values["mixed_min_full"], days)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What segmentation looks at for one account. ``balance_minor`` in minor units of
+    ``currency``; ``full_payments``/``broken_promises`` count over the history window;
+    ``hardship`` is a hardship in the payment history or reported in a recent conversation."""
+
+    account_id: str
+    days_past_due: int
+    balance_minor: int
+    currency: str
+    full_payments: int
+    broken_promises: int
+    hardship: bool
+
+
+def classify(facts: AccountFacts, rules: SegmentRules | None = None) -> dict[str, str]:
+    """The segment of an account (see the module docstring)."""
+    rules = rules or segment_rules()
+    low, medium = rules.balance_bands.get(facts.currency, rules.balance_bands.get("USD", (Decimal(0), Decimal(0))))
+    balance = Decimal(facts.balance_minor) / 100
+    band = "low" if balance <= low else "medium" if balance <= medium else "high"
+    history = (
+        "good"
+        if facts.full_payments >= rules.good_min_full
+        else "mixed"
+        if facts.full_payments >= rules.mixed_min_full
+        else "poor"
+    )
+    return {
+        "dpd_bucket": dpd_bucket(facts.days_past_due),
+        "balance_band": band,
+        "history": history,
+        "broken_promises": "some" if facts.broken_promises else "none",
+        "hardship": "flagged" if facts.hardship else "none",
+    }
+
+
+def segment_key(segment: dict[str, str]) -> str:
+    """A short label such as ``31-60/medium/poor/broken/hardship``."""
+    return "/".join(
+        [
+            segment["dpd_bucket"],
+            segment["balance_band"],
+            segment["history"],
+            "broken" if segment["broken_promises"] == "some" else "kept",
+            "hardship" if segment["hardship"] == "flagged" else "ok",
+        ]
+    )
+
+
+def facts_for(
+    session: Session, account: db.Account, now: datetime, history: Sequence[Any] | None = None
+) -> AccountFacts:
+    """Facts for ``account`` from the system of record at ``now`` (aware): its payment history
+    (last ``history_months`` months), PTPs marked broken, and hardship events in the contact log."""
+    rules = segment_rules()
+    months = (
+        history
+        if history is not None
+        else session.execute(
+            select(db.PaymentMonth).where(db.PaymentMonth.account_id == account.id).order_by(db.PaymentMonth.month)
+        )
+        .scalars()
+        .all()
+    )
+    recent = list(months)[-rules.history_months :] if rules.history_months else []
+    broken_ptps = len(
+        session.execute(
+            select(db.PromiseToPay.id).where(
+                db.PromiseToPay.account_id == account.id, db.PromiseToPay.status == "broken"
+            )
+        ).all()
+    )
+    since = now - timedelta(days=rules.hardship_days)
+    reported = session.execute(
+        select(db.ContactLog.id)
+        .where(
+            db.ContactLog.account_id == account.id,
+            db.ContactLog.event.in_(HARDSHIP_EVENTS),
+            db.ContactLog.at >= since,
+        )
+        .limit(1)
+    ).first()
+    return AccountFacts(
+        account_id=str(account.id),
+        days_past_due=int(account.days_past_due),
+        balance_minor=int(account.balance_minor),
+        currency=str(account.currency),
+        full_payments=sum(1 for m in recent if m.paid_minor >= m.due_minor),
+        broken_promises=sum(1 for m in recent if m.promise == "broken") + broken_ptps,
+        hardship=any(m.hardship for m in recent[-3:]) or reported is not None,
+    )

@@ -1,0 +1,162 @@
+"""Segments, strategies, the roll-rate model and the outreach decisions, without servers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot import db
+from bot.outreach import _cadence, decide, opening_texts, sms_bodies
+from bot.portfolio import generate, generate_cohort, history_for, load_into
+from bot.risk import early_warning, save_chart, train
+from bot.segments import AccountFacts, classify, segment_key
+from bot.settings import DataFileError
+from bot.strategies import DATA, load_strategies, strategies, strategy_for
+
+NOW = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)
+
+
+def _write(tmp: Path, files: dict[str, dict[str, Any]]) -> Path:
+    for name, raw in files.items():
+        (tmp / name).write_text(yaml.safe_dump(raw))
+    return tmp
+
+
+def _standard() -> dict[str, Any]:
+    return dict(yaml.safe_load((DATA / "standard.yml").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tone": "menacing"}, "tone"),
+        ({"offer_policy": "no_such_policy"}, "offer_policy"),
+        ({"channels": ["fax"]}, "channels"),
+        ({"cadence": {"every_days": 0, "max_per_7_days": 2, "reminder_days": 1}}, "cadence.every_days"),
+        ({"first_contact": "robot"}, "first_contact"),
+        ({"match": {"dpd_bucket": ["200+"]}}, "match.dpd_bucket"),
+        ({"match": {"star_sign": ["leo"]}}, "match.star_sign"),
+    ],
+)
+def test_a_bad_strategy_file_fails_at_load_naming_the_field(tmp_path: Path, change: dict[str, Any], field: str) -> None:
+    with pytest.raises(DataFileError, match=re.escape(f"bad.yml: field '{field}'")):
+        load_strategies(_write(tmp_path, {"bad.yml": {**_standard(), **change}}))
+
+
+def test_missing_field_and_missing_catch_all_are_named(tmp_path: Path) -> None:
+    raw = _standard()
+    del raw["tone"]
+    with pytest.raises(DataFileError, match="missing field 'tone'"):
+        load_strategies(_write(tmp_path, {"a.yml": raw}))
+    narrow = {**_standard(), "match": {"dpd_bucket": ["1-30"]}}
+    with pytest.raises(DataFileError, match="no strategy with an empty 'match'"):
+        load_strategies(_write(tmp_path, {"a.yml": narrow}))
+
+
+def test_segments_pick_strategies_by_priority() -> None:
+    def facts(**kw: Any) -> AccountFacts:
+        base = dict(
+            account_id="A-1",
+            days_past_due=10,
+            balance_minor=50_000,
+            currency="USD",
+            full_payments=5,
+            broken_promises=0,
+            hardship=False,
+        )
+        return AccountFacts(**{**base, **kw})
+
+    early = classify(facts())
+    assert early == {
+        "dpd_bucket": "1-30",
+        "balance_band": "low",
+        "history": "good",
+        "broken_promises": "none",
+        "hardship": "none",
+    }
+    assert strategy_for(early).name == "early_good_history"
+    assert strategy_for(classify(facts(hardship=True, broken_promises=3))).name == "hardship"
+    late_big = classify(facts(days_past_due=120, balance_minor=800_000, broken_promises=2, full_payments=0))
+    assert segment_key(late_big) == "90+/high/poor/broken/ok"
+    assert strategy_for(late_big).first_contact == "collector"
+    assert strategy_for(classify(facts(days_past_due=45, full_payments=1))).name == "standard"
+    assert {s.offer_policy for s in strategies()} <= {"default", "hardship", "uk"}
+
+
+def test_history_is_deterministic_and_fixture_accounts_are_unchanged() -> None:
+    accounts = generate()
+    a1001 = next(a for a in accounts if a.id == "A-1001")
+    assert (a1001.days_past_due, str(a1001.balance.minor), a1001.phone) == (45, "124050", "+16175550101")
+    assert history_for(a1001) == history_for(a1001)
+    # months in arrears are not fully paid: 45 DPD means the last two months are behind
+    assert all(m.paid_minor < m.due_minor for m in history_for(a1001)[-2:])
+    assert [r.rolled for r in generate_cohort()[:50]] == [r.rolled for r in generate_cohort()[:50]]
+
+
+def test_opening_says_nothing_about_the_debt_and_carries_disclosure_and_footer() -> None:
+    for reason, tone in [("collection", "soft"), ("follow_up", "firm"), ("ptp_reminder", "neutral")]:
+        for jurisdiction in ("US-MA", "UK", "CN"):
+            bodies = sms_bodies(opening_texts(reason, tone), jurisdiction)
+            text = " ".join(bodies)
+            assert "This is a debt collector" in text
+            assert "date of birth" in text
+            assert not re.search(r"\d|\$|balance|owe|overdue|past due", text.split("purpose.", 1)[1], re.I)
+            footer = {"CN": "Reply TD to unsubscribe."}.get(jurisdiction, "Reply STOP to opt out.")
+            assert all(b.endswith(footer) for b in bodies)
+
+
+def test_cadence_defers_until_the_next_allowed_day() -> None:
+    strategy = next(s for s in strategies() if s.name == "standard")  # every 3 days, 2 per 7 days
+    assert _cadence(strategy, [], NOW) == ([], None)
+    reasons, until = _cadence(strategy, [NOW - timedelta(days=1)], NOW)
+    assert reasons == ["cadence_every_days"] and until == NOW + timedelta(days=2)
+    reasons, until = _cadence(strategy, [NOW - timedelta(days=6), NOW - timedelta(days=3)], NOW)
+    assert reasons == ["cadence_max_per_7_days"] and until == NOW + timedelta(days=1)
+
+
+def test_decisions_follow_window_reminders_and_holds(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    with db.session_scope(url) as session:
+        uk = session.get(db.Account, "A-2001")
+        assert decide(session, uk, NOW).reasons == ("outside_contact_window",)  # 21:00 in London
+        us = session.get(db.Account, "A-1003")
+        first = decide(session, us, NOW)
+        assert first.outcome == "send" and first.channel == "sms"
+        # a promise due tomorrow (debtor's date) gets a reminder; a later one holds collection contact
+        ptp = db.PromiseToPay(
+            account_id="A-1003", amount_minor=5000, currency="USD", due_date=date(2026, 12, 1), channel="sms"
+        )
+        session.add(ptp)
+        session.flush()
+        reminder = decide(session, us, NOW)
+        assert (reminder.reason, reminder.ptp_id, reminder.outcome) == ("ptp_reminder", ptp.id, "send")
+        ptp.due_date = date(2026, 12, 20)
+        assert decide(session, us, NOW).reasons == ("ptp_pending",)
+        db.log_contact(session, account_id="A-1003", channel="sms", direction="inbound", event="dispute")
+        ptp.status = "cancelled"
+        session.flush()
+        held = decide(session, us, NOW + timedelta(minutes=1))
+        assert held.outcome == "denied" and held.reasons == ("hold_dispute",)
+
+
+def test_risk_model_reports_auc_coefficients_and_early_warning(tmp_path: Path) -> None:
+    model = train()
+    assert 0.65 < model.auc < 0.95, model.auc
+    assert train().auc == model.auc  # seeded
+    names = dict(model.coefficients)
+    assert names["full_payments"] < 0 < names["partial_payments"]  # paying in full lowers the roll risk
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+        warnings = early_warning(session, model, 0.8)
+    assert warnings and all(w.probability >= 0.8 for w in warnings)
+    assert [w.probability for w in warnings] == sorted((w.probability for w in warnings), reverse=True)
+    chart = save_chart(model, warnings, tmp_path / "reports" / "risk.png")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
