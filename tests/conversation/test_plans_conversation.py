@@ -73,8 +73,13 @@ def test_job_loss_debtor_with_ie_gets_only_affordable_options(bot: Bot, redis_se
 
 
 def test_settlement_below_policy_gets_a_counter_offer(bot: Bot, db_session: Any) -> None:
-    sender = "+14155550102"  # A-1002: 95 DPD, 3,800.00; policy allows at most 40% off in 90+
-    _verify(bot, sender, "November 3 1979", "94110")
+    # A-1002: 95 DPD, 3,800.00; policy allows at most 40% off in 90+. By account reference: the
+    # debtor's phone conversation belongs to another test
+    sender = "plans-a1002-settle"
+    bot.say(sender, "hi")
+    for text in ["A-1002", "November 3 1979"]:
+        bot.say(sender, text)
+    assert "confirmed" in joined([bot.say(sender, "94110")])
     reply = joined([bot.say(sender, "could i settle for 30% of the balance")])
     assert "can't accept $1,140.00" in reply and "$2,280.00" in reply, reply
     assert "Shall I set this up?" in joined([bot.say(sender, "ok")])
