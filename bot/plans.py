@@ -15,7 +15,7 @@ from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -173,15 +173,22 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, day.day if day.day <= 28 else min(day.day, monthrange(year, month)[1]))
 
 
-def _dates(start: date, frequency: str, count: int, policy: OfferPolicy) -> list[date]:
+def _dates(start: date, frequency: str, count: int, policy: OfferPolicy) -> tuple[date, ...]:
+    return _payment_dates(start, frequency, count, policy.business_days_only)
+
+
+@lru_cache(maxsize=8192)
+def _payment_dates(start: date, frequency: str, count: int, business_days_only: bool) -> tuple[date, ...]:
+    """``count`` due dates from ``start``; weekend dates move to Monday when the policy says so.
+    Cached: a portfolio run plans many accounts from the same first payment day."""
     if frequency == "monthly":
         raw = [_add_months(start, i) for i in range(count)]
     else:
         step = 14 if frequency == "fortnightly" else 7
         raw = [start + timedelta(days=step * i) for i in range(count)]
-    if not policy.business_days_only:
-        return raw
-    return [d + timedelta(days=7 - d.weekday()) if d.weekday() >= 5 else d for d in raw]
+    if not business_days_only:
+        return tuple(raw)
+    return tuple(d + timedelta(days=7 - d.weekday()) if d.weekday() >= 5 else d for d in raw)
 
 
 def split_evenly(total: Money, count: int) -> list[Money]:
