@@ -34,6 +34,11 @@ def base_env(**overrides: str) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SANIC_REGISTER": "False",
+        # Sanic closes a connection that sends nothing for KEEP_ALIVE_TIMEOUT (default 5 s), even a
+        # new one: when the Rasa server's loop is busy with NLU under load, the action server closed
+        # connections before the request was written ("Cannot write to closing transport"). Also
+        # longer than a load balancer's idle timeout (60 s), as it should be.
+        "SANIC_KEEP_ALIVE_TIMEOUT": "75",
         # Twilio: a local fake of its REST API unless real credentials and base URL are given
         "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
         "TWILIO_AUTH_TOKEN": "local-development-token",
@@ -49,6 +54,15 @@ def base_env(**overrides: str) -> dict[str, str]:
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+# Rasa reads the TF_* variables at start-up (rasa.utils.tensorflow.environment); torch, numpy and
+# spaCy read OMP_NUM_THREADS when they load
+SERVER_THREADS = {
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
 
 
 def free_port() -> int:
@@ -137,8 +151,14 @@ def start_rasa_server(
     """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded.
 
     With RASA_API_TOKEN set, Rasa's HTTP API is on too, behind that token (outreach opens
-    conversations with its trigger_intent endpoint)."""
+    conversations with its trigger_intent endpoint).
+
+
+    TensorFlow, PyTorch and BLAS run single-threaded unless the environment says otherwise: a
+    message is one short sentence, and their thread pools fighting over the cores made NLU about
+    5x slower on 2 cores (``make bench``); more throughput comes from more replicas."""
     port = env["RASA_PORT"]
+    env = {**SERVER_THREADS, **env}
     args = [
         str(VENV_BIN / "rasa"),
         "run",
