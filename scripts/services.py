@@ -153,7 +153,6 @@ def start_rasa_server(
     With RASA_API_TOKEN set, Rasa's HTTP API is on too, behind that token (outreach opens
     conversations with its trigger_intent endpoint).
 
-
     TensorFlow, PyTorch and BLAS run single-threaded unless the environment says otherwise: a
     message is one short sentence, and their thread pools fighting over the cores made NLU about
     5x slower on 2 cores (``make bench``); more throughput comes from more replicas."""
