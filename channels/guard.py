@@ -15,8 +15,9 @@ from rasa.core.lock_store import LockError
 
 from bot import logmask
 from channels import rasa_patches
+from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput, jurisdiction_of
-from stores.redis_store import StoreUnavailable, make_failures_loud, store_healthy
+from stores.redis_store import StoreUnavailable, make_failures_loud, redis_client, store_healthy
 
 logger = logging.getLogger(__name__)
 logmask.install()  # every channel imports this module: the Rasa server's logs are masked
@@ -87,9 +88,12 @@ async def handle_guarded(
 ) -> bool:
     """Pass ``message`` to Rasa unless the stores are down; on failure reply with :data:`TRY_AGAIN`.
 
-    When a custom action failed during the turn (action server down or erroring) the debtor also
-    gets :data:`HOLDING_REPLY` and the failure is logged. Returns True when Rasa handled the
-    message without such failures. Errors are logged, never swallowed silently.
+    While a person owns the conversation (an open handoff ticket) the message is stored and shown
+    in the console instead, and the bot says nothing; a turn that asks for a person opens a ticket
+    (channels.handoff). When a custom action failed during the turn (action server down or
+    erroring) the debtor also gets :data:`HOLDING_REPLY` and the failure is logged. Returns True
+    when the message was handled without such failures. Errors are logged, never swallowed
+    silently.
     """
     agent = getattr(app.ctx, "agent", None)
     output = message.output_channel
@@ -106,7 +110,10 @@ async def handle_guarded(
         return False
     failures: list[str] = []
     token = _turn_failures.set(failures)
+    red = redis_client(agent.tracker_store)
     try:
+        if red is not None and await paused_turn(agent, red, message, message.output_channel):
+            return True
         await on_new_message(message)
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
@@ -121,6 +128,12 @@ async def handle_guarded(
         return False
     finally:
         _turn_failures.reset(token)
+    if red is not None:
+        try:
+            await after_turn(agent, red, message, message.output_channel)
+        except Exception:
+            # the bot's reply stands; the missing ticket is an error for operations to see
+            logger.exception("handoff ticket for %s could not be opened", message.sender_id)
     if failures:
         logger.error("custom action(s) %s failed for %s: sent a holding reply", failures, message.sender_id)
         await message.output_channel.send_text_message(message.sender_id, HOLDING_REPLY)

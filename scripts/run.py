@@ -1,4 +1,4 @@
-"""``make run``: Redis, action server and Rasa server on loopback, until Ctrl-C.
+"""``make run``: Redis, action server, Rasa server and the collector console on loopback, until Ctrl-C.
 
 Loads the demo portfolio into an empty database, trains when inputs changed, then prints where
 to chat. Ctrl-C (or SIGTERM) stops every child process group.
@@ -6,7 +6,6 @@ to chat. Ctrl-C (or SIGTERM) stops every child process group.
 
 from __future__ import annotations
 
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,14 +19,6 @@ from scripts.train import ensure_model
 def main() -> int:
     env = services.base_env()
     var = services.ROOT / "var"
-    if not env.get("RASA_API_TOKEN"):
-        # Rasa's HTTP API (used by `python -m scripts.outreach`) behind a token kept in var/
-        token_file = var / "rasa_api_token"
-        if not token_file.exists():
-            var.mkdir(parents=True, exist_ok=True)
-            token_file.write_text(secrets.token_urlsafe(24))
-            token_file.chmod(0o600)
-        env["RASA_API_TOKEN"] = token_file.read_text().strip()
     logs = var / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
@@ -63,7 +54,13 @@ def main() -> int:
             flush=True,
         )
         procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
+        print(
+            f"==> starting the collector console on 127.0.0.1:{env['CONSOLE_PORT']} (log: var/log/console.log)",
+            flush=True,
+        )
+        procs.append(services.start_console(env, log=logs / "console.log"))
         base = f"http://127.0.0.1:{env['RASA_PORT']}"
+        console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
         print(
             "\nThe collections bot is up.\n"
             f"  Web chat:  {base}/webhooks/webchat/\n"
@@ -72,6 +69,8 @@ def main() -> int:
             f"  Health:    {base}/webhooks/rest/health\n"
             "  SMS:       .venv/bin/python -m scripts.sms +16175550101 'hi'   (a signed Twilio webhook; prints the replies)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
+            f"  Console:   {console}/  (collectors take over conversations handed to a person)\n"
+            "             first account: .venv/bin/python -m console.cli create-user NAME --role supervisor\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

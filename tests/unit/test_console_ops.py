@@ -1,0 +1,97 @@
+"""Ops pages without servers: supervisor only, and a clear answer when Redis is down."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot import db
+from console.app import create_app
+from console.models import create_user
+from scripts import services
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    # a port nothing listens on: the tracker store is down
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "REDIS_PORT": services.free_port()})
+    with db.session_scope(url) as session:
+        create_user(session, "cora", "collector-pass-1", "collector")
+        create_user(session, "sam", "supervisor-pass-1", "supervisor")
+    yield app
+
+
+def _login(client: FlaskClient, user: str, password: str) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert token
+    response = client.post("/login", data={"username": user, "password": password, "csrf_token": token.group(1)})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/ops/", "/ops/review", "/ops/conversations", "/ops/charts/rates.svg"])
+def test_only_supervisors(app: Flask, path: str) -> None:
+    client = app.test_client()
+    assert client.get(path).status_code == 302  # to the log-in page
+    _login(client, "cora", "collector-pass-1")
+    assert client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["/ops/", "/ops/review", "/ops/conversations", "/ops/charts/csat.svg", "/ops/conversations/x/story.yml"]
+)
+def test_redis_down_is_a_clear_503(app: Flask, path: str) -> None:
+    client = app.test_client()
+    _login(client, "sam", "supervisor-pass-1")
+    response = client.get(path)
+    assert response.status_code == 503 and "cannot be reached" in response.get_data(as_text=True)
+
+
+def test_review_post_without_csrf_or_fields_changes_nothing(app: Flask) -> None:
+    client = app.test_client()
+    _login(client, "sam", "supervisor-pass-1")
+    assert client.post("/ops/review", data={"key": "k", "text": "hi", "intent": "greet"}).status_code == 400
+    assert client.get("/ops/charts/nope.svg").status_code == 404
+
+
+def test_story_export_reads_back_with_object_entities(tmp_path: Path) -> None:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    from bot.kpis import conversation_from_events
+    from console.stories import export_test_story
+
+    def user(t: float, text: str, intent: str, entities: list[dict[str, object]]) -> dict[str, object]:
+        parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": entities, "text": text}
+        return {"event": "user", "timestamp": t, "text": text, "parse_data": parse, "input_channel": "rest"}
+
+    amount = {"entity": "amount", "start": 10, "end": 13, "value": {"amount": "200.00", "currency": "USD"}}
+    date = {"entity": "date", "start": 17, "end": 23, "value": "2026-12-04"}
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": 1.0},
+        {"event": "session_started", "timestamp": 1.0},
+        {"event": "slot", "name": "session_started_metadata", "value": {"channel": "rest"}, "timestamp": 1.0},
+        {"event": "action", "name": "action_listen", "timestamp": 1.1},
+        user(2.0, "I can pay 200 on friday", "promise_to_pay", [amount, date]),
+        {"event": "action", "name": "ptp_form", "timestamp": 3.0},
+        {"event": "active_loop", "name": "ptp_form", "timestamp": 3.0},
+        {"event": "action", "name": "action_listen", "timestamp": 4.0},
+    ]
+    conversation = conversation_from_events("s", events)
+    assert conversation is not None
+    text = export_test_story(conversation, "conversation s #1")
+    assert "session_started_metadata" not in text and '"amount"' not in text
+    path = tmp_path / "story.yml"
+    path.write_text(text)
+    steps = YAMLStoryReader().read_from_file(str(path))
+    found = [e for step in steps for e in step.events]
+    users = [e for e in found if isinstance(e, UserUttered)]
+    assert [u.text for u in users] == ["I can pay 200 on friday"] and users[0].intent_name == "promise_to_pay"
+    assert [e.entities for e in users][0][0]["value"] == "2026-12-04"
+    assert "ptp_form" in [e.action_name for e in found if isinstance(e, ActionExecuted)]
