@@ -151,6 +151,27 @@ class OptOut(Base):
     wording = Column(Text, nullable=True)
 
 
+class HandoffTicket(Base):
+    """A conversation handed to a person (DESIGN §3 item 8). ``priority`` 1 is most urgent
+    (crisis); ``reason`` is a code from data/handoff.yml; ``outcome`` one of its outcome codes
+    once resolved (or "handed_back"). Times are aware UTC. Mirrors the live queue in Redis."""
+
+    __tablename__ = "handoff_tickets"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=True, index=True)
+    channel = Column(String(16), nullable=False)  # sms, voice, webchat, rest
+    reason = Column(String(32), nullable=False)
+    priority = Column(Integer, nullable=False)
+    opened_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    claimed_by = Column(String(64), nullable=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+    outcome = Column(String(32), nullable=True)
+    notes = Column(Text, nullable=True)
+    summary = Column(Text, nullable=True)  # JSON: verification, hardship, offers, PTP, last messages
+
+
 def database_url() -> str:
     """``DATABASE_URL`` or the default SQLite file under ``var/``."""
     url = os.environ.get("DATABASE_URL")
