@@ -484,7 +484,7 @@ class ActionResetPtp(Action):
 
 
 class ActionRequestHuman(Action):
-    """Records the request for a person in the contact log."""
+    """Records the request for a person in the contact log and asks for a handoff."""
 
     def name(self) -> str:
         return "action_request_human"
@@ -493,7 +493,7 @@ class ActionRequestHuman(Action):
         _log(tracker, "human_requested")
         dispatcher.utter_message(response="utter_human_requested")
         dispatcher.utter_message(json_message={"handoff": "requested"})  # voice transfers the call
-        return []
+        return [SlotSet("handoff_reason", "requested")]  # the channels open a ticket for a collector
 
 
 def _ledger_entry(tracker: Tracker) -> dict[str, Any]:
@@ -576,7 +576,7 @@ ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
     "bankruptcy": ("bankruptcy", "utter_bankruptcy_recorded", "bankruptcy"),
     "deceased": ("deceased", "utter_deceased_recorded", "deceased"),
     "set_contact_preference": ("contact_preference", "utter_contact_preference_recorded", None),
-    "abusive": ("abuse", "utter_abuse_response", None),
+    "abusive": ("abuse", "utter_abuse_response", "abuse"),
 }
 
 

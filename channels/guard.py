@@ -12,8 +12,9 @@ import redis
 from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import LockError
 
+from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput, jurisdiction_of
-from stores.redis_store import StoreUnavailable, make_failures_loud, store_healthy
+from stores.redis_store import StoreUnavailable, make_failures_loud, redis_client, store_healthy
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ async def handle_guarded(
 ) -> bool:
     """Pass ``message`` to Rasa unless the stores are down; on failure reply with :data:`TRY_AGAIN`.
 
-    Returns True when Rasa handled the message. Errors are logged, never swallowed silently.
+    While a person owns the conversation (an open handoff ticket) the message is stored and shown
+    in the console instead, and the bot says nothing; a turn that asks for a person opens a ticket
+    (channels.handoff). Returns True when the message was handled. Errors are logged, never
+    swallowed silently.
     """
     agent = getattr(app.ctx, "agent", None)
     output = message.output_channel
@@ -74,9 +78,11 @@ async def handle_guarded(
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         return False
+    red = redis_client(agent.tracker_store)
     try:
+        if red is not None and await paused_turn(agent, red, message, message.output_channel):
+            return True
         await on_new_message(message)
-        return True
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
         # drop anything already collected: it may have been produced without context
@@ -88,6 +94,13 @@ async def handle_guarded(
         logger.exception("message from %s failed", message.sender_id)
         await output.send_text_message(message.sender_id, SOMETHING_WENT_WRONG)
         return False
+    if red is not None:
+        try:
+            await after_turn(agent, red, message, message.output_channel)
+        except Exception:
+            # the bot's reply stands; the missing ticket is an error for operations to see
+            logger.exception("handoff ticket for %s could not be opened", message.sender_id)
+    return True
 
 
 def health(app: Any) -> tuple[bool, dict[str, Any]]:

@@ -127,6 +127,24 @@ class WebChatInput(InputChannel):
         async def client_js(_: Request) -> HTTPResponse:
             return await response.file(STATIC / "socket.io.min.js", mime_type="application/javascript")
 
+        @bp.route("/collector_message", methods=["POST"])
+        async def collector_message(request: Request) -> HTTPResponse:
+            """A collector's reply from the console to a web chat session (bearer RASA_API_TOKEN)."""
+            token = os.environ.get("RASA_API_TOKEN", "")
+            given = request.headers.get("Authorization", "")
+            if not token or not hmac.compare_digest(given, f"Bearer {token}"):
+                return response.json({"error": "missing or wrong bearer token"}, status=401)
+            try:
+                body = request.json
+            except Exception:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body.get("text"):
+                return response.json({"error": "JSON body with 'session_id' and 'text' required"}, status=400)
+            session_id, text = body["session_id"], str(body["text"])[:2000]
+            connected = bool(sio.manager.rooms.get("/", {}).get(session_id))
+            await sio.emit("bot_uttered", {"text": text, "from": "collector"}, room=session_id)
+            return response.json({"delivered": connected})
+
         @sio.on("session_request")
         async def session_request(sid: str, data: Any) -> None:
             token = data.get("token") if isinstance(data, dict) else None

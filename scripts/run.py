@@ -1,4 +1,4 @@
-"""``make run``: Redis, action server and Rasa server on loopback, until Ctrl-C.
+"""``make run``: Redis, action server, Rasa server and the collector console on loopback, until Ctrl-C.
 
 Loads the demo portfolio into an empty database, trains when inputs changed, then prints where
 to chat. Ctrl-C (or SIGTERM) stops every child process group.
@@ -54,7 +54,13 @@ def main() -> int:
             flush=True,
         )
         procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
+        print(
+            f"==> starting the collector console on 127.0.0.1:{env['CONSOLE_PORT']} (log: var/log/console.log)",
+            flush=True,
+        )
+        procs.append(services.start_console(env, log=logs / "console.log"))
         base = f"http://127.0.0.1:{env['RASA_PORT']}"
+        console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
         print(
             "\nThe collections bot is up.\n"
             f"  Web chat:  {base}/webhooks/webchat/\n"
@@ -63,6 +69,8 @@ def main() -> int:
             f"  Health:    {base}/webhooks/rest/health\n"
             "  SMS:       .venv/bin/python -m scripts.sms +16175550101 'hi'   (a signed Twilio webhook; prints the replies)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
+            f"  Console:   {console}/  (collectors take over conversations handed to a person)\n"
+            "             first account: .venv/bin/python -m console.cli create-user NAME --role supervisor\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

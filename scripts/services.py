@@ -6,6 +6,7 @@ Used by ``make run`` (scripts/run.py) and by the test suite, so both run the sam
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -46,9 +47,22 @@ def base_env(**overrides: str) -> dict[str, str]:
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}")
+    env.setdefault("CONSOLE_PORT", "5077")
+    if not env.get("RASA_API_TOKEN"):
+        env["RASA_API_TOKEN"] = _local_secret("rasa_api_token")
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+def _local_secret(name: str) -> str:
+    """A random secret kept in ``var/<name>`` (created on first use, readable by the owner only)."""
+    path = ROOT / "var" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def free_port() -> int:
@@ -134,7 +148,9 @@ def start_action_server(env: dict[str, str], log: Path | None = None) -> subproc
 def start_rasa_server(
     model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1"
 ) -> subprocess.Popen[bytes]:
-    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded."""
+    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded.
+    Its HTTP API (used by the collector console to hand conversations back) is on, behind the
+    token RASA_API_TOKEN."""
     port = env["RASA_PORT"]
     args = [
         str(VENV_BIN / "rasa"),
@@ -149,9 +165,20 @@ def start_rasa_server(
         "credentials.yml",
         "--endpoints",
         "endpoints.yml",
+        "--enable-api",
+        "--auth-token",
+        env["RASA_API_TOKEN"],
     ]
     proc = _spawn(args, env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa server", 300, proc)
+    return proc
+
+
+def start_console(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The collector console (console.serve, waitress) on CONSOLE_HOST:CONSOLE_PORT."""
+    port = env["CONSOLE_PORT"]
+    proc = _spawn([sys.executable, "-m", "console.serve"], env, log)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/login"), "collector console", 60, proc)
     return proc
 
 

@@ -1,0 +1,596 @@
+"""Human handoff (DESIGN §3 item 8): rules from ``data/handoff.yml``, the ticket queue in Redis
+(mirrored in the ``handoff_tickets`` table), the live transcript of a paused conversation, the
+ticket summary and the reply-time notice.
+
+Redis keys (prefix ``collections:handoff:``):
+
+- ``ticket:<id>``: hash with the ticket's fields (times as ISO 8601 UTC, ``summary`` as JSON);
+- ``queue``: sorted set of waiting ticket ids, score = priority * 1e10 + opened epoch seconds, so
+  ZRANGE gives crisis first and, within a priority, the longest wait first;
+- ``active``: set of claimed ticket ids (the supervisor view);
+- ``conversation:<conversation id>``: the open ticket id; while it exists the bot is paused;
+- ``transcript:<conversation id>``: list of JSON messages exchanged while paused.
+
+Claiming and closing run as Lua scripts, so two collectors can never own the same ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time as time_mod
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import redis
+from babel.dates import format_date, format_time
+
+from bot import db
+from bot.settings import DataFileError, _load
+
+logger = logging.getLogger(__name__)
+PREFIX = "collections:handoff:"
+QUEUE_KEY = PREFIX + "queue"
+ACTIVE_KEY = PREFIX + "active"
+TRANSCRIPT_MAX = 500  # messages kept per paused conversation
+TRANSCRIPT_TTL = 30 * 24 * 3600  # seconds
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A handoff reason code with its queue ``priority`` (1 = most urgent) and a label."""
+
+    code: str
+    priority: int
+    label: str
+
+
+@dataclass(frozen=True)
+class HandoffRules:
+    """Parsed ``data/handoff.yml``. ``hours`` maps a weekday (0 = Monday) to (open, close) in
+    ``time_zone``; a day that is not there is closed."""
+
+    reasons: dict[str, Reason]
+    aliases: dict[str, str]
+    time_zone: str
+    typical_reply_minutes: int
+    hours: dict[int, tuple[time, time]]
+    notice: str
+    eta_open: str
+    eta_closed: str
+    holding_reply: str
+    holding_minutes: int
+    outcomes: dict[str, str]
+    handback_slots: tuple[str, ...]
+    reply_despite_holds: frozenset[str]
+    live_conversation_minutes: int
+    summary_messages: int
+
+    def reason(self, code: str) -> Reason:
+        """The reason for ``code`` (aliases resolved). An unknown code gets the priority of
+        "requested" so a new action's reason still reaches a person, never an error."""
+        code = self.aliases.get(code, code)
+        if code in self.reasons:
+            return self.reasons[code]
+        return Reason(code, self.reasons["requested"].priority, code.replace("_", " ").capitalize())
+
+
+def _clock(value: Any, where: str) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise DataFileError(f"data/handoff.yml: '{where}' must be HH:MM") from exc
+
+
+@cache
+def handoff_rules() -> HandoffRules:
+    """Parsed ``data/handoff.yml``. Raises :class:`bot.settings.DataFileError` naming the field."""
+    raw = _load("handoff.yml")
+    file = "data/handoff.yml"
+
+    def need(key: str) -> Any:
+        if key not in raw:
+            raise DataFileError(f"{file}: missing field '{key}'")
+        return raw[key]
+
+    reasons: dict[str, Reason] = {}
+    for code, spec in dict(need("reasons")).items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("priority"), int) or spec["priority"] < 1:
+            raise DataFileError(f"{file}: 'reasons.{code}.priority' must be a positive integer")
+        reasons[str(code)] = Reason(str(code), int(spec["priority"]), str(spec.get("label", code)))
+    if "requested" not in reasons:
+        raise DataFileError(f"{file}: 'reasons.requested' is required (the default for unknown codes)")
+    aliases = {str(k): str(v) for k, v in dict(raw.get("aliases") or {}).items()}
+    for alias, target in aliases.items():
+        if target not in reasons:
+            raise DataFileError(f"{file}: 'aliases.{alias}' points to unknown reason '{target}'")
+    bh = dict(need("business_hours"))
+    try:
+        ZoneInfo(str(bh.get("time_zone")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DataFileError(f"{file}: 'business_hours.time_zone' is not an IANA zone") from exc
+    hours: dict[int, tuple[time, time]] = {}
+    for day, span in dict(bh.get("days") or {}).items():
+        if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
+            raise DataFileError(f"{file}: 'business_hours.days.{day}' must be a weekday with [open, close]")
+        start, end = _clock(span[0], f"business_hours.days.{day}"), _clock(span[1], f"business_hours.days.{day}")
+        if end <= start:
+            raise DataFileError(f"{file}: 'business_hours.days.{day}' closes before it opens")
+        hours[WEEKDAYS.index(day)] = (start, end)
+    if not hours:
+        raise DataFileError(f"{file}: 'business_hours.days' has no open day")
+    outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
+    for key in ("notice", "eta_open", "eta_closed", "holding_reply"):
+        if not isinstance(need(key), str):
+            raise DataFileError(f"{file}: '{key}' must be text")
+    return HandoffRules(
+        reasons=reasons,
+        aliases=aliases,
+        time_zone=str(bh["time_zone"]),
+        typical_reply_minutes=int(bh.get("typical_reply_minutes", 15)),
+        hours=hours,
+        notice=str(raw["notice"]),
+        eta_open=str(raw["eta_open"]),
+        eta_closed=str(raw["eta_closed"]),
+        holding_reply=str(raw["holding_reply"]),
+        holding_minutes=int(raw.get("holding_minutes", 15)),
+        outcomes=outcomes,
+        handback_slots=tuple(str(s) for s in need("handback_slots")),
+        reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),
+        live_conversation_minutes=int(raw.get("live_conversation_minutes", 60)),
+        summary_messages=int(raw.get("summary_messages", 10)),
+    )
+
+
+def next_opening(now: datetime, rules: HandoffRules | None = None) -> datetime | None:
+    """None when the team is at work at ``now`` (aware), else the next opening time (aware, in
+    the team's zone). Looks at most 14 days ahead."""
+    rules = rules or handoff_rules()
+    zone = ZoneInfo(rules.time_zone)
+    local = now.astimezone(zone)
+    span = rules.hours.get(local.weekday())
+    if span and span[0] <= local.time() < span[1]:
+        return None
+    for ahead in range(15):
+        day: date = local.date() + timedelta(days=ahead)
+        span = rules.hours.get(day.weekday())
+        if not span:
+            continue
+        opening = datetime.combine(day, span[0], zone)
+        if opening > local:
+            return opening
+    return None
+
+
+def reply_eta(
+    now: datetime, debtor_time_zone: str | None, locale: str = "en_US", rules: HandoffRules | None = None
+) -> str:
+    """When a person will reply, in words, in the debtor's zone: "within about 15 minutes" during
+    business hours, else "after we open at 8:00 AM on Monday (your time)"."""
+    rules = rules or handoff_rules()
+    opening = next_opening(now, rules)
+    if opening is None:
+        return rules.eta_open.format(minutes=rules.typical_reply_minutes)
+    try:
+        zone = ZoneInfo(debtor_time_zone or rules.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(rules.time_zone)
+    there = opening.astimezone(zone)
+    text = rules.eta_closed.format(
+        time=format_time(there, format="short", locale=locale),
+        day=format_date(there.date(), format="EEEE", locale=locale),
+    )
+    # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2 (70 a segment)
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def fallback_streak(events: list[dict[str, Any]]) -> int:
+    """How many of the latest user turns in a row the bot answered with its "didn't understand"
+    fallback (``utter_default`` / ``action_default_fallback``). ``events`` as Rasa serialises them."""
+    turns: list[bool] = []
+    for event in events:
+        if event.get("event") == "user":
+            turns.append(False)
+        elif (
+            event.get("event") == "action"
+            and turns
+            and event.get("name") in ("utter_default", "action_default_fallback")
+        ):
+            turns[-1] = True
+        elif event.get("event") in ("session_started", "restart"):
+            turns = []
+    streak = 0
+    for fell_back in reversed(turns):
+        if not fell_back:
+            break
+        streak += 1
+    return streak
+
+
+def reason_set_in_last_turn(events: list[dict[str, Any]]) -> str | None:
+    """The last non-empty ``handoff_reason`` slot value set since the latest user message."""
+    reason = None
+    for event in reversed(events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "slot" and event.get("name") == "handoff_reason" and event.get("value"):
+            reason = reason or str(event["value"])
+    return reason
+
+
+def last_messages(events: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` debtor and bot texts: ``{"from": "debtor"|"bot", "text", "at"}`` (ISO UTC)."""
+    out = []
+    for event in events:
+        kind = event.get("event")
+        if kind in ("user", "bot") and event.get("text"):
+            at = datetime.fromtimestamp(float(event.get("timestamp") or 0), timezone.utc).isoformat()
+            out.append({"from": "debtor" if kind == "user" else "bot", "text": str(event["text"]), "at": at})
+    return out[-limit:]
+
+
+def build_summary(
+    events: list[dict[str, Any]], slots: dict[str, Any], promises: list[str], limit: int | None = None
+) -> dict[str, Any]:
+    """What a collector needs at a glance: verification state, hardship, offers made, PTP (the
+    slots being filled and the open promises in ``promises``), and the last messages."""
+    if slots.get("identity_verified"):
+        verification = "verified"
+    elif slots.get("verification_locked"):
+        verification = "locked after failed attempts"
+    else:
+        verification = "not verified"
+    offers = slots.get("plan_options") or []
+    ptp_in_progress = None
+    if isinstance(slots.get("ptp_amount"), dict) or slots.get("ptp_date"):
+        amount = slots.get("ptp_amount") or {}
+        ptp_in_progress = f"{amount.get('amount', '?')} {amount.get('currency', '')} on {slots.get('ptp_date') or '?'}"
+    return {
+        "verification": verification,
+        "hardship": slots.get("hardship_type"),
+        "vulnerable": bool(slots.get("vulnerable")),
+        "collection_hold": slots.get("collection_hold"),
+        "offers": offers if isinstance(offers, list) else [offers],
+        "arrangement_id": slots.get("arrangement_id"),
+        "ptp_in_progress": ptp_in_progress,
+        "promises": promises,
+        "last_messages": last_messages(events, limit or handoff_rules().summary_messages),
+    }
+
+
+@dataclass
+class Ticket:
+    """A ticket as the queue holds it. Times are aware UTC; ``status`` is queued, claimed or closed."""
+
+    id: int
+    conversation_id: str
+    account_id: str | None
+    channel: str
+    reason: str
+    priority: int
+    opened_at: datetime
+    status: str
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def waited(self, now: datetime) -> timedelta:
+        """How long the ticket has waited (until claimed, or until ``now``)."""
+        return (self.claimed_at or now) - self.opened_at
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        """A JSON-ready dict, with ``wait_seconds`` and the reason's label."""
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "account_id": self.account_id,
+            "channel": self.channel,
+            "reason": self.reason,
+            "reason_label": handoff_rules().reason(self.reason).label,
+            "priority": self.priority,
+            "opened_at": self.opened_at.isoformat(),
+            "status": self.status,
+            "claimed_by": self.claimed_by,
+            "claimed_at": self.claimed_at.isoformat() if self.claimed_at else None,
+            "wait_seconds": int(self.waited(now).total_seconds()),
+            "summary": self.summary,
+        }
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# KEYS: ticket hash, queue, active. ARGV: collector, claimed_at ISO, ticket id.
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1
+"""
+# KEYS: ticket hash, queue, active, conversation key. ARGV: collector, force ("1": a supervisor), ticket id.
+# Returns 1 closed, 0 not open, -1 owned by someone else.
+_CLOSE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'claimed' then return 0 end
+if ARGV[2] ~= '1' and redis.call('HGET', KEYS[1], 'claimed_by') ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'status', 'closed')
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[3])
+if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
+return 1
+"""
+
+
+class HandoffError(RuntimeError):
+    """A queue operation was refused: ``code`` is not_found, not_open, not_owner or bad_outcome."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class HandoffQueue:
+    """The handoff queue over a Redis connection and the system of record at ``database_url``
+    (default ``DATABASE_URL``). Safe to use from several processes at once."""
+
+    def __init__(self, red: redis.Redis, database_url: str | None = None) -> None:
+        self.red = red
+        self.database_url = database_url
+        self._claim = red.register_script(_CLAIM)
+        self._close = red.register_script(_CLOSE)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, ticket_id: int) -> Ticket | None:
+        """The ticket with ``ticket_id`` as Redis holds it, or None."""
+        raw = self.red.hgetall(f"{PREFIX}ticket:{int(ticket_id)}")
+        if not raw:
+            return None
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        opened = _time(data["opened_at"])
+        assert opened is not None
+        return Ticket(
+            id=int(data["id"]),
+            conversation_id=data["conversation_id"],
+            account_id=data.get("account_id") or None,
+            channel=data["channel"],
+            reason=data["reason"],
+            priority=int(data["priority"]),
+            opened_at=opened,
+            status=data["status"],
+            claimed_by=data.get("claimed_by") or None,
+            claimed_at=_time(data.get("claimed_at")),
+            summary=json.loads(data.get("summary") or "{}"),
+        )
+
+    def open_ticket_id(self, conversation_id: str) -> int | None:
+        """The id of the conversation's open ticket (the bot is paused), else None."""
+        value = self.red.get(f"{PREFIX}conversation:{conversation_id}")
+        return int(value) if value and _text(value).isdigit() else None
+
+    def is_paused(self, conversation_id: str) -> bool:
+        """Whether the bot must stay silent in this conversation (a ticket is open)."""
+        return bool(self.red.exists(f"{PREFIX}conversation:{conversation_id}"))
+
+    def waiting(self) -> list[Ticket]:
+        """Unclaimed tickets, most urgent first, then longest waiting."""
+        ids = self.red.zrange(QUEUE_KEY, 0, -1)
+        return [t for t in (self.get(int(i)) for i in ids) if t is not None]
+
+    def active(self) -> list[Ticket]:
+        """Claimed, open tickets (conversations a collector owns), longest owned first."""
+        tickets = [t for t in (self.get(int(i)) for i in self.red.smembers(ACTIVE_KEY)) if t is not None]
+        return sorted(tickets, key=lambda t: (t.claimed_at or t.opened_at, t.id))
+
+    # -- changing ------------------------------------------------------------------------------
+    def open(
+        self,
+        *,
+        conversation_id: str,
+        channel: str,
+        reason: str,
+        account_id: str | None,
+        summary: dict[str, Any],
+        now: datetime | None = None,
+    ) -> tuple[Ticket, bool]:
+        """Open a ticket and pause the conversation; returns (ticket, created). When the
+        conversation already has an open ticket that one is returned, raised to the new reason's
+        priority if that is more urgent (a crisis while waiting on a dispute)."""
+        now = now or db.utcnow()
+        rules = handoff_rules()
+        reason_ = rules.reason(reason)
+        key = f"{PREFIX}conversation:{conversation_id}"
+        if not self.red.set(key, "opening", nx=True):
+            existing = self._wait_for_open(conversation_id)
+            if existing is not None and reason_.priority < existing.priority:
+                self._reprioritise(existing, reason_)
+                existing = self.get(existing.id) or existing
+            if existing is None:
+                raise HandoffError("not_found", f"conversation {conversation_id} is paused but its ticket is missing")
+            return existing, False
+        try:
+            with db.session_scope(self.database_url) as session:
+                row = db.HandoffTicket(
+                    conversation_id=conversation_id,
+                    account_id=account_id,
+                    channel=channel,
+                    reason=reason_.code,
+                    priority=reason_.priority,
+                    opened_at=now,
+                    summary=json.dumps(summary, default=str),
+                )
+                session.add(row)
+                session.flush()
+                ticket_id = int(row.id)
+                db.log_contact(
+                    session,
+                    account_id=account_id,
+                    channel=channel,
+                    direction="inbound",
+                    event="handoff_opened",
+                    conversation_id=conversation_id,
+                    detail=f"ticket {ticket_id} reason={reason_.code} priority={reason_.priority}",
+                )
+        except Exception:
+            self.red.delete(key)
+            raise
+        fields = {
+            "id": ticket_id,
+            "conversation_id": conversation_id,
+            "account_id": account_id or "",
+            "channel": channel,
+            "reason": reason_.code,
+            "priority": reason_.priority,
+            "opened_at": now.isoformat(),
+            "status": "queued",
+            "summary": json.dumps(summary, default=str),
+        }
+        pipe = self.red.pipeline()
+        pipe.hset(f"{PREFIX}ticket:{ticket_id}", mapping=fields)
+        pipe.zadd(QUEUE_KEY, {str(ticket_id): self._score(reason_.priority, now)})
+        pipe.set(key, str(ticket_id))
+        # the notice just given counts as the first "we have your message"
+        pipe.set(f"{PREFIX}holding:{conversation_id}", 1, ex=max(60, rules.holding_minutes * 60))
+        pipe.execute()
+        self.add_message(conversation_id, "system", f"Handed to a person: {reason_.label}.", now=now)
+        ticket = self.get(ticket_id)
+        assert ticket is not None
+        return ticket, True
+
+    def _wait_for_open(self, conversation_id: str) -> Ticket | None:
+        # another process may be between SET NX and writing the ticket: give it a moment
+        for _ in range(50):
+            ticket_id = self.open_ticket_id(conversation_id)
+            if ticket_id is not None:
+                return self.get(ticket_id)
+            time_mod.sleep(0.02)
+        return None
+
+    @staticmethod
+    def _score(priority: int, opened: datetime) -> float:
+        return priority * 1e10 + opened.timestamp()
+
+    def _reprioritise(self, ticket: Ticket, reason: Reason) -> None:
+        self.red.hset(f"{PREFIX}ticket:{ticket.id}", mapping={"priority": reason.priority, "reason": reason.code})
+        self.red.zadd(QUEUE_KEY, {str(ticket.id): self._score(reason.priority, ticket.opened_at)}, xx=True)
+        with db.session_scope(self.database_url) as session:
+            row = session.get(db.HandoffTicket, ticket.id)
+            if row is not None:
+                row.priority, row.reason = reason.priority, reason.code
+        self.add_message(ticket.conversation_id, "system", f"Escalated: {reason.label}.")
+
+    def claim(self, ticket_id: int, collector: str, now: datetime | None = None) -> bool:
+        """Give the ticket to ``collector`` if nobody has it; True for exactly one caller."""
+        now = now or db.utcnow()
+        won = bool(
+            self._claim(
+                keys=[f"{PREFIX}ticket:{int(ticket_id)}", QUEUE_KEY, ACTIVE_KEY],
+                args=[collector, now.isoformat(), str(int(ticket_id))],
+            )
+        )
+        if won:
+            ticket = self.get(ticket_id)
+            with db.session_scope(self.database_url) as session:
+                row = session.get(db.HandoffTicket, int(ticket_id))
+                if row is not None:
+                    row.claimed_by, row.claimed_at = collector, now
+            if ticket is not None:
+                self.add_message(ticket.conversation_id, "system", f"{collector} joined the conversation.", now=now)
+        return won
+
+    def close(
+        self,
+        ticket_id: int,
+        collector: str,
+        outcome: str,
+        notes: str = "",
+        supervisor: bool = False,
+        now: datetime | None = None,
+    ) -> Ticket:
+        """Resolve (``outcome`` from data/handoff.yml) or hand back (``outcome`` "handed_back"):
+        the ticket leaves the queue and the conversation is no longer paused. Only the collector
+        who claimed it may close it, or a supervisor. Raises :class:`HandoffError`."""
+        now = now or db.utcnow()
+        if outcome != "handed_back" and outcome not in handoff_rules().outcomes:
+            raise HandoffError("bad_outcome", f"unknown outcome {outcome!r}")
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            raise HandoffError("not_found", f"no ticket {ticket_id}")
+        result = int(
+            self._close(
+                keys=[
+                    f"{PREFIX}ticket:{ticket.id}",
+                    QUEUE_KEY,
+                    ACTIVE_KEY,
+                    f"{PREFIX}conversation:{ticket.conversation_id}",
+                ],
+                args=[collector, "1" if supervisor else "0", str(ticket.id)],
+            )
+        )
+        if result == 0:
+            raise HandoffError("not_open", f"ticket {ticket.id} is already closed")
+        if result < 0:
+            raise HandoffError("not_owner", f"ticket {ticket.id} belongs to {ticket.claimed_by or 'nobody yet'}")
+        with db.session_scope(self.database_url) as session:
+            row = session.get(db.HandoffTicket, ticket.id)
+            if row is not None:
+                row.resolved_at, row.outcome, row.notes = now, outcome, (notes or "")[:4000]
+                if row.claimed_by is None:
+                    row.claimed_by = collector
+            db.log_contact(
+                session,
+                account_id=ticket.account_id,
+                channel=ticket.channel,
+                direction="outbound",
+                event="handoff_closed",
+                conversation_id=ticket.conversation_id,
+                detail=f"ticket {ticket.id} outcome={outcome} by {collector}",
+            )
+        label = "Handed back to the bot" if outcome == "handed_back" else f"Resolved: {outcome}"
+        self.add_message(ticket.conversation_id, "system", f"{label} by {collector}.", now=now)
+        ticket.status = "closed"
+        return ticket
+
+    # -- transcript ----------------------------------------------------------------------------
+    def add_message(
+        self, conversation_id: str, sender: str, text: str, by: str | None = None, now: datetime | None = None
+    ) -> None:
+        """Append a message to the conversation's live transcript. ``sender`` is debtor, bot,
+        collector or system; ``by`` names the collector."""
+        entry = {"from": sender, "text": text, "at": (now or db.utcnow()).isoformat(), "by": by}
+        key = f"{PREFIX}transcript:{conversation_id}"
+        pipe = self.red.pipeline()
+        pipe.rpush(key, json.dumps(entry))
+        pipe.ltrim(key, -TRANSCRIPT_MAX, -1)
+        pipe.expire(key, TRANSCRIPT_TTL)
+        pipe.execute()
+
+    def transcript(self, conversation_id: str, start: int = 0) -> list[dict[str, Any]]:
+        """Messages from index ``start`` on (for polling: pass the count already shown)."""
+        raw = self.red.lrange(f"{PREFIX}transcript:{conversation_id}", max(0, int(start)), -1)
+        return [json.loads(_text(r)) for r in raw]
+
+    def holding_reply_due(self, conversation_id: str) -> bool:
+        """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
+        ttl = max(60, handoff_rules().holding_minutes * 60)
+        return bool(self.red.set(f"{PREFIX}holding:{conversation_id}", 1, nx=True, ex=ttl))
+
+
+def redis_from_env(env: dict[str, str]) -> redis.Redis:
+    """A Redis connection from REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD in ``env``."""
+    return redis.Redis(
+        host=env.get("REDIS_HOST", "127.0.0.1"),
+        port=int(env.get("REDIS_PORT", "6390")),
+        db=int(env.get("REDIS_DB", "0")),
+        password=env.get("REDIS_PASSWORD") or None,
+        socket_timeout=5,
+    )

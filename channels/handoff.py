@@ -1,0 +1,141 @@
+"""Handoff in the channels: after each bot turn, open a ticket when the turn set the slot
+``handoff_reason`` (or the bot failed to understand twice in a row), and while a ticket is open
+keep the bot silent, store the debtor's messages and show them in the console.
+
+The queue and its rules are in :mod:`bot.handoff`; this module adapts them to Rasa's agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.events import SlotSet
+
+from bot import db
+from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
+from bot.settings import contact_for, helplines
+from bot.verification import sender_phone
+from policies.safety_policy import is_crisis
+
+logger = logging.getLogger(__name__)
+CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice", "webchat": "webchat", "rest": "rest"}
+FALLBACKS_BEFORE_HANDOFF = 2
+
+
+def channel_of(message: UserMessage) -> str:
+    """sms, voice, webchat or rest for the message's input channel."""
+    return CHANNELS.get(message.input_channel or "rest", message.input_channel or "rest")
+
+
+def _account(account_id: str | None, sender_id: str) -> tuple[str | None, str | None, str]:
+    """(account id, time zone, locale) from the slot, else from the sender's phone number."""
+    with db.session_scope() as session:
+        account = session.get(db.Account, account_id) if account_id else None
+        if account is None and (phone := sender_phone(sender_id)):
+            account = db.find_account(session, phone_e164=phone)
+        if account is None:
+            return account_id, None, contact_for("US")["locale"]
+        return str(account.id), str(account.time_zone), contact_for(str(account.jurisdiction))["locale"]
+
+
+def _open_promises(account_id: str | None) -> list[str]:
+    if not account_id:
+        return []
+    with db.session_scope() as session:
+        rows = session.query(db.PromiseToPay).filter_by(account_id=account_id, status="open").all()
+        return [f"PTP-{r.id} {r.amount} due {r.due_date.isoformat()}" for r in rows]
+
+
+async def after_turn(agent: Any, red: redis.Redis, message: UserMessage, output: OutputChannel) -> None:
+    """Open a ticket when this turn asked for a person; tell the debtor when one will reply.
+    A turn that is the second "didn't understand" in a row opens one with reason ``fallback``
+    and records ``SlotSet("handoff_reason", "fallback")`` in the tracker."""
+    tracker = await agent.tracker_store.retrieve(message.sender_id)
+    if tracker is None:
+        return
+    events = [e.as_dict() for e in tracker.events]
+    reason = reason_set_in_last_turn(events)
+    from_guard = False
+    if reason is None and fallback_streak(events) >= FALLBACKS_BEFORE_HANDOFF:
+        reason, from_guard = "fallback", True
+    if reason is None:
+        return
+    queue = HandoffQueue(red)
+    slots = tracker.current_slot_values()
+    account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
+    summary = build_summary(events, slots, _open_promises(account_id))
+    ticket, created = queue.open(
+        conversation_id=message.sender_id,
+        channel=channel_of(message),
+        reason=reason,
+        account_id=account_id,
+        summary=summary,
+    )
+    if from_guard:
+        async with agent.lock_store.lock(message.sender_id):
+            tracker = await agent.tracker_store.retrieve(message.sender_id)
+            tracker.update(SlotSet("handoff_reason", reason))
+            await agent.tracker_store.save(tracker)
+    if created:
+        rules = handoff_rules()
+        notice = rules.notice.format(eta=reply_eta(db.utcnow(), time_zone, locale))
+        await output.send_text_message(message.sender_id, notice)
+        queue.add_message(message.sender_id, "bot", notice)
+        logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
+
+
+async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output: OutputChannel) -> bool:
+    """If a ticket is open for this conversation: store the message (tracker and live transcript),
+    keep the bot silent, and return True. A crisis message raises the ticket to crisis priority
+    and, while nobody has claimed it, gets the helpline at once. Otherwise return False."""
+    queue = HandoffQueue(red)
+    ticket_id = queue.open_ticket_id(message.sender_id)
+    if ticket_id is None and not queue.is_paused(message.sender_id):
+        return False
+    async with agent.lock_store.lock(message.sender_id):
+        # parsed and stored like any message, but no action is predicted: the bot says nothing
+        tracker = await agent.processor.log_message(message, should_save_tracker=True)
+    queue.add_message(message.sender_id, "debtor", message.text or "")
+    ticket = queue.get(ticket_id) if ticket_id is not None else None
+    slots = tracker.current_slot_values()
+    account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
+    with db.session_scope() as session:
+        db.log_contact(
+            session,
+            account_id=account_id,
+            channel=channel_of(message),
+            direction="inbound",
+            event="message_during_handoff",
+            conversation_id=message.sender_id,
+            detail=(message.text or "")[:500],
+        )
+    parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+    if ticket is not None and is_crisis(parse, "express_distress", 0.25):
+        queue.open(
+            conversation_id=message.sender_id,
+            channel=ticket.channel,
+            reason="crisis",
+            account_id=account_id,
+            summary=ticket.summary,
+        )
+        if ticket.status == "queued":
+            lines = helplines()
+            region = (slots.get("company_phone") and account_id and _jurisdiction(account_id)) or "US"
+            text = f"{lines.get(region.split('-')[0], lines['default'])} {lines['emergency']}"
+            await output.send_text_message(message.sender_id, text)
+            queue.add_message(message.sender_id, "bot", text)
+        return True
+    if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
+        reply = handoff_rules().holding_reply.format(eta=reply_eta(db.utcnow(), time_zone, locale))
+        await output.send_text_message(message.sender_id, reply)
+        queue.add_message(message.sender_id, "bot", reply)
+    return True
+
+
+def _jurisdiction(account_id: str) -> str:
+    with db.session_scope() as session:
+        account = session.get(db.Account, account_id)
+        return str(account.jurisdiction) if account is not None else "US"

@@ -1,0 +1,165 @@
+"""A collector's reply, in the debtor's own channel, after the compliance checks.
+
+Every reply passes the content lint (prohibited wording, per jurisdiction) and, for SMS and
+voice, the contact gate; a refusal is audited and nothing is sent. SMS goes through the real
+twilio client (TWILIO_API_BASE_URL), web chat through the bot's socket, voice as a call-back
+(placed now when the gate allows it, else scheduled for when it will).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from xml.sax.saxutils import escape
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from bot import db
+from bot.compliance import audit
+from bot.compliance.profiles import profile_for
+from bot.compliance.service import gate_contact, lint_outgoing
+from bot.handoff import Ticket, handoff_rules
+from bot.sms import split_for_sms
+from bot.verification import sender_phone
+from console import rasa_api
+
+logger = logging.getLogger(__name__)
+WINDOW_CODES = {"outside_contact_window", "inconvenient_time"}
+
+
+@dataclass
+class Delivery:
+    """What happened to a reply: ``sent`` (or scheduled), the ``channel``, a human ``detail``,
+    and the rule codes that ``blocked`` it."""
+
+    sent: bool
+    channel: str
+    detail: str
+    blocked: list[str] = field(default_factory=list)
+
+
+def _twilio(config: dict[str, Any]) -> Client:
+    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
+    client.api.base_url = config["TWILIO_API_BASE_URL"]
+    return client
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=db.utcnow().tzinfo)
+
+
+def _live(last_debtor_at: datetime | None, now: datetime) -> bool:
+    minutes = handoff_rules().live_conversation_minutes
+    return last_debtor_at is not None and now - _aware(last_debtor_at) <= timedelta(minutes=minutes)
+
+
+def deliver(
+    config: dict[str, Any], ticket: Ticket, collector: str, text: str, last_debtor_at: datetime | None, now: datetime
+) -> Delivery:
+    """Check and send ``text`` from ``collector`` for ``ticket``. ``last_debtor_at`` (aware UTC)
+    is when the debtor last wrote; within ``live_conversation_minutes`` the contact window is
+    not applied. Holds in ``reply_despite_holds`` (data/handoff.yml) do not stop a reply."""
+    channel = ticket.channel
+    rules = handoff_rules()
+    scheduled: datetime | None = None
+    with db.session_scope(config["DATABASE_URL"]) as session:
+        account = session.get(db.Account, ticket.account_id) if ticket.account_id else None
+        jurisdiction = str(account.jurisdiction) if account is not None else None
+        profile = profile_for(jurisdiction or "US")
+        bodies = (
+            split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments) if channel == "sms" else [text]
+        )
+        codes = sorted({v.rule for b in bodies for v in lint_outgoing(b, jurisdiction, channel).violations})
+        if not codes and account is not None and channel in ("sms", "voice"):
+            decision = gate_contact(
+                session, account, channel, now, actor=f"collector:{collector}", initiated_by="debtor"
+            )
+            codes = [
+                r.code
+                for r in decision.reasons
+                if r.code not in rules.reply_despite_holds
+                and not (r.code in WINDOW_CODES and _live(last_debtor_at, now))
+            ]
+            deferrable = all(c in WINDOW_CODES or c.startswith("cap_") for c in codes)
+            if channel == "voice" and codes and decision.outcome == "defer" and deferrable:
+                scheduled, codes = decision.defer_until, []
+        audit.record(
+            session,
+            actor=f"collector:{collector}",
+            action="collector_reply",
+            outcome="blocked" if codes else "allowed",
+            reasons=codes,
+            account_id=ticket.account_id,
+            detail={"ticket": ticket.id, "channel": channel, "text": text[:500]},
+        )
+        phone = sender_phone(ticket.conversation_id) or (str(account.debtor.phone_e164) if account else None)
+    if codes:
+        return Delivery(False, channel, "not sent: " + ", ".join(codes), codes)
+    if channel == "sms":
+        return _send_sms(config, ticket, collector, phone, bodies)
+    if channel == "voice" and scheduled is not None:
+        when = scheduled.isoformat()
+        _log(config, ticket, "voice", "callback_scheduled", f"at {when} collector:{collector} {text[:200]}")
+        return Delivery(True, "voice", f"call-back scheduled for {when} (the earliest time the contact gate allows)")
+    if channel == "voice":
+        return _call_back(config, ticket, collector, phone, text)
+    if channel == "webchat":
+        try:
+            connected = rasa_api.webchat_send(config, ticket.conversation_id, text)
+        except rasa_api.RasaUnavailable as exc:
+            return Delivery(False, channel, f"not sent: {exc}", ["webchat_unreachable"])
+        _log(config, ticket, "webchat", "collector_reply", f"{collector}: {text[:200]}")
+        return Delivery(True, channel, "sent to the chat" if connected else "sent; the chat window is closed now")
+    return Delivery(False, channel, "REST conversations cannot receive a pushed message", ["no_push_channel"])
+
+
+def _log(config: dict[str, Any], ticket: Ticket, channel: str, event: str, detail: str) -> None:
+    with db.session_scope(config["DATABASE_URL"]) as session:
+        db.log_contact(
+            session,
+            account_id=ticket.account_id,
+            channel=channel,
+            direction="outbound",
+            event=event,
+            conversation_id=ticket.conversation_id,
+            detail=detail,
+        )
+
+
+def _send_sms(config: dict[str, Any], ticket: Ticket, collector: str, phone: str | None, bodies: list[str]) -> Delivery:
+    if not phone:
+        return Delivery(False, "sms", "no phone number for this conversation", ["no_address"])
+    client = _twilio(config)
+    sids = []
+    for body in bodies:
+        try:
+            message = client.messages.create(to=phone, from_=config["TWILIO_NUMBER"], body=body)
+        except TwilioRestException as exc:
+            _log(config, ticket, "sms", "sms_failed", f"collector:{collector} twilio {exc.status} {exc.code}")
+            return Delivery(
+                False, "sms", f"Twilio refused the message ({exc.status}, code {exc.code})", ["twilio_error"]
+            )
+        except OSError as exc:
+            _log(config, ticket, "sms", "sms_failed", f"collector:{collector} {exc}")
+            return Delivery(False, "sms", f"Twilio unreachable: {exc}", ["twilio_unreachable"])
+        sids.append(str(message.sid))
+        _log(config, ticket, "sms", "sms_reply", f"{message.sid} collector:{collector} {body[:200]}")
+    return Delivery(True, "sms", f"sent as SMS ({', '.join(sids)})")
+
+
+def _call_back(config: dict[str, Any], ticket: Ticket, collector: str, phone: str | None, text: str) -> Delivery:
+    """Voice: call the debtor now, say the message and connect to COLLECTOR_PHONE."""
+    if not phone:
+        return Delivery(False, "voice", "no phone number for this conversation", ["no_address"])
+    dial = f"<Dial>{escape(config['COLLECTOR_PHONE'])}</Dial>" if config.get("COLLECTOR_PHONE") else ""
+    twiml = f"<Response><Say>{escape(text)}</Say>{dial}</Response>"
+    try:
+        call = _twilio(config).calls.create(to=phone, from_=config["TWILIO_NUMBER"], twiml=twiml)
+    except (TwilioRestException, OSError) as exc:
+        _log(config, ticket, "voice", "callback_failed", f"collector:{collector} {exc}")
+        return Delivery(False, "voice", f"call-back not placed: {exc}", ["twilio_error"])
+    _log(config, ticket, "voice", "callback_placed", f"{call.sid} collector:{collector} {text[:200]}")
+    return Delivery(True, "voice", f"call-back placed ({call.sid})")

@@ -1,0 +1,169 @@
+// Collector console: polling JSON, no page reloads. Debtor text is only ever set with
+// textContent, so nothing a debtor sends can run as HTML or script here.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
+    });
+  }
+
+  function say(el, text, bad) {
+    if (!el) return;
+    el.textContent = text;
+    el.className = "status" + (bad ? " flash error" : "");
+  }
+
+  function cell(tr, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  // -- queue page ---------------------------------------------------------------------------
+  var queue = document.getElementById("queue");
+  if (queue) {
+    var refresh = function () {
+      fetch(queue.dataset.poll, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
+        var body = queue.querySelector("tbody");
+        body.textContent = "";
+        if (!data.waiting.length) {
+          var tr = document.createElement("tr");
+          tr.className = "empty";
+          var td = cell(tr, "Nothing is waiting.");
+          td.colSpan = 8;
+          body.appendChild(tr);
+        }
+        data.waiting.forEach(function (t) {
+          var tr = document.createElement("tr");
+          tr.className = "prio-" + t.priority;
+          tr.dataset.ticket = t.id;
+          cell(tr, String(t.id));
+          cell(tr, String(t.priority));
+          var badge = document.createElement("span");
+          badge.className = "badge " + t.reason;
+          badge.textContent = t.reason_label;
+          cell(tr, "").appendChild(badge);
+          cell(tr, t.channel);
+          cell(tr, t.account_id || "unknown");
+          cell(tr, (t.summary && t.summary.verification) || "");
+          cell(tr, Math.floor(t.wait_seconds / 60) + " min");
+          var a = document.createElement("a");
+          a.href = "/tickets/" + encodeURIComponent(t.id);
+          a.textContent = "Open";
+          cell(tr, "").appendChild(a);
+          body.appendChild(tr);
+        });
+      }).catch(function () {});
+    };
+    setInterval(refresh, 3000);
+  }
+
+  var takeover = document.getElementById("takeover");
+  if (takeover) {
+    takeover.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var status = takeover.querySelector(".status");
+      post(takeover.dataset.url, { conversation_id: takeover.elements.conversation_id.value }).then(function (res) {
+        if (res.ok) { window.location.href = "/tickets/" + encodeURIComponent(res.data.ticket); }
+        else { say(status, res.data.message || "Could not take it over.", true); }
+      });
+    });
+  }
+
+  // -- ticket page --------------------------------------------------------------------------
+  var ticket = document.getElementById("ticket");
+  if (!ticket) return;
+  var transcript = document.getElementById("transcript");
+  var shown = 0;
+  var me = ticket.dataset.me;
+
+  function addMessage(m) {
+    var div = document.createElement("div");
+    div.className = "msg " + (m.from || "system");
+    var meta = document.createElement("span");
+    meta.className = "meta";
+    var who = m.from === "collector" ? (m.by || "collector") : m.from;
+    meta.textContent = who + " · " + (m.at || "").replace("T", " ").slice(0, 19);
+    var text = document.createElement("span");
+    text.className = "text";
+    text.textContent = m.text;
+    div.appendChild(meta);
+    div.appendChild(text);
+    transcript.appendChild(div);
+  }
+
+  try {
+    JSON.parse(document.getElementById("earlier").textContent || "[]").forEach(addMessage);
+  } catch (e) { /* no earlier messages */ }
+
+  function setState(t) {
+    document.getElementById("status").textContent = t.status;
+    var mine = t.status === "claimed" && t.claimed_by === me;
+    document.getElementById("claim").disabled = t.status !== "queued";
+    document.querySelector("#reply textarea").disabled = !mine;
+    document.getElementById("send").disabled = !mine;
+  }
+
+  function poll() {
+    fetch(ticket.dataset.api + "?since=" + shown, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
+      var atBottom = transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 10;
+      data.messages.forEach(addMessage);
+      shown = data.next;
+      if (data.messages.length && atBottom) transcript.scrollTop = transcript.scrollHeight;
+      setState(data.ticket);
+    }).catch(function () {});
+  }
+  poll();
+  setInterval(poll, 1500);
+
+  document.getElementById("claim").addEventListener("click", function () {
+    var status = document.getElementById("claim-status");
+    post(ticket.dataset.claim).then(function (res) {
+      say(status, res.ok ? "You have this conversation." : (res.data.message || "Could not claim it."), !res.ok);
+      poll();
+    });
+  });
+
+  document.getElementById("reply").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var box = this.elements.text;
+    var status = document.getElementById("reply-status");
+    say(status, "Sending…");
+    post(ticket.dataset.reply, { text: box.value }).then(function (res) {
+      if (res.ok) { box.value = ""; say(status, res.data.detail || "Sent."); poll(); }
+      else { say(status, res.data.detail || res.data.message || "Not sent.", true); }
+    });
+  });
+
+  document.getElementById("resolve").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var status = document.getElementById("resolve-status");
+    post(ticket.dataset.resolve, { outcome: this.elements.outcome.value, notes: this.elements.notes.value }).then(function (res) {
+      say(status, res.ok ? "Resolved." : (res.data.message || "Not resolved."), !res.ok);
+      poll();
+    });
+  });
+
+  document.getElementById("handback").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var status = document.getElementById("handback-status");
+    var slots = {};
+    ["identity_verified", "vulnerable"].forEach(function (name) {
+      var box = ev.target.elements[name];
+      if (box && box.checked) slots[name] = true;
+    });
+    post(ticket.dataset.handback, { slots: slots, notes: this.elements.notes.value }).then(function (res) {
+      say(status, res.ok ? "The bot has the conversation again." : (res.data.message || "Not handed back."), !res.ok);
+      poll();
+    });
+  });
+})();
