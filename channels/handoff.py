@@ -121,9 +121,20 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             account_id=account_id,
             summary=ticket.summary,
         )
+        with db.session_scope() as session:
+            # the contact gate holds collection contact after crisis language (data/compliance)
+            db.log_contact(
+                session,
+                account_id=account_id,
+                channel=channel_of(message),
+                direction="inbound",
+                event="handoff_crisis",
+                conversation_id=message.sender_id,
+                detail="priority=1 crisis language while waiting for a person",
+            )
         if ticket.status == "queued":
             lines = helplines()
-            region = (slots.get("company_phone") and account_id and _jurisdiction(account_id)) or "US"
+            region = _jurisdiction(account_id) if account_id else "US"
             text = f"{lines.get(region.split('-')[0], lines['default'])} {lines['emergency']}"
             await output.send_text_message(message.sender_id, text)
             queue.add_message(message.sender_id, "bot", text)

@@ -4,8 +4,9 @@ fallback, never an accidental hang-up.
 Every answer is TwiML with a ``<Gather input="speech dtmf">`` (language and hints set), so a
 silent bot turn or a paused conversation still keeps the line open. A low-confidence transcript
 gets a reprompt instead of a guess; silence gets one reprompt, then a polite close. When the bot
-hands off (a custom ``{"handoff": reason}`` message), the call is transferred with ``<Dial>`` to
-COLLECTOR_PHONE. Outbound calls are keyed by the debtor's number (``To``), inbound by ``From``.
+hands off (a custom ``{"handoff": reason}`` message, or any open handoff ticket for the caller),
+the call is transferred with ``<Dial>`` to COLLECTOR_PHONE. Outbound calls are keyed by the
+debtor's number (``To``), inbound by ``From``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handoff import HandoffQueue
 from bot.verification import sender_phone
 from channels.guard import clean_text, handle_guarded
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
@@ -132,6 +134,12 @@ class TwilioVoiceInput(InputChannel):
             await handle_guarded(request.app, on_new_message, message)
             said = [m.get("text", "") for m in collector.messages if m.get("text")]
             handoff = any((m.get("custom") or {}).get("handoff") for m in collector.messages)
+            try:
+                # a conversation waiting for a person (any handoff reason) is transferred while live
+                red = redis_client(agent.tracker_store) if agent else None
+                handoff = handoff or (red is not None and HandoffQueue(red).is_paused(sender))
+            except redis.exceptions.RedisError:
+                pass
             logger.info("voice turn for %s answered in %.0f ms", call_sid, (time.monotonic() - started) * 1000)
             if handoff and self.collector_phone:
                 spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in said)

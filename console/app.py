@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -83,6 +84,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "error.html",
             message=f"The form expired or was not sent from this site ({exc.description}). Reload the page and try again.",
         ), 400
+
+    @app.errorhandler(redis.exceptions.RedisError)
+    def queue_unreachable(exc: Exception) -> Any:
+        app.logger.error("handoff queue unreachable: %s", exc)
+        return render_template(
+            "error.html", message="The queue store (Redis) is unreachable. Nothing was changed; try again shortly."
+        ), 503
 
     @app.errorhandler(403)
     def forbidden(_: Any) -> Any:

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from bot import db
+from bot.handoff import HandoffQueue, redis_from_env
 from tests.conftest import Bot
 from tests.conversation.helpers import joined
 
@@ -136,14 +137,16 @@ def test_no_collection_after_crisis_or_attorney(bot: Bot, db_session: Any) -> No
         [bot.say(sender, "how much do i owe"), bot.say(sender, "i can pay 100 on friday"), bot.say(sender, "yes")]
     )
     assert "days past due" not in after and "recorded" not in after and "To confirm" not in after
-    assert "not talk about payments" in after
+    # the conversation now waits for a person (bot/handoff.py): the bot adds nothing about payments
+    assert HandoffQueue(redis_from_env(bot.env)).is_paused(sender)
 
     account = _account(db_session, "A-5009")
     sender = account.debtor.phone_e164
     _verify(bot, sender, account, account.debtor.postcode)
     bot.say(sender, "i have an attorney handling this, contact them")
     after = joined([bot.say(sender, "whats my balance"), bot.say(sender, "i can pay 50 friday")])
-    assert "days past due" not in after and "To confirm" not in after and "attorney" in after
+    assert "days past due" not in after and "To confirm" not in after
+    assert HandoffQueue(redis_from_env(bot.env)).is_paused(sender)
     promises = (
         db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id.in_(["A-5008", "A-5009"])))
         .scalars()

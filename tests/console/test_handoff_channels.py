@@ -1,0 +1,143 @@
+"""Handoff triggers in real conversations: repeated misunderstanding, crisis while waiting, a
+collector taking a conversation over, and the supervisor view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import db
+from bot.handoff import HandoffQueue
+from tests.conftest import Bot
+from tests.console.conftest import Collector
+
+
+def test_two_misunderstood_messages_in_a_row_go_to_a_person(bot: Bot, queue: HandoffQueue, db_session: Any) -> None:
+    from tests.conversation.test_dialogue_safety import _verify
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5124")).scalar_one()
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account, account.debtor.postcode)
+    replies = []
+    for text in ("zxqv blorp fnord", "wibble wobble qqq zzz", "plonk vrrt kkk"):
+        if queue.is_paused(sender):
+            break
+        replies.append(" ".join(bot.say(sender, text)))
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None, replies
+    assert len(replies) == 2 and "didn't understand" in replies[0], replies
+    ticket = queue.get(ticket_id)
+    assert ticket is not None and ticket.reason == "fallback" and ticket.summary["verification"] == "verified"
+    assert "A member of our team will reply" in replies[-1]
+    tracker = bot.get(f"/conversations/{sender}/tracker?token={bot.env['RASA_API_TOKEN']}")[1]
+    assert tracker["slots"]["handoff_reason"] == "fallback"
+    row = db_session.get(db.HandoffTicket, ticket_id)
+    assert row is not None and row.reason == "fallback" and row.channel == "rest"
+    queue.close(ticket_id, "sue", "other", supervisor=True)
+
+
+def test_crisis_while_waiting_raises_the_ticket_and_gives_the_helpline(
+    bot: Bot, queue: HandoffQueue, db_session: Any
+) -> None:
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5121")).scalar_one()
+    sender = account.debtor.phone_e164
+    bot.say(sender, "hi")
+    bot.say(sender, "my lawyer is handling this, talk to my attorney")
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None
+    assert queue.get(ticket_id).priority > 1  # type: ignore[union-attr]
+    reply = " ".join(bot.say(sender, "i can't go on anymore, i want to end my life"))
+    assert "988" in reply
+    ticket = queue.get(ticket_id)
+    assert ticket is not None and ticket.priority == 1 and ticket.reason == "crisis"
+    waiting = queue.waiting()
+    ahead = waiting[: [t.id for t in waiting].index(ticket_id)]
+    assert all(t.priority == 1 for t in ahead)  # only other crises before it
+    queue.close(ticket_id, "sue", "referred", supervisor=True)
+
+
+def test_supervisor_sees_active_takeovers_and_a_collector_may_take_over(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector]
+) -> None:
+    sender = "handoff-takeover-5122"
+    bot.say(sender, "hello")
+    ben, sue = collectors["ben"], collectors["sue"]
+    status, body = ben.post("/api/conversations/takeover", {"conversation_id": "no-such-conversation-5122"})
+    assert status == 404
+    status, body = ben.post("/api/conversations/takeover", {"conversation_id": sender})
+    assert status == 200, body
+    ticket = queue.get(body["ticket"])
+    assert ticket is not None and ticket.reason == "collector_request" and ticket.claimed_by == "ben"
+    assert bot.say(sender, "are you there?") == []  # the bot is quiet now
+    page = sue.client.get("/supervisor").get_data(as_text=True)
+    assert f"<td>{ticket.id}</td><td>ben</td>" in page
+    assert ben.client.get("/supervisor").status_code == 403
+    assert sue.post(f"/api/tickets/{ticket.id}/handback", {"slots": {}})[0] == 200  # a supervisor may
+    assert bot.say(sender, "hello again") != []
+
+
+def test_voice_dispute_is_transferred_live_and_a_reply_is_a_call_back(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector], db_session: Any
+) -> None:
+    from tests.conversation.test_twilio_sms import fake
+    from tests.conversation.test_twilio_voice import call, says
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5123")).scalar_one()
+    phone = account.debtor.phone_e164
+    base = {"CallSid": "CA5123handoff", "From": phone, "To": "+15559870000", "Direction": "inbound"}
+    assert call(bot, base)[0] == 200
+    status, root, _ = call(bot, {**base, "SpeechResult": "this is not my debt i dispute it", "Confidence": "0.92"})
+    assert status == 200 and root is not None
+    dial = root.find("Dial")
+    assert dial is not None and dial.text == bot.env["COLLECTOR_PHONE"], says(root)
+    ticket_id = queue.open_ticket_id(phone)
+    assert ticket_id is not None
+    ticket = queue.get(ticket_id)
+    assert ticket is not None and ticket.channel == "voice" and ticket.reason == "dispute"
+
+    calls_before = len(fake(bot, "/fake/calls"))
+    ava = collectors["ava"]
+    assert ava.post(f"/api/tickets/{ticket_id}/claim")[0] == 200
+    status, body = ava.post(f"/api/tickets/{ticket_id}/reply", {"text": "Calling you back about your dispute."})
+    assert status == 200 and "call-back" in body["detail"], body
+    placed = [c for c in fake(bot, "/fake/calls")[calls_before:] if c["to"] == phone]
+    assert len(placed) == 1
+    queue.close(ticket_id, "ava", "dispute_logged")
+
+
+def test_web_chat_reply_from_the_console_reaches_the_open_chat(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector]
+) -> None:
+    import asyncio
+
+    from tests.conversation.test_webchat import ChatClient
+
+    async def run() -> None:
+        chat = ChatClient(bot.base_url)
+        session = await chat.start()
+        token, session_id = session["token"], session["session_id"]
+        try:
+            await chat.say("hi", token)
+            notice = " ".join(await chat.say("i want to talk to a real person", token))
+            assert "A member of our team will reply" in notice
+            ticket_id = queue.open_ticket_id(session_id)
+            assert ticket_id is not None and queue.get(ticket_id).channel == "webchat"  # type: ignore[union-attr]
+            assert await chat.say("hello?", token, quiet=1.0) == []  # paused: nothing from the bot
+            ava = collectors["ava"]
+            assert (await asyncio.to_thread(ava.post, f"/api/tickets/{ticket_id}/claim"))[0] == 200
+            before = len(chat.received)
+            status, body = await asyncio.to_thread(
+                ava.post, f"/api/tickets/{ticket_id}/reply", {"text": "Hi, this is Ava from the team."}
+            )
+            assert status == 200 and body["detail"] == "sent to the chat", body
+            for _ in range(50):
+                if len(chat.received) > before:
+                    break
+                await asyncio.sleep(0.1)
+            assert chat.received[before:] == [{"text": "Hi, this is Ava from the team.", "from": "collector"}]
+            queue.close(ticket_id, "ava", "other")
+        finally:
+            await chat.sio.disconnect()
+
+    asyncio.run(run())

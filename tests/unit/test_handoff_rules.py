@@ -1,0 +1,128 @@
+"""Handoff rules (data/handoff.yml), the reply-time notice, fallback streaks and ticket summaries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from bot.compliance.lint import lint
+from bot.compliance.profiles import all_profiles
+from bot.handoff import (
+    build_summary,
+    fallback_streak,
+    handoff_rules,
+    next_opening,
+    reason_set_in_last_turn,
+    reply_eta,
+)
+
+UTC = timezone.utc
+
+
+def test_rules_load_with_crisis_first() -> None:
+    rules = handoff_rules()
+    assert rules.reason("crisis").priority == min(r.priority for r in rules.reasons.values())
+    assert rules.reason("plan_outside_bot_authority").code == "beyond_authority"  # alias
+    assert rules.reason("something_new").priority == rules.reason("requested").priority  # never an error
+    for code in (
+        "requested",
+        "dispute",
+        "attorney",
+        "bankruptcy",
+        "deceased",
+        "already_paid",
+        "abuse",
+        "fallback",
+        "beyond_authority",
+        "collector_request",
+        "vulnerability",
+        "crisis",
+    ):
+        assert code in rules.reasons, code
+    assert {"ptp", "arrangement", "dispute_logged", "refused", "wrong_party"} <= set(rules.outcomes)
+
+
+def test_business_hours_and_the_eta_in_the_debtors_zone() -> None:
+    rules = handoff_rules()
+    tuesday_noon_ny = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # 12:00 in New York
+    assert next_opening(tuesday_noon_ny, rules) is None
+    assert reply_eta(tuesday_noon_ny, "America/Los_Angeles") == f"within about {rules.typical_reply_minutes} minutes"
+    saturday_night = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)  # Sat 22:00 in New York, closed until Monday
+    opening = next_opening(saturday_night, rules)
+    assert opening is not None and opening.weekday() == 0 and opening.hour == 8
+    eta = reply_eta(saturday_night, "America/Los_Angeles")
+    assert eta == "after we open at 5:00 AM on Monday (your time)", eta
+    assert "\u202f" not in eta and eta.isascii()  # keeps an SMS in GSM-7
+    assert "lundi" in reply_eta(saturday_night, "Europe/Paris", "fr_FR")
+
+
+def test_the_notices_pass_the_content_lint() -> None:
+    rules = handoff_rules()
+    for template in (rules.notice, rules.holding_reply):
+        text = template.format(eta=rules.eta_open.format(minutes=15))
+        for profile in all_profiles():
+            assert not lint(text, profile, "webchat").violations, (profile.jurisdiction, text)
+
+
+def _turn(intent: str, *actions: str) -> list[dict[str, Any]]:
+    return [{"event": "user", "text": intent, "parse_data": {"intent": {"name": intent}}}] + [
+        {"event": "action", "name": a} for a in (*actions, "action_listen")
+    ]
+
+
+def test_fallback_streak_counts_consecutive_misunderstood_turns() -> None:
+    events = _turn("greet", "utter_greet") + _turn("nlu_fallback", "utter_default")
+    assert fallback_streak(events) == 1
+    assert fallback_streak(events + _turn("nlu_fallback", "utter_default")) == 2
+    assert fallback_streak(events + _turn("ask_balance", "action_tell_balance")) == 0
+    restarted = events + [{"event": "session_started"}] + _turn("nlu_fallback", "action_default_fallback")
+    assert fallback_streak(restarted) == 1
+
+
+def test_reason_is_read_from_the_last_turn_only() -> None:
+    earlier = _turn("dispute_debt", "action_record_account_event")
+    earlier.insert(2, {"event": "slot", "name": "handoff_reason", "value": "dispute"})
+    assert reason_set_in_last_turn(earlier) == "dispute"
+    assert reason_set_in_last_turn(earlier + _turn("greet", "utter_greet")) is None
+    cleared = _turn("greet") + [{"event": "slot", "name": "handoff_reason", "value": None}]
+    assert reason_set_in_last_turn(cleared) is None
+
+
+def test_summary() -> None:
+    events = [
+        {"event": "user", "text": "i lost my job", "timestamp": 1_700_000_000.0},
+        {"event": "bot", "text": "I'm sorry to hear that", "timestamp": 1_700_000_001.0},
+    ]
+    slots = {
+        "identity_verified": True,
+        "hardship_type": "job_loss",
+        "ptp_amount": {"amount": "50.00", "currency": "USD"},
+    }
+    summary = build_summary(events, slots, ["PTP-3 $20.00 due 2026-12-04"], limit=1)
+    assert summary["verification"] == "verified" and summary["hardship"] == "job_loss"
+    assert summary["ptp_in_progress"] == "50.00 USD on ?" and summary["promises"] == ["PTP-3 $20.00 due 2026-12-04"]
+    assert summary["last_messages"] == [
+        {"from": "bot", "text": "I'm sorry to hear that", "at": "2023-11-14T22:13:21+00:00"}
+    ]
+    assert build_summary([], {"verification_locked": True}, [])["verification"] == "locked after failed attempts"
+
+
+@pytest.mark.parametrize("bad", ["reasons: {}", "business_hours: {time_zone: Mars/Olympus}"])
+def test_a_bad_rules_file_names_the_field(bad: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from bot import handoff, settings
+
+    good = yaml.safe_load((settings.DATA / "handoff.yml").read_text())
+    good.update(yaml.safe_load(bad))
+    (tmp_path / "handoff.yml").write_text(yaml.safe_dump(good))
+    monkeypatch.setattr(settings, "DATA", tmp_path)
+    handoff.handoff_rules.cache_clear()
+    try:
+        with pytest.raises(settings.DataFileError, match="data/handoff.yml"):
+            handoff.handoff_rules()
+    finally:
+        monkeypatch.undo()
+        handoff.handoff_rules.cache_clear()
