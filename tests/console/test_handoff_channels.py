@@ -20,7 +20,7 @@ def test_two_misunderstood_messages_in_a_row_go_to_a_person(bot: Bot, queue: Han
     sender = account.debtor.phone_e164
     _verify(bot, sender, account, account.debtor.postcode)
     replies = []
-    for text in ("zxqv blorp fnord", "wibble wobble qqq zzz", "plonk vrrt kkk"):
+    for text in ("qwertyuiop", "lorem ipsum dolor sit amet", "asdfghjkl"):
         if queue.is_paused(sender):
             break
         replies.append(" ".join(bot.say(sender, text)))
