@@ -19,14 +19,26 @@ def test_two_misunderstood_messages_in_a_row_go_to_a_person(bot: Bot, queue: Han
     account = db_session.execute(select(db.Account).where(db.Account.id == "A-5124")).scalar_one()
     sender = account.debtor.phone_e164
     _verify(bot, sender, account, account.debtor.postcode)
-    replies = []
-    for text in ("zxqv blorp fnord", "wibble wobble qqq zzz", "plonk vrrt kkk"):
-        if queue.is_paused(sender):
-            break
+    # which strings the model cannot read changes with training: keyboard runs, checked as we go
+    streak, replies = 0, []
+    for text in (
+        "qwertyuiop",
+        "asdfghjkl",
+        "zxcvbnm",
+        "lorem ipsum dolor sit amet",
+        "hjkl hjkl",
+        "qwop qwop",
+        "poiuytrewq",
+        "lkjhgfdsa",
+        "mnbvcxz",
+    ):
         replies.append(" ".join(bot.say(sender, text)))
+        streak = streak + 1 if "didn't understand" in replies[-1] else 0
+        assert queue.is_paused(sender) == (streak >= 2), replies
+        if streak >= 2:
+            break
     ticket_id = queue.open_ticket_id(sender)
     assert ticket_id is not None, replies
-    assert len(replies) == 2 and "didn't understand" in replies[0], replies
     ticket = queue.get(ticket_id)
     assert ticket is not None and ticket.reason == "fallback" and ticket.summary["verification"] == "verified"
     assert "A member of our team will reply" in replies[-1]
