@@ -12,7 +12,11 @@ import logging
 from typing import Any
 
 import redis
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, TrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from stores.lock_store import FENCED_SET, current_fence
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,33 @@ class StrictRedisTrackerStore(RedisTrackerStore):
                 "Refusing to start: without it every conversation would lose its context. "
                 "Start Redis or set REDIS_HOST / REDIS_PORT."
             ) from exc
+
+    async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
+        """Save like ``RedisTrackerStore`` (merging with what is stored), but only while this task
+        still holds the conversation's lock (``stores.lock_store``): a turn that outlived its lock
+        raises ``LockError`` instead of overwriting the newer turn that took over."""
+        fence = current_fence(tracker.sender_id)
+        if fence is None:
+            await super().save(tracker, timeout)
+            return
+        await self.stream_events(tracker)
+        timeout = timeout or self.record_exp
+        key = self.key_prefix + tracker.sender_id
+        stored = self.red.get(key)
+        if stored is not None:
+            tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        saved = self.red.eval(
+            FENCED_SET,
+            2,
+            fence.queue,
+            key,
+            fence.marker_prefix,
+            fence.ticket,
+            self.serialise_tracker(tracker),
+            int(timeout or 0),
+        )
+        if not saved:
+            raise LockError(f"lock ticket {fence.ticket} lost before the tracker was saved; not saved")
 
     def ping(self) -> bool:
         """True when Redis answers a PING."""
