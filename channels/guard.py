@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import unicodedata
@@ -12,10 +13,14 @@ import redis
 from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import LockError
 
+from bot import logmask
+from channels import rasa_patches
 from channels.linting import LintedOutput, jurisdiction_of
 from stores.redis_store import StoreUnavailable, make_failures_loud, store_healthy
 
 logger = logging.getLogger(__name__)
+logmask.install()  # every channel imports this module: the Rasa server's logs are masked
+rasa_patches.apply()
 
 MAX_TEXT_CHARS = 2000  # longer messages are cut; a debtor never needs more in one turn
 TRY_AGAIN = (
@@ -25,6 +30,10 @@ TRY_AGAIN = (
 EMPTY_REPLY = "I didn't receive any text. Please type your message."
 SOMETHING_WENT_WRONG = (
     "Sorry, something went wrong on our side with that message. Please try again, or say 'agent' to reach a person."
+)
+HOLDING_REPLY = (
+    "Sorry, part of our system isn't responding, so I can't finish that right now. "
+    "Nothing you've told us is lost. Please try again in a few minutes."
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
@@ -54,12 +63,33 @@ def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
     return text, notes
 
 
+# Rasa's processor logs a failing custom action (action server down, timeout, 5xx) and carries on
+# without its events, which leaves the debtor with silence or a half answer; this notes the failure
+# for the turn being handled so the guard can send a holding reply.
+_ACTION_FAILED = "Encountered an exception while running action '"
+_turn_failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("turn_failures", default=None)
+
+
+class _ActionFailureWatch(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        failures = _turn_failures.get()
+        message = str(record.msg)
+        if failures is not None and message.startswith(_ACTION_FAILED):
+            failures.append(message[len(_ACTION_FAILED) :].split("'", 1)[0])
+        return True
+
+
+logging.getLogger("rasa.core.processor").addFilter(_ActionFailureWatch())
+
+
 async def handle_guarded(
     app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
 ) -> bool:
     """Pass ``message`` to Rasa unless the stores are down; on failure reply with :data:`TRY_AGAIN`.
 
-    Returns True when Rasa handled the message. Errors are logged, never swallowed silently.
+    When a custom action failed during the turn (action server down or erroring) the debtor also
+    gets :data:`HOLDING_REPLY` and the failure is logged. Returns True when Rasa handled the
+    message without such failures. Errors are logged, never swallowed silently.
     """
     agent = getattr(app.ctx, "agent", None)
     output = message.output_channel
@@ -74,9 +104,10 @@ async def handle_guarded(
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         return False
+    failures: list[str] = []
+    token = _turn_failures.set(failures)
     try:
         await on_new_message(message)
-        return True
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
         # drop anything already collected: it may have been produced without context
@@ -88,6 +119,13 @@ async def handle_guarded(
         logger.exception("message from %s failed", message.sender_id)
         await output.send_text_message(message.sender_id, SOMETHING_WENT_WRONG)
         return False
+    finally:
+        _turn_failures.reset(token)
+    if failures:
+        logger.error("custom action(s) %s failed for %s: sent a holding reply", failures, message.sender_id)
+        await message.output_channel.send_text_message(message.sender_id, HOLDING_REPLY)
+        return False
+    return True
 
 
 def health(app: Any) -> tuple[bool, dict[str, Any]]:

@@ -29,7 +29,7 @@ from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.verification import sender_phone
 from channels.guard import EMPTY_REPLY, TRY_AGAIN, clean_text, handle_guarded
-from channels.twilio_common import TwilioSender, TwilioSettings, first_delivery, signature_ok
+from channels.twilio_common import SmsOutbox, TwilioSender, TwilioSettings, first_delivery, signature_ok
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class TwilioSmsInput(InputChannel):
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
         self.sender = TwilioSender(settings)
+        self.outbox = SmsOutbox(self.sender, self._outbox_done)
+        self.red: redis.Redis | None = None  # the tracker store's Redis, once the server runs
         self.tasks: set[asyncio.Task[None]] = set()
 
     def _status_url(self) -> str:
@@ -86,14 +88,41 @@ class TwilioSmsInput(InputChannel):
         """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer."""
         account_id, jurisdiction = self._account(sender_phone(phone))
         profile = profile_for(jurisdiction)
+        queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
         for body in split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments):
-            sid, error = await self.sender.send_sms(phone, body, self._status_url())
+            if queued:
+                sid, error, retryable = None, "queued behind an earlier part", True
+            else:
+                sid, error, retryable = await self.sender.send_sms(phone, body, self._status_url())
             if sid:
                 self._log(account_id, phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
+            elif retryable and self._queue(account_id, phone, body, queued):
+                queued += 1
+                self._log(account_id, phone, "outbound", "sms_retry_queued", f"{error}; body: {body[:200]}")
             else:
                 # the debtor's turn is already saved; the failure is visible for a person to follow up
                 self._log(account_id, phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
                 logger.error("SMS to %s not delivered: %s", phone, error)
+
+    def _queue(self, account_id: str | None, phone: str, body: str, position: int) -> bool:
+        """Put a reply Twilio refused for now (5xx, network) in the outbox; False when Redis is down too."""
+        if self.red is None:
+            return False
+        item = {"to": phone, "body": body, "status_callback": self._status_url(), "account_id": account_id}
+        try:
+            SmsOutbox.put(self.red, item, order=position)
+            return True
+        except redis.exceptions.RedisError as exc:
+            logger.error("SMS outbox unavailable: %s", exc)
+            return False
+
+    def _outbox_done(self, item: dict[str, Any], sid: str | None, error: str | None) -> None:
+        phone, body = item["to"], item["body"]
+        if sid:
+            self._log(item.get("account_id"), phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
+        else:
+            self._log(item.get("account_id"), phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
+            logger.error("SMS to %s not delivered after the outbox retries: %s", phone, error)
 
     def _record_keyword(self, phone: str, keyword: str) -> None:
         account_id, _ = self._account(sender_phone(phone))
@@ -138,6 +167,15 @@ class TwilioSmsInput(InputChannel):
         module = inspect.getmodule(self)
         bp = Blueprint("collections_twilio_sms", module.__name__ if module else None)
 
+        @bp.listener("after_server_start")
+        async def _start_outbox(app: Any, _loop: Any) -> None:
+            def current_redis() -> redis.Redis | None:
+                agent = getattr(app.ctx, "agent", None)
+                self.red = redis_client(agent.tracker_store) if agent and agent.tracker_store else None
+                return self.red
+
+            self._spawn(self.outbox.drain_forever(current_redis))
+
         @bp.route("/", methods=["GET"])
         async def index(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -177,7 +215,7 @@ class TwilioSmsInput(InputChannel):
                     self._spawn(self.send(phone, [f"Collections help: call {contact_for(jurisdiction)['phone']}."]))
                 return _twiml()
             if not text:
-                media = int(form.get("NumMedia", "0") or 0)
+                media = form.get("NumMedia", "0").strip() not in ("", "0")
                 self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
                 return _twiml()
             metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}

@@ -39,6 +39,15 @@ STILL_THERE = "Are you still there? Please say something, or press a key."
 CLOSE = "I haven't heard anything, so I'll end the call now. You can call us back at any time. Goodbye."
 
 
+def _number(value: str | None, kind: type[int] | type[float]) -> Any:
+    """``value`` as ``kind``; 0 when missing or not a finite number (a malformed request is not a crash)."""
+    try:
+        number = kind(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return kind(0)
+    return number if number == number and abs(number) != float("inf") else kind(0)
+
+
 def _twiml(*verbs: str) -> HTTPResponse:
     body = '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>"
     return response.text(body, content_type="text/xml")
@@ -92,9 +101,9 @@ class TwilioVoiceInput(InputChannel):
             outbound = form.get("Direction", "").startswith("outbound")
             debtor = form.get("To" if outbound else "From", "")
             sender = sender_phone(debtor) or debtor or call_sid
-            silence = int(request.args.get("silence", "0") or 0)
+            silence = _number(request.args.get("silence"), int)
             speech, digits = form.get("SpeechResult", ""), form.get("Digits", "")
-            confidence = float(form.get("Confidence", "0") or 0)
+            confidence = _number(form.get("Confidence"), float)
 
             if silence:
                 return (

@@ -34,6 +34,11 @@ def base_env(**overrides: str) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SANIC_REGISTER": "False",
+        # Sanic closes a connection that sends nothing for KEEP_ALIVE_TIMEOUT (default 5 s), even a
+        # new one: when the Rasa server's loop is busy with NLU under load, the action server closed
+        # connections before the request was written ("Cannot write to closing transport"). Also
+        # longer than a load balancer's idle timeout (60 s), as it should be.
+        "SANIC_KEEP_ALIVE_TIMEOUT": "75",
         # Twilio: a local fake of its REST API unless real credentials and base URL are given
         "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
         "TWILIO_AUTH_TOKEN": "local-development-token",
