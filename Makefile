@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test train portfolio lint typecheck clean
+.PHONY: install run test train portfolio lint typecheck clean bench
 
 install:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,10 @@ test: install
 
 train: install
 	@$(PY) -m scripts.train
+
+# latency, throughput, memory and training time against a vanilla `rasa init` bot; prints JSON
+bench: install
+	@$(PY) -m scripts.bench
 
 portfolio: install
 	@$(PY) -m bot.cli load-portfolio

@@ -1,0 +1,81 @@
+"""Personal data stays out of the logs: after conversations over REST, SMS and voice that verify
+identity, ask the balance and hit a failing Twilio send, the Rasa server's log (channels included)
+and the action server's log hold no full date of birth, account reference or phone number."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from scripts import loadgen
+from tests.conftest import Bot
+from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
+
+pytestmark = pytest.mark.slow
+E164 = re.compile(r"\+\d{10,15}")
+ACCOUNT_REF = re.compile(r"\bA-\d{4}\b")
+
+
+def _forms_of(account: Any) -> list[str]:
+    dob = account.date_of_birth
+    national = account.phone[2:]
+    return [
+        account.phone,
+        national,
+        f"({national[:3]}) {national[3:6]}-{national[6:]}",
+        account.id,
+        dob.isoformat(),
+        f"{dob:%B} {dob.day} {dob.year}",
+        f"{dob:%m/%d/%Y}",
+    ]
+
+
+def _voice(bot: Bot, params: dict[str, str]) -> int:
+    path = "/webhooks/twilio_voice/webhook"
+    signature = RequestValidator(bot.env["TWILIO_AUTH_TOKEN"]).compute_signature(bot.env["PUBLIC_URL"] + path, params)
+    req = urllib.request.Request(
+        bot.base_url + path,
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status
+
+
+def test_conversations_leave_no_personal_data_in_logs(bot: Bot, database_url: str) -> None:
+    accounts = {a.id: a for a in loadgen.ensure_accounts(database_url)}
+    rest, text, voice, by_ref = (accounts[f"A-{n}"] for n in (5380, 5381, 5382, 5383))
+    logs = [bot.logs / "rasa.log", bot.logs / "actions.log"]
+    starts = [log.stat().st_size for log in logs]
+
+    for message in loadgen.debtor_script(rest)[:4] + ["I lost my job and can't pay", "I can pay 50 on friday"]:
+        assert bot.say(rest.phone, message)
+    # identified by account reference from a sender that is not a phone: the reference is in the text
+    for message in ["hi", by_ref.id, loadgen.debtor_script(by_ref)[1], by_ref.postcode, "how much do I owe"]:
+        assert bot.say("web-visitor-5383", message)
+
+    before = len(fake(bot, "/fake/messages"))
+    fake(bot, "/fake/fail", {"count": 1, "status": 503, "code": 20503})  # a logged, retried failure
+    for i, message in enumerate(loadgen.debtor_script(text)[:3]):
+        assert post_sms(bot, sms(text.phone, message)) == 200
+        assert replies_to(bot, text.phone, before, expect=i + 1)
+        before = len(fake(bot, "/fake/messages"))
+
+    call = {"CallSid": "CA" + "5382" * 8, "From": voice.phone, "To": "+15559870000", "Direction": "inbound"}
+    assert _voice(bot, call) == 200
+    assert _voice(bot, dict(call, SpeechResult=loadgen.debtor_script(voice)[1], Confidence="0.9")) == 200
+    time.sleep(1)
+
+    for log, start in zip(logs, starts, strict=True):
+        written = log.read_text(errors="replace")[start:]
+        assert written, f"{log.name}: nothing logged, the test would prove nothing"
+        for account in (rest, text, voice, by_ref):
+            for form in _forms_of(account):
+                assert form not in written, f"{log.name} contains {form!r}"
+        assert not E164.findall(written), E164.findall(written)[:5]
+        assert not ACCOUNT_REF.findall(written), ACCOUNT_REF.findall(written)[:5]
