@@ -50,7 +50,7 @@ class CollectionsRestInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             token = os.environ.get("REST_API_TOKEN")
             given = request.headers.get("Authorization", "")
-            if token and not hmac.compare_digest(given, f"Bearer {token}"):
+            if token and not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
             try:
                 body = request.json

@@ -55,7 +55,9 @@ def verify_session(token: Any, key: bytes) -> str | None:
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
         return None
     session_id, _ = token.split(".")
-    return session_id if hmac.compare_digest(sign_session(session_id, key), token) else None
+    # bytes: compare_digest refuses str with non-ASCII characters (a hostile token is not a crash)
+    expected = sign_session(session_id, key).encode()
+    return session_id if hmac.compare_digest(expected, token.encode("utf-8", "replace")) else None
 
 
 class WebChatOutput(OutputChannel):
@@ -128,7 +130,7 @@ class WebChatInput(InputChannel):
             return await response.file(STATIC / "socket.io.min.js", mime_type="application/javascript")
 
         @sio.on("session_request")
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None, *_: Any) -> None:
             token = data.get("token") if isinstance(data, dict) else None
             session_id = verify_session(token, self.key) or secrets.token_hex(16)
             await sio.enter_room(sid, session_id)
@@ -137,7 +139,7 @@ class WebChatInput(InputChannel):
             )
 
         @sio.on("user_uttered")
-        async def user_uttered(sid: str, data: Any) -> None:
+        async def user_uttered(sid: str, data: Any = None, *_: Any) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = verify_session(data.get("token"), self.key)
             if session_id is None:

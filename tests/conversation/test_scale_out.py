@@ -61,15 +61,21 @@ def cluster(bot: Bot, model: Path, redis_server: Redis, database_url: str, work_
 
 
 def _turns(events: list[dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:
-    """(user text, bot texts, action names) for every user message, in tracker order."""
+    """(user text, bot texts, action names) for every user message, in tracker order. What the bot
+    says when a session starts is logged just before the user message that started it: it is
+    part of that message's answer."""
     turns: list[tuple[str, list[str], list[str]]] = []
+    pending: list[str] = []  # bot texts after the last turn ended (session start)
+    listening = True
     for event in events:
         if event["event"] == "user":
-            turns.append((event["text"], [], []))
-        elif turns and event["event"] == "bot":
-            turns[-1][1].append(event.get("text") or "")
-        elif turns and event["event"] == "action":
+            turns.append((event["text"], pending, []))
+            pending, listening = [], False
+        elif event["event"] == "bot":
+            (pending if listening else turns[-1][1]).append(event.get("text") or "")
+        elif event["event"] == "action" and not listening:
             turns[-1][2].append(event["name"])
+            listening = event["name"] == "action_listen"
     return turns
 
 

@@ -28,7 +28,14 @@ def test_personal_data_is_masked(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["SID SM00000000000000000000000000000001", "answered in 143 ms", "port 5005", "April 2024", "ticket 12"],
+    [
+        "SID SM00000000000000000000000000000001",
+        "answered in 143 ms",
+        "port 5005",
+        "April 2024",
+        "Python/3.10.13",
+        "POST http://127.0.0.1:8099/2010-04-01/Accounts/AC0/Messages.json",
+    ],
 )
 def test_other_text_is_kept(text: str) -> None:
     assert mask(text) == text
