@@ -194,7 +194,7 @@ def _start_profiled(model: Path, env: dict[str, str], log: Path, out: Path) -> s
     args = [str(services.VENV_BIN / "python"), "-m", "cProfile", "-o", str(out), "-m", "rasa", "run"]
     args += ["--model", str(model), "--port", env["RASA_PORT"], "--interface", "127.0.0.1"]
     args += ["--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
-    proc = services._spawn(args, env, log)
+    proc = services._spawn(args, {**services.SERVER_THREADS, **env}, log)
     port = env["RASA_PORT"]
     services.wait_for(lambda: services.http_ok(f"http://127.0.0.1:{port}/webhooks/rest/health"), "Rasa", 300, proc)
     return proc

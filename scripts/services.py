@@ -56,6 +56,15 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+# Rasa reads the TF_* variables at start-up (rasa.utils.tensorflow.environment); torch, numpy and
+# spaCy read OMP_NUM_THREADS when they load
+SERVER_THREADS = {
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as s:
@@ -139,8 +148,13 @@ def start_action_server(env: dict[str, str], log: Path | None = None) -> subproc
 def start_rasa_server(
     model: Path, env: dict[str, str], log: Path | None = None, host: str = "127.0.0.1"
 ) -> subprocess.Popen[bytes]:
-    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded."""
+    """The Rasa server with the project's channels on RASA_PORT; waits until the model is loaded.
+
+    TensorFlow, PyTorch and BLAS run single-threaded unless the environment says otherwise: a
+    message is one short sentence, and their thread pools fighting over the cores made NLU about
+    5x slower on 2 cores (``make bench``); more throughput comes from more replicas."""
     port = env["RASA_PORT"]
+    env = {**SERVER_THREADS, **env}
     args = [
         str(VENV_BIN / "rasa"),
         "run",

@@ -34,6 +34,7 @@ class StrictRedisTrackerStore(RedisTrackerStore):
 
     def __init__(self, domain: Any = None, host: str = "localhost", port: int | str = 6379, **kwargs: Any) -> None:
         super().__init__(domain, host=host, port=int(port), **kwargs)
+        self._fenced_set = self.red.register_script(FENCED_SET)
         try:
             self.red.ping()
         except redis.exceptions.RedisError as exc:
@@ -57,15 +58,9 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         stored = self.red.get(key)
         if stored is not None:
             tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
-        saved = self.red.eval(
-            FENCED_SET,
-            2,
-            fence.queue,
-            key,
-            fence.marker_prefix,
-            fence.ticket,
-            self.serialise_tracker(tracker),
-            int(timeout or 0),
+        saved = self._fenced_set(
+            keys=[fence.queue, key],
+            args=[fence.marker_prefix, fence.ticket, self.serialise_tracker(tracker), int(timeout or 0)],
         )
         if not saved:
             raise LockError(f"lock ticket {fence.ticket} lost before the tracker was saved; not saved")
