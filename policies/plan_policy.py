@@ -97,8 +97,13 @@ class PlanPolicy(Policy):
         parse = tracker.latest_message.parse_data
         intent = (parse.get("intent") or {}).get("name")
         text = parse.get("text") or ""
-        statement = read_statement(text, "USD")  # only the labels matter here, not the currency
-        labelled = statement.income is not None or bool(statement.outgoings)
+        if not (stage or _HAS_NUMBER.search(text)):
+            return None  # most turns: nothing on the table and no figure said
+
+        def labelled() -> bool:
+            statement = read_statement(text, "USD")  # only the labels matter here, not the currency
+            return statement.income is not None or bool(statement.outgoings)
+
         if not stage:
             regular = any(pattern.search(text) for _kind, pattern in FREQUENCY_WORDS)
             if (
@@ -107,9 +112,9 @@ class PlanPolicy(Policy):
                 and regular
                 and _HAS_NUMBER.search(text)
             ):
-                return str(self.config["ie_action"] if labelled else self.config["offer_action"])
+                return str(self.config["ie_action"] if labelled() else self.config["offer_action"])
             return None
-        if labelled:
+        if labelled():
             return str(self.config["ie_action"])
         if stage == "confirming":
             if intent == "affirm":
