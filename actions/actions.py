@@ -21,6 +21,7 @@ from bot.compliance.profiles import all_profiles
 from bot.compliance.service import conversation_holds
 from bot.compliance.validation import validation_period_end
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
+from bot.kpis import parse_rating
 from bot.money import Money, MoneyError
 from bot.promises import check_amount, check_due_date, latest_due_date
 from bot.settings import company_contacts, contact_for, helplines, promise_rules, verification_rules
@@ -690,7 +691,7 @@ class ActionEndConversation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_goodbye")
-        return _stop_form(tracker) + [
+        events = _stop_form(tracker) + [
             SlotSet("identity_verified", False),
             SlotSet("date_of_birth", None),
             SlotSet("second_factor", None),
@@ -702,6 +703,40 @@ class ActionEndConversation(Action):
             SlotSet("monthly_income", None),
             SlotSet("monthly_outgoings", None),
         ]
+        if _csat_wanted(tracker):
+            # asked once; policies/csat_policy.py takes a bare 1-5 reply to it as the answer
+            dispatcher.utter_message(response="utter_csat_question")
+            events.append(SlotSet("csat_asked", True))
+        return events
+
+
+def _csat_wanted(tracker: Tracker) -> bool:
+    """Ask the CSAT question once per conversation, and never after an opt-out (no further
+    messages, 12 CFR 1006.6(e)), a wrong party or a locked verification, or a crisis."""
+    return not (
+        tracker.get_slot("csat_asked")
+        or tracker.get_slot("opted_out")
+        or tracker.get_slot("verification_locked")
+        or tracker.get_slot("collection_hold") == "crisis"
+        or tracker.get_slot("handoff_reason") == "crisis"
+    )
+
+
+class ActionRecordCsat(Action):
+    """Records the answer to the CSAT question: slot ``csat_score`` (1-5) and a contact-log event
+    ``csat`` whose detail is the score."""
+
+    def name(self) -> str:
+        return "action_record_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        score = parse_rating(tracker.latest_message.get("text"))
+        if score is None:  # the policy only predicts this action for a rating; stay safe anyway
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        _log(tracker, "csat", detail=str(score))
+        dispatcher.utter_message(response="utter_csat_thanks")
+        return [SlotSet("csat_score", float(score))]
 
 
 class ActionCollectionPaused(Action):

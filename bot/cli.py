@@ -27,7 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     pay.add_argument("account_id")
     pay.add_argument("amount", help="major units in the account currency, e.g. 50.00")
     pay.add_argument("--on", help="payment date YYYY-MM-DD (default: today)")
+    kpis = sub.add_parser("kpis", help="KPIs from the stored conversations and the system of record")
+    kpis.add_argument("--since", default="7d", help="7d, 12h, 2w or an ISO date (UTC); default 7d")
+    kpis.add_argument("--format", default="table", choices=["table", "csv"])
+    kpis.add_argument("--by", choices=["day", "channel", "segment"], help="one row per group, then the total")
+    kpis.add_argument(
+        "--sender-prefix", action="append", default=[], help="count only sender ids starting with this (repeatable)"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "kpis":
+        return _kpis(args.since, args.format, args.by, tuple(args.sender_prefix))
 
     if args.command == "load-portfolio":
         with db.session_scope() as session:
@@ -100,6 +110,58 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {reason.code}: {reason.citation} {reason.detail}".rstrip())
         return 0
     return 2
+
+
+def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
+    """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when Redis is unreachable."""
+    import csv
+    from datetime import datetime, timezone
+
+    import redis
+    from tabulate import tabulate
+
+    from bot.kpis import COLUMNS, format_value, parse_since
+    from bot.ops import Scope, kpi_report, redis_from_env
+
+    try:
+        since = parse_since(since_text, datetime.now(timezone.utc))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        with db.session_scope() as session:
+            rows, _ = kpi_report(redis_from_env(), session, Scope(prefixes, since), by)
+    except redis.exceptions.RedisError as exc:
+        print(f"cannot read conversations from Redis ({exc}); set REDIS_HOST / REDIS_PORT", file=sys.stderr)
+        return 1
+    header = [by or "group", *(c[0] for c in COLUMNS), "handoff_reasons"]
+    table = [
+        [
+            row.group,
+            *(format_value(getattr(row, attr), kind) for _, attr, kind in COLUMNS),
+            " ".join(f"{k}={v}" for k, v in sorted(row.handoff_reasons.items())),
+        ]
+        for row in rows
+    ]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        # CSV carries raw fractions (0-1) so a spreadsheet can compute with them
+        for row in rows:
+            writer.writerow(
+                [
+                    row.group,
+                    *(
+                        "" if (v := getattr(row, attr)) is None else (round(v, 6) if kind != "int" else v)
+                        for _, attr, kind in COLUMNS
+                    ),
+                    " ".join(f"{k}={v}" for k, v in sorted(row.handoff_reasons.items())),
+                ]
+            )
+    else:
+        print(f"KPIs since {since:%Y-%m-%d %H:%M} UTC")
+        print(tabulate(table, headers=header, tablefmt="simple"))
+    return 0
 
 
 if __name__ == "__main__":
