@@ -16,7 +16,9 @@ Definitions (numerator / denominator):
 - arrangement acceptance: conversations with slot ``arrangement_id`` set / conversations where
   ``action_offer_plans`` ran;
 - opt-out rate: conversations where ``action_opt_out`` ran / conversations;
-- fallback rate: user messages classified ``nlu_fallback`` / user messages;
+- fallback rate: user messages the bot answered with its "didn't understand" fallback
+  (``utter_default`` or ``action_default_fallback``) / user messages (a form that fills a slot
+  from a message NLU was unsure about is not a fallback; the review queue lists those too);
 - average turns: user messages / conversations;
 - CSAT: mean of the 1-5 answers (slot ``csat_score``) / conversations that answered.
 
@@ -39,6 +41,7 @@ SESSION_START = "action_session_start"
 REQUEST_HUMAN_ACTION = "action_request_human"
 OPT_OUT_ACTION = "action_opt_out"
 OFFER_PLANS_ACTION = "action_offer_plans"
+FALLBACK_ACTIONS = frozenset({"utter_default", "action_default_fallback"})
 GROUPINGS = ("day", "channel", "segment")
 
 # the answer to the CSAT question: one rating 1-5, typed ("5", "5/5", "4 stars") or spoken ("five")
@@ -97,17 +100,13 @@ class Conversation:
     plans_offered: bool
     arrangement_accepted: bool
     csat: int | None
+    fallbacks: int = 0  # user messages answered with the fallback
     events: tuple[dict[str, Any], ...] = field(repr=False, compare=False, default=())
 
     @property
     def day(self) -> date:
         """UTC date the conversation started."""
         return self.started_at.date()
-
-    @property
-    def fallbacks(self) -> int:
-        """User messages NLU could not classify confidently (``nlu_fallback``)."""
-        return sum(1 for m in self.messages if m.intent == FALLBACK_INTENT)
 
 
 def _at(event: Mapping[str, Any]) -> datetime:
@@ -157,11 +156,17 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
         return None
     slots: dict[str, list[Any]] = {}
     actions: set[str] = set()
+    fell_back: set[int] = set()
+    turn = -1
     for event in events:
-        if event.get("event") == "slot":
+        if event.get("event") == "user":
+            turn += 1
+        elif event.get("event") == "slot":
             slots.setdefault(str(event.get("name")), []).append(event.get("value"))
         elif event.get("event") == "action":
             actions.add(str(event.get("name")))
+            if event.get("name") in FALLBACK_ACTIONS and turn >= 0:
+                fell_back.add(turn)
     reasons = [str(v) for v in slots.get("handoff_reason", []) if v]
     if REQUEST_HUMAN_ACTION in actions and "requested" not in reasons:
         reasons.append("requested")
@@ -180,6 +185,7 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
         plans_offered=OFFER_PLANS_ACTION in actions,
         arrangement_accepted=any(v for v in slots.get("arrangement_id", [])),
         csat=int(csat_values[-1]) if csat_values else None,
+        fallbacks=len(fell_back),
         events=tuple(events),
     )
 

@@ -68,10 +68,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     auth.login_manager.init_app(app)
 
-    from console import views
+    from console import ops, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(ops.bp)
 
     @app.context_processor
     def helpers() -> dict[str, Any]:

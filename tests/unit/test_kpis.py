@@ -88,7 +88,7 @@ def test_conversation_reduction_and_sessions() -> None:
     conversations = conversations_from_tracker("s1", {"events": e.events})
     assert len(split_sessions(e.events)) == 2 and len(conversations) == 2
     first, second = conversations
-    assert (first.rpc, first.account_id, first.csat, first.fallbacks, len(first.messages)) == (True, "A-1001", 5, 2, 4)
+    assert (first.rpc, first.account_id, first.csat, first.fallbacks, len(first.messages)) == (True, "A-1001", 5, 1, 4)
     assert first.handoff_reasons == () and first.channel == "rest"
     assert (second.rpc, second.handoff_reasons, second.channel) == (False, ("requested",), "twilio_sms")
     assert second.day == (T0 + timedelta(hours=2)).date()

@@ -1,0 +1,308 @@
+"""Ops pages (supervisor role): KPI dashboard with charts, the review queue of messages NLU was
+unsure about (labelled into ``data/nlu/``), and a conversation viewer with export to a Rasa test
+story.
+
+Settings (``create_app`` config): REDIS_* (the tracker store), OPS_SENDER_PREFIXES (count only
+these sender ids; all when empty), OPS_NLU_DIR (default ``data/nlu``), OPS_REVIEW_THRESHOLD (top
+intent confidence below which a message is queued; default the FallbackClassifier threshold of
+``config.yml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from bot import db
+from bot.kpis import COLUMNS, Conversation, KpiRow, conversations_from_tracker, format_value, low_confidence_messages
+from bot.nlu_review import DISMISSED, NLU_DIR, LabelError, append_example, intents_by_file, record_review, reviewed_keys
+from bot.ops import Scope, kpi_report, load_conversations, load_tracker
+from console import charts
+from console.auth import role_required
+
+bp = Blueprint("ops", __name__, url_prefix="/ops")
+PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def _fallback_threshold() -> float:
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    for component in config.get("pipeline") or []:
+        if component.get("name") == "FallbackClassifier":
+            return float(component.get("threshold", 0.3))
+    return 0.3
+
+
+def _redis() -> redis.Redis:
+    cfg = current_app.config
+    return redis.Redis(
+        host=cfg["REDIS_HOST"],
+        port=int(cfg["REDIS_PORT"]),
+        db=int(cfg.get("REDIS_DB") or 0),
+        password=cfg.get("REDIS_PASSWORD") or None,
+        socket_timeout=10,
+    )
+
+
+def _period() -> tuple[str, datetime]:
+    period = request.args.get("since", "7d")
+    if period not in PERIODS:
+        period = "7d"
+    return period, datetime.now(timezone.utc) - timedelta(days=PERIODS[period])
+
+
+def _scope(since: datetime | None) -> Scope:
+    return Scope(tuple(current_app.config.get("OPS_SENDER_PREFIXES") or ()), since)
+
+
+def _nlu_dir() -> Path:
+    return Path(current_app.config.get("OPS_NLU_DIR") or NLU_DIR)
+
+
+@contextmanager
+def _session() -> Iterator[Any]:
+    with db.session_scope(current_app.config["DATABASE_URL"]) as session:
+        yield session
+
+
+def _unavailable(exc: Exception) -> tuple[str, int]:
+    current_app.logger.error("ops: tracker store unreachable: %s", exc)
+    message = "The conversation store (Redis) cannot be reached right now; try again in a minute."
+    return render_template("error.html", message=message), 503
+
+
+def _report(since: datetime, by: str | None) -> list[KpiRow]:
+    with _session() as session:
+        rows, _ = kpi_report(_redis(), session, _scope(since), by)
+    return rows
+
+
+@bp.route("/")
+@role_required("supervisor")
+def index() -> Any:
+    period, since = _period()
+    try:
+        by_channel = _report(since, "channel")
+        by_segment = _report(since, "segment")
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    total = by_channel[-1]
+    tiles = [(header, format_value(getattr(total, attr), kind)) for header, attr, kind in COLUMNS]
+    return render_template(
+        "ops/dashboard.html",
+        period=period,
+        periods=list(PERIODS),
+        tiles=tiles,
+        columns=COLUMNS,
+        by_channel=by_channel,
+        by_segment=by_segment,
+        format_value=format_value,
+        total=total,
+    )
+
+
+CHARTS = {
+    "rates": lambda rows: charts.rates_over_time(rows[:-1]),
+    "volume": lambda rows: charts.volume_over_time(rows[:-1]),
+    "csat": lambda rows: charts.csat_over_time(rows[:-1]),
+    "handoffs": lambda rows: charts.handoff_reasons(rows[-1]),
+}
+
+
+@bp.route("/charts/<name>.svg")
+@role_required("supervisor")
+def chart(name: str) -> Any:
+    if name not in CHARTS:
+        abort(404)
+    _, since = _period()
+    try:
+        rows = _report(since, "day")
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    response = Response(CHARTS[name](rows), mimetype="image/svg+xml")
+    # matplotlib's SVG carries its own style element; it is an image, never a document with script
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class ReviewForm(FlaskForm):  # type: ignore[misc]
+    """One queued message: the text as it will be added (editable, e.g. to remove personal data)
+    and the intent it should have had."""
+
+    key = HiddenField(validators=[DataRequired(), Length(max=200)])
+    text = StringField("Example", validators=[DataRequired(), Length(max=300)])
+    intent = SelectField("Intent", choices=[])
+    label = SubmitField("Add to training data")
+    dismiss = SubmitField("Dismiss")
+
+
+def _queue(since: datetime | None = None) -> list[Any]:
+    with _session() as session:
+        done = reviewed_keys(session)
+    conversations = load_conversations(_redis(), _scope(since))
+    threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
+    return low_confidence_messages(conversations, threshold, exclude=done)
+
+
+@bp.route("/review", methods=["GET", "POST"])
+@role_required("supervisor")
+def review() -> Any:
+    intents = sorted(intents_by_file(_nlu_dir()))
+    if request.method == "POST":
+        form = ReviewForm()
+        form.intent.choices = [(i, i) for i in intents]
+        if not form.validate_on_submit():
+            errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
+            flash(f"Nothing changed: {errors or 'the form was incomplete'}.", "error")
+            return redirect(url_for("ops.review")), 303
+        try:
+            queued = {m.key: m for m in _queue()}
+        except redis.exceptions.RedisError as exc:
+            return _unavailable(exc)
+        if form.key.data not in queued:
+            flash("That message is no longer in the queue (already reviewed?).", "error")
+            return redirect(url_for("ops.review")), 303
+        try:
+            with _session() as session:
+                if form.dismiss.data:
+                    record_review(
+                        session,
+                        key=form.key.data,
+                        text=queued[form.key.data].text,
+                        intent=DISMISSED,
+                        reviewer=current_user.username,
+                        file=None,
+                    )
+                    flash("Dismissed.")
+                else:
+                    path = append_example(form.intent.data, form.text.data, _nlu_dir())
+                    record_review(
+                        session,
+                        key=form.key.data,
+                        text=form.text.data,
+                        intent=form.intent.data,
+                        reviewer=current_user.username,
+                        file=path.name,
+                    )
+                    flash(
+                        f"Added “{' '.join(form.text.data.split())}” to {path.name} as {form.intent.data}. "
+                        "Review and commit the change, then retrain."
+                    )
+        except LabelError as exc:
+            flash(f"Not added: {exc}.", "error")
+        return redirect(url_for("ops.review")), 303
+    try:
+        messages = _queue()
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    forms = []
+    for message in messages[:100]:
+        form = ReviewForm(formdata=None, key=message.key, text=message.text, intent=message.best_guess())
+        form.intent.choices = [(i, i) for i in intents]
+        forms.append((message, form))
+    return render_template("ops/review.html", forms=forms, total=len(messages))
+
+
+@bp.route("/conversations")
+@role_required("supervisor")
+def conversations() -> Any:
+    period, since = _period()
+    query = request.args.get("q", "").strip()[:128]
+    try:
+        found = load_conversations(_redis(), _scope(since))
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    if query:
+        found = [c for c in found if query.lower() in c.sender_id.lower() or query.upper() == (c.account_id or "")]
+    found.sort(key=lambda c: c.started_at, reverse=True)
+    return render_template(
+        "ops/conversations.html", conversations=found[:200], total=len(found), q=query, period=period, periods=PERIODS
+    )
+
+
+def _one(sender_id: str) -> tuple[list[Conversation], int]:
+    tracker = load_tracker(_redis(), sender_id, _scope(None).key_prefix)
+    if tracker is None:
+        abort(404)
+    sessions = conversations_from_tracker(sender_id, tracker)
+    if not sessions:
+        abort(404)
+    try:
+        index = int(request.args.get("n", len(sessions) - 1))
+    except ValueError:
+        index = len(sessions) - 1
+    if not 0 <= index < len(sessions):
+        abort(404)
+    return sessions, index
+
+
+@bp.route("/conversations/<path:sender_id>/story.yml")
+@role_required("supervisor")
+def export_story(sender_id: str) -> Any:
+    try:
+        sessions, index = _one(sender_id)
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    from console.stories import export_test_story  # imports Rasa: only when a story is exported
+
+    text = export_test_story(sessions[index], name=f"conversation {sender_id} #{index + 1}")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sender_id)[:60]
+    return Response(
+        text,
+        mimetype="application/x-yaml",
+        headers={"Content-Disposition": f'attachment; filename="test_story_{safe}_{index + 1}.yml"'},
+    )
+
+
+@bp.route("/conversations/<path:sender_id>")
+@role_required("supervisor")
+def conversation(sender_id: str) -> Any:
+    try:
+        sessions, index = _one(sender_id)
+    except redis.exceptions.RedisError as exc:
+        return _unavailable(exc)
+    return render_template(
+        "ops/conversation.html",
+        sessions=sessions,
+        index=index,
+        conversation=sessions[index],
+        lines=_lines(sessions[index]),
+    )
+
+
+def _lines(conversation: Conversation) -> list[dict[str, Any]]:
+    """Transcript lines: debtor and bot messages, actions and slots as system notes."""
+    out: list[dict[str, Any]] = []
+    for event in conversation.events:
+        kind = event.get("event")
+        at = datetime.fromtimestamp(float(event.get("timestamp") or 0), tz=timezone.utc)
+        if kind == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            meta = f"{intent.get('name')} {float(intent.get('confidence') or 0):.2f}"
+            out.append({"who": "debtor", "text": event.get("text") or "", "meta": meta, "at": at})
+        elif kind == "bot" and event.get("text"):
+            out.append({"who": "bot", "text": event.get("text"), "meta": "", "at": at})
+        elif kind == "action" and event.get("name") not in ("action_listen", "action_session_start"):
+            out.append({"who": "system", "text": f"action {event.get('name')}", "meta": "", "at": at})
+        elif kind == "slot" and event.get("name") in (
+            "handoff_reason",
+            "csat_score",
+            "identity_verified",
+            "account_id",
+        ):
+            out.append({"who": "system", "text": f"{event.get('name')} = {event.get('value')}", "meta": "", "at": at})
+    return out

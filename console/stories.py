@@ -1,0 +1,32 @@
+"""Export of a stored conversation as a Rasa test story (YAML), with Rasa's own story writer so
+the file is what ``rasa test core --stories`` reads."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.story_writer.yaml_story_writer import YAMLStoryWriter
+
+from bot.kpis import Conversation
+
+DOMAIN_DIR = Path(__file__).resolve().parent.parent / "bot" / "domain"
+
+
+@lru_cache(maxsize=1)
+def _domain() -> Domain:
+    return Domain.load(str(DOMAIN_DIR))
+
+
+def export_test_story(conversation: Conversation, name: str) -> str:
+    """The conversation's events as one test story named ``name``: each debtor message with its
+    text and the intent NLU gave it, then the actions, forms and slots that followed."""
+    # session_started_metadata is set by Rasa itself at session start; a test story cannot replay it
+    events = [
+        e for e in conversation.events if not (e.get("event") == "slot" and e.get("name") == "session_started_metadata")
+    ]
+    tracker = DialogueStateTracker.from_dict(name, events, _domain().slots)
+    story = tracker.as_story()
+    return str(YAMLStoryWriter().dumps(story.story_steps, is_test_story=True))
