@@ -58,3 +58,40 @@ def test_review_post_without_csrf_or_fields_changes_nothing(app: Flask) -> None:
     _login(client, "sam", "supervisor-pass-1")
     assert client.post("/ops/review", data={"key": "k", "text": "hi", "intent": "greet"}).status_code == 400
     assert client.get("/ops/charts/nope.svg").status_code == 404
+
+
+def test_story_export_reads_back_with_object_entities(tmp_path: Path) -> None:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    from bot.kpis import conversation_from_events
+    from console.stories import export_test_story
+
+    def user(t: float, text: str, intent: str, entities: list[dict[str, object]]) -> dict[str, object]:
+        parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": entities, "text": text}
+        return {"event": "user", "timestamp": t, "text": text, "parse_data": parse, "input_channel": "rest"}
+
+    amount = {"entity": "amount", "start": 10, "end": 13, "value": {"amount": "200.00", "currency": "USD"}}
+    date = {"entity": "date", "start": 17, "end": 23, "value": "2026-12-04"}
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": 1.0},
+        {"event": "session_started", "timestamp": 1.0},
+        {"event": "slot", "name": "session_started_metadata", "value": {"channel": "rest"}, "timestamp": 1.0},
+        {"event": "action", "name": "action_listen", "timestamp": 1.1},
+        user(2.0, "I can pay 200 on friday", "promise_to_pay", [amount, date]),
+        {"event": "action", "name": "ptp_form", "timestamp": 3.0},
+        {"event": "active_loop", "name": "ptp_form", "timestamp": 3.0},
+        {"event": "action", "name": "action_listen", "timestamp": 4.0},
+    ]
+    conversation = conversation_from_events("s", events)
+    assert conversation is not None
+    text = export_test_story(conversation, "conversation s #1")
+    assert "session_started_metadata" not in text and '"amount"' not in text
+    path = tmp_path / "story.yml"
+    path.write_text(text)
+    steps = YAMLStoryReader().read_from_file(str(path))
+    found = [e for step in steps for e in step.events]
+    users = [e for e in found if isinstance(e, UserUttered)]
+    assert [u.text for u in users] == ["I can pay 200 on friday"] and users[0].intent_name == "promise_to_pay"
+    assert [e.entities for e in users][0][0]["value"] == "2026-12-04"
+    assert "ptp_form" in [e.action_name for e in found if isinstance(e, ActionExecuted)]

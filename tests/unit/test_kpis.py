@@ -60,7 +60,10 @@ class Events:
     def user(self, text: str, intent: str, confidence: float = 0.95, channel: str = "rest") -> Events:
         ranking = [{"name": intent, "confidence": confidence}, {"name": "greet", "confidence": 0.01}]
         if intent == "nlu_fallback":
-            ranking = [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "promise_to_pay", "confidence": confidence}]
+            ranking = [
+                {"name": "nlu_fallback", "confidence": 0.7},
+                {"name": "promise_to_pay", "confidence": confidence},
+            ]
         parse = {"intent": {"name": intent, "confidence": confidence}, "intent_ranking": ranking, "text": text}
         return self._add({"event": "user", "text": text, "parse_data": parse, "input_channel": channel})
 
