@@ -705,7 +705,8 @@ class ActionEndConversation(Action):
         ]
         if _csat_wanted(tracker):
             # asked once; policies/csat_policy.py takes a bare 1-5 reply to it as the answer
-            dispatcher.utter_message(response="utter_csat_question")
+            voice = _channel(tracker) == "twilio_voice"
+            dispatcher.utter_message(response="utter_csat_question_voice" if voice else "utter_csat_question")
             events.append(SlotSet("csat_asked", True))
         return events
 

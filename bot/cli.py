@@ -115,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
 def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
     """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when Redis is unreachable."""
     import csv
+    import os
     from datetime import datetime, timezone
 
     import redis
     from tabulate import tabulate
 
+    from bot.handoff import redis_from_env
     from bot.kpis import COLUMNS, format_value, parse_since
-    from bot.ops import Scope, kpi_report, redis_from_env
+    from bot.ops import Scope, kpi_report
 
     try:
         since = parse_since(since_text, datetime.now(timezone.utc))
@@ -130,7 +132,7 @@ def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) 
         return 2
     try:
         with db.session_scope() as session:
-            rows, _ = kpi_report(redis_from_env(), session, Scope(prefixes, since), by)
+            rows, _ = kpi_report(redis_from_env(dict(os.environ)), session, Scope(prefixes, since), by)
     except redis.exceptions.RedisError as exc:
         print(f"cannot read conversations from Redis ({exc}); set REDIS_HOST / REDIS_PORT", file=sys.stderr)
         return 1

@@ -5,7 +5,6 @@ record (promises to pay, accounts for segments)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,18 +20,6 @@ from bot.kpis import Conversation, KpiRow, Promise, compute, conversations_from_
 
 # endpoints.yml: key_prefix "collections"; Rasa appends ":tracker:"
 DEFAULT_KEY_PREFIX = "collections:tracker:"
-
-
-def redis_from_env() -> redis.Redis:
-    """A client for the tracker store Redis from REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD
-    (defaults 127.0.0.1, 6390, 0, none: the ``make run`` values)."""
-    return redis.Redis(
-        host=os.environ.get("REDIS_HOST") or "127.0.0.1",
-        port=int(os.environ.get("REDIS_PORT") or 6390),
-        db=int(os.environ.get("REDIS_DB") or 0),
-        password=os.environ.get("REDIS_PASSWORD") or None,
-        socket_timeout=10,
-    )
 
 
 @dataclass(frozen=True)

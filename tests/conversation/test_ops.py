@@ -232,6 +232,10 @@ def test_kpi_command_matches_the_hand_counts(run: Run, bot: Bot, redis_server: R
     got = {k: int(v["conversations"]) for k, v in _csv_rows(result.stdout).items() if k != "total"}
     assert got == dict(segments)
 
+    result = _kpis(bot, redis_server, "--since", "2d", "--format", "csv", "--by", "day")
+    days = {k: int(v["conversations"]) for k, v in _csv_rows(result.stdout).items()}
+    assert sum(v for k, v in days.items() if k != "total") == days["total"] == 50, days
+
     table = _kpis(bot, redis_server, "--since", "7d", "--by", "channel")
     assert table.returncode == 0 and "rest" in table.stdout and "total" in table.stdout, table.stdout
     print(table.stdout)
