@@ -42,13 +42,13 @@ def asked_just_before(tracker: DialogueStateTracker, question_action: str) -> bo
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class CsatPolicy(Policy):
-    """Config: ``priority`` (default 8), ``question_action`` (the action that asks),
+    """Config: ``priority`` (default 9), ``question_action`` (the action that asks),
     ``asked_slot``, ``score_slot``, ``record_action``."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
-            "priority": 8,
+            "priority": 9,
             "question_action": "action_end_conversation",
             "asked_slot": "csat_asked",
             "score_slot": "csat_score",
