@@ -54,6 +54,8 @@ class Script:
     handoff: str | None = None
     ptp: bool = False
     opt_out: bool = False
+    plan_offered: bool = False
+    arrangement: bool = False
     csat: int | None = None
     replies: list[list[str]] = field(default_factory=list)
 
@@ -73,7 +75,13 @@ def _scripts(accounts: dict[str, db.Account]) -> list[Script]:
         csat = {"five": 5, "4 stars": 4}.get(answer, int(answer) if answer.isdigit() else 0) or None
         turns = [*verify(a), "I can pay 100 on friday", "yes", "bye", answer]
         out.append(Script("ptp", a, turns, rpc=True, ptp=True, csat=csat))
-    for i in range(8):  # balance only; half answer the CSAT question
+    plan_talk = ["can i set up a payment plan", "about 2500 a month", "rent is 1200, food 350 and bills 150"]
+    for i in range(3):  # repayment options offered; two accept the first (its first payment is a PTP)
+        a = next(us)
+        accept = i < 2
+        turns = [*verify(a), *plan_talk, *(["option 1", "yes"] if accept else [])]
+        out.append(Script("plan", a, turns, rpc=True, ptp=accept, plan_offered=True, arrangement=accept))
+    for i in range(5):  # balance only; some answer the CSAT question
         a = next(us)
         answer = ["4", "Five.", "no thanks", "3"][i % 4]
         csat = {"4": 4, "Five.": 5, "3": 3}.get(answer)
@@ -131,7 +139,7 @@ def run(bot: Bot, database_url: str) -> Run:
         list(pool.map(talk, range(len(scripts))))
     print(f"50 scripted conversations over REST in {time.monotonic() - started:.1f} s")
 
-    # payments posted after the promises: 4 kept, 3 broken, 3 still open
+    # payments posted after the promises: 4 kept, 3 broken, the rest still open
     with db.session_scope(database_url) as session:
         promises = (
             session.execute(
@@ -142,8 +150,8 @@ def run(bot: Bot, database_url: str) -> Run:
             .scalars()
             .all()
         )
-        assert len(promises) == 10, [(p.conversation_id, p.amount) for p in promises]
-        for promise, status in zip(promises, ["kept"] * 4 + ["broken"] * 3 + ["open"] * 3, strict=True):
+        assert len(promises) == sum(s.ptp for s in scripts), [(p.conversation_id, p.amount) for p in promises]
+        for promise, status in zip(promises, ["kept"] * 4 + ["broken"] * 3 + ["open"] * len(promises), strict=False):
             promise.status = status
     return Run(scripts, senders, accounts, kept=4, broken=3)
 
@@ -156,6 +164,9 @@ def test_scripted_outcomes_happened(run: Run) -> None:
             assert "that's confirmed" in text, (script.kind, script.replies)
         if script.kind == "ptp":
             assert "recorded" in text.lower() or "reference" in text.lower(), script.replies
+        if script.kind == "plan":
+            assert "Shall I set this up?" not in text or script.arrangement, script.replies
+            assert ("ARR-" in text) == script.arrangement, script.replies
         asked = any(CSAT_QUESTION in t for t in script.replies[-2]) if len(script.replies) > 1 else False
         if script.kind in ("ptp", "balance", "failed_verification", "fallback"):
             assert asked, (script.kind, script.replies)
@@ -180,7 +191,7 @@ def _hand_counts(run: Run) -> dict[str, Any]:
         "handoff_rate": sum(bool(s.handoff) for s in scripts) / n,
         "ptp_rate": sum(s.ptp for s in scripts) / rpc,
         "kept_ptp_rate": run.kept / (run.kept + run.broken),
-        "arrangement_acceptance": None,  # no plans offered in these scripts
+        "arrangement_acceptance": sum(s.arrangement for s in scripts) / sum(s.plan_offered for s in scripts),
         "opt_out_rate": sum(s.opt_out for s in scripts) / n,
         "fallback_rate": fallbacks / turns,
         "average_turns": turns / n,
