@@ -39,7 +39,7 @@ US_ACCOUNTS = [
     "A-5218", "A-5219", "A-5221", "A-5222", "A-5224", "A-5226", "A-5227", "A-5229", "A-5230", "A-5233",
     "A-5234", "A-5235", "A-5236", "A-5237",
 ]  # fmt: skip
-NOT_UNDERSTOOD = ["can u do sumthin 4 me", "what now", "ok so whats the deal", "qwzx blorf vrrp"]
+NOT_UNDERSTOOD = ["can u do sumthin 4 me", "what now", "qwzx blorf vrrp", "zork plimb skeeve"]
 UNDERSTOOD_BADLY = NOT_UNDERSTOOD[0]
 
 
@@ -174,7 +174,8 @@ def test_scripted_outcomes_happened(run: Run) -> None:
             assert answered == (script.csat is not None), (script.kind, script.turns[-1], script.replies[-1])
         if script.kind == "wrong_number":
             assert not any(CSAT_QUESTION in t for turn in script.replies for t in turn)
-    assert all(any(FALLBACK_TEXT in t for t in s.replies[4]) for s in run.scripts if s.kind == "fallback")
+    fallback_replies = [(s.turns[4], s.replies[4]) for s in run.scripts if s.kind == "fallback"]
+    assert all(any(FALLBACK_TEXT in t for t in r) for _, r in fallback_replies), fallback_replies
 
 
 def _hand_counts(run: Run) -> dict[str, Any]:
