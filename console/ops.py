@@ -5,7 +5,7 @@ story.
 Settings (``create_app`` config): REDIS_* (the tracker store), OPS_SENDER_PREFIXES (count only
 these sender ids; all when empty), OPS_NLU_DIR (default ``data/nlu``), OPS_REVIEW_THRESHOLD (top
 intent confidence below which a message is queued; default the FallbackClassifier threshold of
-``config.yml``).
+``config.yml``), OPS_REVIEW_DAYS (how far back the queue looks; default 30).
 """
 
 from __future__ import annotations
@@ -150,9 +150,10 @@ class ReviewForm(FlaskForm):  # type: ignore[misc]
     dismiss = SubmitField("Dismiss")
 
 
-def _queue(since: datetime | None = None) -> list[Any]:
+def _queue() -> list[Any]:
     with _session() as session:
         done = reviewed_keys(session)
+    since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
     conversations = load_conversations(_redis(), _scope(since))
     threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
     return low_confidence_messages(conversations, threshold, exclude=done)
