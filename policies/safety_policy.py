@@ -8,7 +8,9 @@ confidence 1.0).
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
   least ``intent_threshold`` confidence.
 
-- Form exits: ``form_exits`` maps a form to the intents that leave it and the action that does.
+- Form exits: ``form_exits`` maps a form to the intents that leave it, ``phrases`` (regular
+  expressions, matched case-insensitively, for "never mind" however NLU reads it) and the action
+  that does.
 - Hardship first: a message the classifier reads as hardship or vulnerability, whose intent is
   one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action`` — once
   a conversation for a hardship, every time for vulnerability.
@@ -23,6 +25,7 @@ After its action it predicts ``action_listen``; otherwise it abstains (all zeros
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
@@ -129,7 +132,11 @@ class SafetyPolicy(Policy):
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
             return decided()
         exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
-        if exit_ and intent.get("name") in exit_["intents"]:
+        text = parse.get("text") or ""
+        if exit_ and (
+            intent.get("name") in exit_["intents"]
+            or any(re.search(p, text, re.IGNORECASE) for p in exit_.get("phrases", []))
+        ):
             # "never mind" inside a form: leave it instead of asking the same question again
             result[domain.index_for_action(exit_["action"])] = 1.0
             return decided()
