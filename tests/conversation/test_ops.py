@@ -39,7 +39,7 @@ US_ACCOUNTS = [
     "A-5218", "A-5219", "A-5221", "A-5222", "A-5224", "A-5226", "A-5227", "A-5229", "A-5230", "A-5233",
     "A-5234", "A-5235", "A-5236", "A-5237",
 ]  # fmt: skip
-NOT_UNDERSTOOD = ["can u do sumthin for me", "what now", "qwzx blorf vrrp", "zork plimb skeeve"]
+NOT_UNDERSTOOD = ["what happens next then", "what now", "qwzx blorf vrrp", "zork plimb skeeve"]
 UNDERSTOOD_BADLY = NOT_UNDERSTOOD[0]
 
 
