@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.kpis import parse_rating
+from policies.fixed_policy import FixedPolicy
 
 
 def asked_just_before(tracker: DialogueStateTracker, question_action: str) -> bool:
@@ -41,7 +38,7 @@ def asked_just_before(tracker: DialogueStateTracker, question_action: str) -> bo
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class CsatPolicy(Policy):
+class CsatPolicy(FixedPolicy):
     """Config: ``priority`` (default 9), ``question_action`` (the action that asks),
     ``asked_slot``, ``score_slot``, ``record_action``."""
 
@@ -54,20 +51,6 @@ class CsatPolicy(Policy):
             "score_slot": "csat_score",
             "record_action": "action_record_csat",
         }
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        """Nothing to learn: the behaviour is fixed."""
-        return self._resource
 
     def predict_action_probabilities(
         self,

@@ -21,18 +21,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.affordability import read_statement
 from bot.negotiation import FREQUENCY_WORDS
+from policies.fixed_policy import FixedPolicy
 
 _BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#)?\s*[123]\s*[.!)]?\s*$", re.I)
 _HAS_NUMBER = re.compile(
@@ -41,7 +38,7 @@ _HAS_NUMBER = re.compile(
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class PlanPolicy(Policy):
+class PlanPolicy(FixedPolicy):
     """Routes replies to offered plans. Config: ``priority`` (default 7, above RulePolicy),
     ``stage_slot``, ``select_action``, ``offer_action``, ``record_action``, ``select_intents``,
     ``offer_intents``."""
@@ -75,20 +72,6 @@ class PlanPolicy(Policy):
                 "nlu_fallback",
             ],
         }
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        """Nothing to learn: the behaviour is fixed."""
-        return self._resource
 
     def _decide(self, tracker: DialogueStateTracker) -> str | None:
         stage = tracker.get_slot(self.config["stage_slot"])

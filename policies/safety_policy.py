@@ -28,15 +28,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from policies.fixed_policy import FixedPolicy
 
 
 def is_crisis(parse_data: dict[str, Any], intent_name: str, threshold: float) -> bool:
@@ -52,7 +50,7 @@ def is_crisis(parse_data: dict[str, Any], intent_name: str, threshold: float) ->
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class SafetyPolicy(Policy):
+class SafetyPolicy(FixedPolicy):
     """Crisis and compliance requests first. Config: ``priority`` (default 7, above RulePolicy's
     6), ``crisis_action``, ``distress_intent``, ``distress_threshold``, ``intent_threshold``,
     ``always_handle``."""
@@ -81,20 +79,6 @@ class SafetyPolicy(Policy):
             "hardship_confidence": 0.6,
             "form_exits": {},
         }
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        """Nothing to learn: the behaviour is fixed."""
-        return self._resource
 
     def predict_action_probabilities(
         self,
