@@ -9,17 +9,44 @@
   for every stored event each time a tracker is loaded: about 10 ms a turn in a profile of
   ``make bench``. Here a type name found once is remembered; unknown names still go to Rasa's own
   lookup, so its defaults and errors are unchanged.
+- Rasa runs every policy for every prediction, and TED's network (about 7 ms a call here, 2-3
+  calls a turn) runs even when a rule, memoization or one of our policies already predicts an
+  action with confidence 1.0, which TED (lowest priority) can never beat in Rasa's ensemble
+  (``DefaultPolicyPredictionEnsemble._pick_best_policy``: highest confidence, then priority). Here
+  the TED node of the prediction graph also receives the other policies' predictions and returns
+  an empty prediction when one of them already wins for certain. It still runs whenever its
+  prediction could count, and never when TED can make end-to-end (text) predictions, which
+  outrank the others in the ensemble.
+- ``SpacyEntityExtractor`` parses every message a second time with the whole spaCy pipeline (the
+  first parse, of the lower-cased text, is for tokens). In ``en_core_web_sm`` the entity recogniser
+  has its own embedding layer, so the second parse runs only tokenizer + ``ner``; the first skips
+  ``ner``, whose entities nothing reads. Same tokens, lemmas and entities, about half the spaCy time.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.extractors.spacy_entity_extractor import SpacyEntityExtractor
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.language import Language
+from spacy.tokens import Doc
+
+logger = logging.getLogger(__name__)
 
 _validator: Any = None
 
@@ -56,7 +83,116 @@ def _cached_resolve_by_type(type_name: str, default: type[Event] | None = None) 
     return found
 
 
+_PRIOR = "outranking_prediction_"  # input names given to TED for the other policies' predictions
+
+
+def ted_is_outranked(
+    others: Sequence[PolicyPrediction], tracker: DialogueStateTracker, domain: Domain, ted_priority: int
+) -> bool:
+    """True when Rasa's ensemble will pick one of ``others`` whatever TED predicts.
+
+    That is when another policy of higher priority gives some action confidence 1.0 (after the
+    ensemble zeroes an action whose execution was just rejected), or makes a no-user or end-to-end
+    prediction, which the ensemble prefers to TED's intent-based one outright. Mirrors
+    ``DefaultPolicyPredictionEnsemble`` in Rasa 3.6 (rasa/core/policies/ensemble.py).
+    """
+    rejected: int | None = None
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecutionRejected):
+            rejected = domain.index_for_action(event.action_name) if event.action_name else None
+            break
+        if isinstance(event, ActionExecuted):
+            break
+    for prediction in others:
+        if prediction.is_no_user_prediction or prediction.is_end_to_end_prediction:
+            return True
+        if prediction.policy_priority <= ted_priority:
+            continue
+        probabilities = prediction.probabilities
+        if rejected is not None and rejected < len(probabilities):
+            probabilities = [p for i, p in enumerate(probabilities) if i != rejected]
+        if probabilities and max(probabilities) >= 1.0:
+            return True
+    return False
+
+
+def _deferring(fn: Callable[..., PolicyPrediction]) -> Callable[..., PolicyPrediction]:
+    def predict(component: TEDPolicy, **kwargs: Any) -> PolicyPrediction:
+        others = [kwargs.pop(name) for name in [k for k in kwargs if k.startswith(_PRIOR)]]
+        tracker, domain = kwargs.get("tracker"), kwargs.get("domain")
+        can_predict_from_text = TEXT in getattr(component, "fake_features", {}) or getattr(component, "only_e2e", False)
+        if (
+            not can_predict_from_text
+            and isinstance(tracker, DialogueStateTracker)
+            and isinstance(domain, Domain)
+            and ted_is_outranked(others, tracker, domain, component.priority)
+        ):
+            return component._prediction(component._default_predictions(domain))
+        return fn(component, **kwargs)
+
+    return predict
+
+
+def defer_ted(runner: DaskGraphRunner) -> int:
+    """Make each TED prediction node of ``runner`` wait for the other policies and skip its network
+    when :func:`ted_is_outranked`; returns how many TED nodes were changed (0 for training graphs)."""
+    nodes = runner._graph_schema.nodes
+    predicting = {
+        name: node
+        for name, node in nodes.items()
+        if node.fn == "predict_action_probabilities" and issubclass(node.uses, Policy)
+    }
+    changed = 0
+    for name, node in predicting.items():
+        if not issubclass(node.uses, TEDPolicy) or any(k.startswith(_PRIOR) for k in node.needs):
+            continue
+        extra = {f"{_PRIOR}{other}": other for other in predicting if not issubclass(nodes[other].uses, TEDPolicy)}
+        node.needs.update(extra)  # dask orders by these, and passes their outputs to TED's node
+        graph_node = runner._instantiated_nodes[name]
+        if graph_node._inputs is not node.needs:
+            graph_node._inputs.update(extra)
+        graph_node._fn = _deferring(graph_node._fn)
+        changed += 1
+    return changed
+
+
+_runner_init = DaskGraphRunner.__init__
+
+
+def _runner_init_deferring_ted(self: DaskGraphRunner, *args: Any, **kwargs: Any) -> None:
+    _runner_init(self, *args, **kwargs)
+    if defer_ted(self):
+        logger.debug("TED runs only when its prediction can count")
+
+
+_NER_ONLY = "ner"
+
+
+def _doc_for_text(self: SpacyNLP, model: Language, text: str) -> Doc:
+    # tokens, tags and lemmas for the tokenizer; the entity recogniser's output is not read
+    return model(self._preprocess_text(text), disable=[_NER_ONLY] if _NER_ONLY in model.pipe_names else [])
+
+
+def _entities_doc(nlp: Language, text: str) -> Doc:
+    if _NER_ONLY not in nlp.pipe_names:
+        return nlp(text)
+    return nlp.get_pipe(_NER_ONLY)(nlp.make_doc(text))  # type: ignore[operator]
+
+
+def _extract_entities_process(self: SpacyEntityExtractor, messages: list[Message], model: SpacyModel) -> list[Message]:
+    for message in messages:
+        doc = _entities_doc(model.model, message.get(TEXT))  # cased text: case matters to NER
+        extracted = self.filter_irrelevant_entities(
+            self.add_extractor_name(self._extract_entities(doc)), self._config["dimensions"]
+        )
+        message.set(ENTITIES, message.get(ENTITIES, []) + extracted, add_to_output=True)
+    return messages
+
+
 def apply() -> None:
     """Install the patches (idempotent)."""
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(_cached_resolve_by_type)  # type: ignore[method-assign,assignment]
+    DaskGraphRunner.__init__ = _runner_init_deferring_ted  # type: ignore[method-assign]
+    SpacyNLP._doc_for_text = _doc_for_text  # type: ignore[method-assign]
+    SpacyEntityExtractor.process = _extract_entities_process  # type: ignore[method-assign]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.utils.common import all_subclasses
@@ -20,3 +22,116 @@ def test_cached_event_lookup_matches_rasas_own() -> None:
         Event.resolve_by_type("no_such_event")
     event = Event.from_parameters({"event": "user", "text": "hi", "parse_data": {}})
     assert isinstance(event, UserUttered) and event.text == "hi"
+
+
+def _domain() -> Any:
+    from rasa.shared.core.domain import Domain
+
+    return Domain.from_dict(
+        {"intents": ["greet"], "responses": {"utter_hi": [{"text": "hi"}], "utter_bye": [{"text": "bye"}]}}
+    )
+
+
+def _prediction(domain: Any, action: str | None, confidence: float, priority: int, **flags: bool) -> Any:
+    from rasa.core.policies.policy import PolicyPrediction
+
+    probabilities = [0.0] * domain.num_actions
+    if action:
+        probabilities[domain.index_for_action(action)] = confidence
+    return PolicyPrediction(probabilities, "P", priority, **flags)
+
+
+def _tracker(*events: Any) -> Any:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return DialogueStateTracker.from_events("t", list(events))
+
+
+def test_ted_is_outranked_only_when_another_policy_wins_for_certain() -> None:
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    domain = _domain()
+    listen = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}))
+    rule = _prediction(domain, "utter_hi", 1.0, priority=6)
+    assert rasa_patches.ted_is_outranked([rule], listen, domain, ted_priority=1)
+    # a fallback-level or TED-level confidence can be beaten by TED: TED must run
+    assert not rasa_patches.ted_is_outranked([_prediction(domain, "utter_hi", 0.3, 6)], listen, domain, 1)
+    assert not rasa_patches.ted_is_outranked([_prediction(domain, None, 0.0, 6)], listen, domain, 1)
+    # a policy of the same or lower priority than TED does not settle it
+    assert not rasa_patches.ted_is_outranked([_prediction(domain, "utter_hi", 1.0, 1)], listen, domain, 1)
+    # the ensemble zeroes a just-rejected action in every prediction, so its 1.0 does not count
+    rejected = _tracker(ActionExecuted("action_listen"), ActionExecutionRejected("utter_hi"))
+    assert not rasa_patches.ted_is_outranked([rule], rejected, domain, 1)
+    assert rasa_patches.ted_is_outranked([_prediction(domain, "utter_bye", 1.0, 6)], rejected, domain, 1)
+    # no-user (loop happy path) and end-to-end predictions exclude TED's intent-based one outright
+    no_user = _prediction(domain, "utter_hi", 0.5, 6, is_no_user_prediction=True)
+    assert rasa_patches.ted_is_outranked([no_user], listen, domain, 1)
+    e2e = _prediction(domain, "utter_hi", 0.5, 3, is_end_to_end_prediction=True)
+    assert rasa_patches.ted_is_outranked([e2e], listen, domain, 1)
+
+
+def test_ensemble_choice_is_unchanged_when_ted_is_skipped() -> None:
+    """Whenever the check says TED is outranked, Rasa's ensemble picks the same action and policy
+    with TED's real prediction (any confidences) as with the empty one the patch returns."""
+    import random
+
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+    from rasa.core.policies.policy import PolicyPrediction
+
+    domain = _domain()
+    tracker = _tracker()
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(2000):
+        others = []
+        for priority in (9, 6, 3):
+            confidence = rng.choice([0.0, 0.3, 0.9, 1.0])
+            action = rng.choice(domain.action_names_or_texts)
+            others.append(_prediction(domain, action, confidence, priority, is_no_user_prediction=rng.random() < 0.05))
+        if not rasa_patches.ted_is_outranked(others, tracker, domain, ted_priority=1):
+            continue
+        checked += 1
+        scores = [rng.random() for _ in range(domain.num_actions)]
+        scores[rng.randrange(domain.num_actions)] = rng.choice([1.0, 0.99])
+        real_ted = PolicyPrediction(scores, "TEDPolicy", 1)
+        empty_ted = PolicyPrediction([0.0] * domain.num_actions, "TEDPolicy", 1)
+        ensemble = DefaultPolicyPredictionEnsemble
+        with_real = ensemble._pick_best_policy([*others, real_ted])
+        with_empty = ensemble._pick_best_policy([*others, empty_ted])
+        assert (with_real.policy_name, with_real.max_confidence_index) == (
+            with_empty.policy_name,
+            with_empty.max_confidence_index,
+        )
+        assert with_real.policy_priority > 1
+    assert checked > 100
+
+
+def test_spacy_trimmed_parses_give_the_same_tokens_and_entities() -> None:
+    """The entity parse (tokenizer + ner only) finds the entities the full pipeline finds, and the
+    token parse without ner gives the same tokens, tags and lemmas, on every NLU training text."""
+    import spacy
+    import yaml
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from scripts.services import ROOT
+
+    pipeline = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    model_path = next(c["model"] for c in pipeline if c["name"] == "SpacyNLP")
+    nlp = spacy.load(str(ROOT / model_path), disable=["parser"])  # as Rasa's SpacyNLP loads it
+    texts = [
+        m.get("text")
+        for f in sorted((ROOT / "data" / "nlu").glob("*.yml"))
+        for m in load_data(str(f)).training_examples
+    ]
+    texts += ["Fifty dollars on March 3rd", "I can pay $1,200 by the 15th of June", "TWO HUNDRED next FRIDAY"]
+    assert len(texts) > 1000
+    for text in texts:
+        full = nlp(text)
+        trimmed = rasa_patches._entities_doc(nlp, text)
+        assert [(e.start_char, e.end_char, e.label_) for e in trimmed.ents] == [
+            (e.start_char, e.end_char, e.label_) for e in full.ents
+        ], text
+        lower_full, lower = nlp(text.lower()), nlp(text.lower(), disable=["ner"])
+        assert [(t.text, t.lemma_, t.tag_, t.pos_) for t in lower] == [
+            (t.text, t.lemma_, t.tag_, t.pos_) for t in lower_full
+        ]
