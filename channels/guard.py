@@ -17,7 +17,13 @@ from bot import logmask
 from channels import rasa_patches
 from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput, jurisdiction_of
-from stores.redis_store import StoreUnavailable, make_failures_loud, redis_client, store_healthy
+from stores.redis_store import (
+    StoreUnavailable,
+    make_failures_loud,
+    redis_client,
+    remember_saved_trackers,
+    store_healthy,
+)
 
 logger = logging.getLogger(__name__)
 logmask.install()  # every channel imports this module: the Rasa server's logs are masked
@@ -114,7 +120,8 @@ async def handle_guarded(
     try:
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True
-        await on_new_message(message)
+        with remember_saved_trackers() as saved:
+            await on_new_message(message)
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
         # drop anything already collected: it may have been produced without context
@@ -130,7 +137,7 @@ async def handle_guarded(
         _turn_failures.reset(token)
     if red is not None:
         try:
-            await after_turn(agent, red, message, message.output_channel)
+            await after_turn(agent, red, message, message.output_channel, saved.get(message.sender_id))
         except Exception:
             # the bot's reply stands; the missing ticket is an error for operations to see
             logger.exception("handoff ticket for %s could not be opened", message.sender_id)

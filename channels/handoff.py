@@ -13,6 +13,7 @@ from typing import Any
 import redis
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import db
 from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
@@ -49,11 +50,19 @@ def _open_promises(account_id: str | None) -> list[str]:
         return [f"PTP-{r.id} {r.amount} due {r.due_date.isoformat()}" for r in rows]
 
 
-async def after_turn(agent: Any, red: redis.Redis, message: UserMessage, output: OutputChannel) -> None:
+async def after_turn(
+    agent: Any,
+    red: redis.Redis,
+    message: UserMessage,
+    output: OutputChannel,
+    tracker: DialogueStateTracker | None = None,
+) -> None:
     """Open a ticket when this turn asked for a person; tell the debtor when one will reply.
     A turn that is the second "didn't understand" in a row opens one with reason ``fallback``
-    and records ``SlotSet("handoff_reason", "fallback")`` in the tracker."""
-    tracker = await agent.tracker_store.retrieve(message.sender_id)
+    and records ``SlotSet("handoff_reason", "fallback")`` in the tracker. ``tracker`` is the one
+    the turn saved, when the caller has it; else it is loaded from the tracker store."""
+    if tracker is None:
+        tracker = await agent.tracker_store.retrieve(message.sender_id)
     if tracker is None:
         return
     events = [e.as_dict() for e in tracker.events]

@@ -8,7 +8,11 @@ make run-time errors raise (see :func:`make_failures_loud`).
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -23,6 +27,24 @@ logger = logging.getLogger(__name__)
 
 class StoreUnavailable(RuntimeError):
     """The tracker store (Redis) cannot be reached; the message must not be processed."""
+
+
+_saved_trackers: contextvars.ContextVar[dict[str, DialogueStateTracker] | None] = contextvars.ContextVar(
+    "saved_trackers", default=None
+)
+
+
+@contextmanager
+def remember_saved_trackers() -> Iterator[dict[str, DialogueStateTracker]]:
+    """Within the block, each tracker :class:`StrictRedisTrackerStore` saves in this task is kept
+    in the yielded dict (sender id → tracker as the processor left it), so a channel can look at
+    the turn it just handled without loading and deserialising it again."""
+    saved: dict[str, DialogueStateTracker] = {}
+    token = _saved_trackers.set(saved)
+    try:
+        yield saved
+    finally:
+        _saved_trackers.reset(token)
 
 
 class StrictRedisTrackerStore(RedisTrackerStore):
@@ -48,22 +70,42 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         """Save like ``RedisTrackerStore`` (merging with what is stored), but only while this task
         still holds the conversation's lock (``stores.lock_store``): a turn that outlived its lock
         raises ``LockError`` instead of overwriting the newer turn that took over."""
-        fence = current_fence(tracker.sender_id)
-        if fence is None:
-            await super().save(tracker, timeout)
-            return
         await self.stream_events(tracker)
+        remembered = _saved_trackers.get()
+        if remembered is not None:
+            remembered[tracker.sender_id] = tracker
         timeout = timeout or self.record_exp
         key = self.key_prefix + tracker.sender_id
         stored = self.red.get(key)
         if stored is not None:
-            tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+            tracker = self.merged_with_stored(tracker, stored)
+        fence = current_fence(tracker.sender_id)
+        if fence is None:
+            self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
+            return
         saved = self._fenced_set(
             keys=[fence.queue, key],
             args=[fence.marker_prefix, fence.ticket, self.serialise_tracker(tracker), int(timeout or 0)],
         )
         if not saved:
             raise LockError(f"lock ticket {fence.ticket} lost before the tracker was saved; not saved")
+
+    def merged_with_stored(self, tracker: DialogueStateTracker, stored: str | bytes) -> DialogueStateTracker:
+        """``tracker`` merged with the stored one (``stored``: its serialised form), as Rasa's
+        ``RedisTrackerStore.save`` does, so that earlier conversation sessions are kept when
+        ``tracker`` holds only the latest one.
+
+        When the stored events are exactly the first events of ``tracker`` (every turn of a
+        single-session conversation), Rasa's merge returns ``tracker`` unchanged after replaying the
+        whole history; that case is recognised from the stored JSON without the replay.
+        """
+        stored_events = json.loads(stored).get("events") or []
+        events = tracker.events
+        if len(stored_events) <= len(events) and all(
+            stored_event == event.as_dict() for stored_event, event in zip(stored_events, events, strict=False)
+        ):
+            return tracker
+        return self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
 
     def ping(self) -> bool:
         """True when Redis answers a PING."""
