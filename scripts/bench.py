@@ -59,6 +59,22 @@ def peak_rss_mb(pid: int) -> float:
     return round(total_kb / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its live descendants so far, in seconds (/proc)."""
+    ticks = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        pids.extend(int(c) for c in children)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def timed(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
     """Run a command to completion (output to ``log``); its wall-clock time in seconds."""
     started = time.monotonic()
@@ -76,6 +92,7 @@ class Target:
     scripts_for: Callable[[str, int], dict[str, list[str]]]
     reset: Callable[[], Any]
     result: dict[str, Any] = field(default_factory=dict)
+    servers: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU time per message
 
 
 def measure(targets: list[Target], quick: bool) -> None:
@@ -86,6 +103,7 @@ def measure(targets: list[Target], quick: bool) -> None:
         for target in targets:
             target.reset()
             scripts = {s: script[:turns] for s, script in target.scripts_for(phase, conversations).items()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in target.servers.items()}
             if phase == "single":  # one conversation at a time
                 run = loadgen.Run()
                 for sender, script in scripts.items():
@@ -96,6 +114,11 @@ def measure(targets: list[Target], quick: bool) -> None:
             else:
                 run = asyncio.run(loadgen.conversations([target.url], scripts))
             target.result[phase] = run.summary()
+            # CPU per message depends far less on other load than wall time does
+            messages = max(1, target.result[phase]["messages"])
+            for name, pid in target.servers.items():
+                used = cpu_seconds(pid) - cpu_before[name]
+                target.result[phase][f"{name}_cpu_ms_per_message"] = round(used * 1000 / messages, 1)
 
 
 def warm_up(url: str, sender: str, texts: list[str]) -> None:
@@ -127,7 +150,7 @@ def vanilla_bot(work: Path, logs: Path) -> Iterator[tuple[Target, subprocess.Pop
         def scripts_for(phase: str, n: int) -> dict[str, list[str]]:
             return {f"{phase}-{i}": list(loadgen.VANILLA_SCRIPT) for i in range(n)}  # new senders per phase
 
-        target = Target("vanilla", url, scripts_for, reset=lambda: None)
+        target = Target("vanilla", url, scripts_for, reset=lambda: None, servers={"rasa": proc.pid})
         target.result.update(
             training_s=train_s,
             training_note="rasa init --no-prompt (trains the moodbot from an empty cache)",
@@ -177,7 +200,13 @@ def our_bot(
             return {a.phone: loadgen.debtor_script(a) for a in accounts[:n]}
 
         # senders are the debtors' phones: forget their conversations between phases
-        target = Target("ours", url, scripts_for, reset=client.flushdb)
+        target = Target(
+            "ours",
+            url,
+            scripts_for,
+            reset=client.flushdb,
+            servers={"rasa": procs[-1].pid, "actions": procs[0].pid, "redis": red_proc.pid},
+        )
         target.result.update(
             sanic_workers=workers,
             model=model.name,
