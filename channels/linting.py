@@ -7,6 +7,7 @@ block is written to the audit log. Wraps any Rasa output channel.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
@@ -22,14 +23,29 @@ all_profiles()  # the Rasa server refuses to start on a bad compliance profile
 BLOCKED_REPLACEMENT = "Sorry, I can't send that reply. A member of our team will follow up with you."
 
 
+JURISDICTION_CACHE_SECONDS = 60  # a phone's account rarely changes; a database query per message costs more
+_found: dict[str, tuple[float, str, str]] = {}  # phone -> (monotonic time, account id, jurisdiction)
+
+
 def jurisdiction_of(sender_id: str) -> tuple[str | None, str | None]:
-    """(account id, jurisdiction) for a sender that is a debtor's phone number, else (None, None)."""
+    """(account id, jurisdiction) for a sender that is a debtor's phone number, else (None, None).
+    A found account is remembered for :data:`JURISDICTION_CACHE_SECONDS` seconds; an unknown
+    phone is looked up again on every message (its account may be loaded at any time)."""
     phone = sender_phone(sender_id)
     if not phone:
         return None, None
+    now = time.monotonic()
+    hit = _found.get(phone)
+    if hit is not None and now - hit[0] < JURISDICTION_CACHE_SECONDS:
+        return hit[1], hit[2]
     with db.session_scope() as session:
         account = db.find_account(session, phone_e164=phone)
-        return (str(account.id), str(account.jurisdiction)) if account is not None else (None, None)
+        if account is None:
+            return None, None
+        if len(_found) >= 10_000:
+            _found.clear()
+        _found[phone] = (now, str(account.id), str(account.jurisdiction))
+        return _found[phone][1], _found[phone][2]
 
 
 class LintedOutput(OutputChannel):
