@@ -18,7 +18,7 @@ from bot import db
 from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
 from bot.settings import contact_for, helplines
 from bot.verification import sender_phone
-from policies.safety_policy import is_crisis
+from policies.safety_policy import crisis_rule
 
 logger = logging.getLogger(__name__)
 CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice", "webchat": "webchat", "rest": "rest"}
@@ -113,7 +113,7 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             detail=(message.text or "")[:500],
         )
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
-    if ticket is not None and is_crisis(parse, "express_distress", 0.25):
+    if ticket is not None and crisis_rule().matches(parse):  # SafetyPolicy's rule, from config.yml
         queue.open(
             conversation_id=message.sender_id,
             channel=ticket.channel,
