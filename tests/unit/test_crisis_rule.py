@@ -54,3 +54,25 @@ def test_config_without_the_policy_is_an_error(tmp_path: Path) -> None:
     config.write_text("policies:\n  - name: RulePolicy\n")
     with pytest.raises(ValueError, match="SafetyPolicy"):
         crisis_rule(config)
+
+
+def test_tuning_sweep_counts_catches_and_false_alarms() -> None:
+    from scripts.tune_crisis import Parsed, recommend, sweep
+
+    crisis = [
+        Parsed("flagged", _parse("greet", {"greet": 0.9}, crisis=True)),
+        Parsed("ranked", _parse("greet", {"express_distress": 0.5})),
+    ]
+    ordinary = [
+        Parsed("vague", _parse("nlu_fallback", {"express_distress": 0.45})),
+        Parsed("hi", _parse("greet", {"greet": 1.0})),
+    ]
+    rows = sweep({"crisis": crisis, "held_out": ordinary, "not_crisis": []}, "express_distress", [0.25, 0.5, 0.55])
+    assert [(r["threshold"], r["crisis_caught"], r["false_alarms_held_out"]) for r in rows] == [
+        (0.25, 2, 1),
+        (0.5, 2, 0),
+        (0.55, 1, 0),
+    ]
+    assert rows[2]["missed"] == ["ranked"]
+    assert recommend(rows, 0.25)["threshold"] == 0.5  # type: ignore[index]
+    assert recommend(rows, 0.5) is None  # nothing does better than the configured threshold
