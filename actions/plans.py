@@ -4,6 +4,7 @@ The rules live in ``bot/plans.py`` (engine), ``bot/affordability.py`` (I&E),
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date
 from typing import Any
 
@@ -123,11 +124,33 @@ class ValidateIeForm(FormValidationAction):
     "rent is 900"), skippable ("skip", "no"), and correctable: a later figure for the same
     category replaces the earlier one."""
 
+    TURNS_KEPT = 64  # accounts remembered, one per (conversation, user message, account id)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._accounts: OrderedDict[tuple[str, str, str], db.Account | None] = OrderedDict()
+
     def name(self) -> str:
         return "validate_ie_form"
 
+    def _account(self, tracker: Tracker) -> db.Account | None:
+        """The debtor's account (detached), read from the database once per user message: both
+        ``extract_...`` methods of a form turn share it. Keyed on the conversation, the latest user
+        message's ``message_id`` and the ``account_id`` slot; without a message id every call reads."""
+        message_id = next((e.get("message_id") for e in reversed(tracker.events) if e.get("event") == "user"), None)
+        if not message_id:
+            return _load_account(tracker)
+        key = (tracker.sender_id, str(message_id), str(tracker.get_slot("account_id")))
+        if key in self._accounts:
+            self._accounts.move_to_end(key)
+            return self._accounts[key]
+        account = self._accounts[key] = _load_account(tracker)
+        while len(self._accounts) > self.TURNS_KEPT:
+            self._accounts.popitem(last=False)
+        return account
+
     def _statement(self, tracker: Tracker) -> Any:
-        account = _load_account(tracker)
+        account = self._account(tracker)
         if account is None:
             return None
         return read_statement(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
@@ -160,7 +183,7 @@ class ValidateIeForm(FormValidationAction):
         if self._skipped(tracker):
             return {"monthly_outgoings": SKIPPED}
         statement = self._statement(tracker)
-        account = _load_account(tracker)
+        account = self._account(tracker)
         if statement is None or account is None:
             return {}
         items = dict(statement.outgoings)

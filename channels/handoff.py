@@ -19,7 +19,7 @@ from bot import db
 from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
 from bot.settings import contact_for, helplines
 from bot.verification import sender_phone
-from policies.safety_policy import is_crisis
+from policies.safety_policy import crisis_rule
 
 logger = logging.getLogger(__name__)
 CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice", "webchat": "webchat", "rest": "rest"}
@@ -111,7 +111,9 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
     ticket = queue.get(ticket_id) if ticket_id is not None else None
     slots = tracker.current_slot_values()
     account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
-    with db.session_scope() as session:
+    parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+    crisis = ticket is not None and crisis_rule().matches(parse)  # SafetyPolicy's rule, from config.yml
+    with db.session_scope() as session:  # one transaction for the message and any crisis row
         db.log_contact(
             session,
             account_id=account_id,
@@ -121,16 +123,7 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             conversation_id=message.sender_id,
             detail=(message.text or "")[:500],
         )
-    parse = tracker.latest_message.parse_data if tracker.latest_message else {}
-    if ticket is not None and is_crisis(parse, "express_distress", 0.25):
-        queue.open(
-            conversation_id=message.sender_id,
-            channel=ticket.channel,
-            reason="crisis",
-            account_id=account_id,
-            summary=ticket.summary,
-        )
-        with db.session_scope() as session:
+        if crisis:
             # the contact gate holds collection contact after crisis language (data/compliance)
             db.log_contact(
                 session,
@@ -141,6 +134,14 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
                 conversation_id=message.sender_id,
                 detail="priority=1 crisis language while waiting for a person",
             )
+    if ticket is not None and crisis:
+        queue.open(
+            conversation_id=message.sender_id,
+            channel=ticket.channel,
+            reason="crisis",
+            account_id=account_id,
+            summary=ticket.summary,
+        )
         if ticket.status == "queued":
             lines = helplines()
             region = _jurisdiction(account_id) if account_id else "US"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.safety_policy import is_crisis
+from policies.safety_policy import crisis_rule
 from scripts import tune_fallback
 from scripts.services import ROOT
 
@@ -49,7 +49,7 @@ def test_fallback_threshold_is_the_tuned_one(predictions: list[tune_fallback.Pre
 
 def test_crisis_language_is_never_missed(parse: Any) -> None:
     messages = yaml.safe_load((ROOT / "tests" / "nlu" / "crisis_messages.yml").read_text())["messages"]
-    missed = [m for m in messages if not is_crisis(parse(m), "express_distress", 0.25)]
+    missed = [m for m in messages if not crisis_rule().matches(parse(m))]
     assert not missed
 
 

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from scripts import services
 from scripts.train import TRAINING_DATA
-
-
-def _rasa(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(services.VENV_BIN / "rasa"), *args],
-        cwd=services.ROOT,
-        env=services.base_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.helpers import run_rasa, validate_data
 
 
 def test_data_validates_with_fail_on_warnings() -> None:
-    result = _rasa(
-        "data",
-        "validate",
-        "--fail-on-warnings",
-        "--domain",
-        "bot/domain",
-        "--config",
-        "config.yml",
-        "--data",
-        *TRAINING_DATA,
-    )
+    result = validate_data(*TRAINING_DATA)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_stories_pass_rasa_test(model: Path, tmp_path: Path) -> None:
-    result = _rasa(
+    result = run_rasa(
         "test",
         "core",
         "--model",

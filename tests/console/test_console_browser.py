@@ -22,6 +22,7 @@ from bot.handoff import HandoffQueue
 from scripts import services
 from tests.conftest import Bot
 from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
+from tests.helpers import console_log_in
 
 REPORTS = services.ROOT / "reports"
 
@@ -91,9 +92,7 @@ def test_collector_claims_an_sms_dispute_and_replies_by_sms(
     wait = WebDriverWait(browser, 20)
     browser.get(console_server + "/")
     assert "/login" in browser.current_url
-    browser.find_element(By.NAME, "username").send_keys("ava")
-    browser.find_element(By.NAME, "password").send_keys(console_users["ava"])
-    browser.find_element(By.ID, "login").click()
+    console_log_in(browser, console_server, "ava", console_users["ava"])
     row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'#queue tr[data-ticket="{ticket_id}"]')))
     assert "Debt disputed" in row.text and "sms" in row.text and "A-5110" in row.text
     row.find_element(By.LINK_TEXT, "Open").click()

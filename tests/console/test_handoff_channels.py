@@ -63,6 +63,11 @@ def test_crisis_while_waiting_raises_the_ticket_and_gives_the_helpline(
     assert "988" in reply
     ticket = queue.get(ticket_id)
     assert ticket is not None and ticket.priority == 1 and ticket.reason == "crisis"
+    db_session.expire_all()
+    query = select(db.ContactLog).where(db.ContactLog.conversation_id == sender).order_by(db.ContactLog.id)
+    logged = [(r.event, r.account_id) for r in db_session.execute(query).scalars()]
+    during = len(logged) - 1 - [e for e, _ in logged][::-1].index("message_during_handoff")
+    assert logged[during : during + 2] == [("message_during_handoff", "A-5121"), ("handoff_crisis", "A-5121")], logged
     waiting = queue.waiting()
     ahead = waiting[: [t.id for t in waiting].index(ticket_id)]
     assert all(t.priority == 1 for t in ahead)  # only other crises before it

@@ -30,6 +30,7 @@ from bot import db
 from bot.kpis import segment_for
 from scripts import services
 from tests.conftest import Bot, Redis
+from tests.helpers import console_log_in, validate_data
 
 PREFIX = f"kpi-{uuid.uuid4().hex[:6]}-"
 FALLBACK_TEXT = "Sorry, I didn't understand that."
@@ -333,26 +334,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver.quit()
 
 
-def _log_in(browser: Any, console: Console, user: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.delete_all_cookies()
-    browser.get(console.url + "/login")
-    browser.find_element(By.NAME, "username").send_keys(user)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CLASS_NAME, "who"))
-
-
 def test_dashboard_renders_charts(run: Run, console: Console, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    _log_in(browser, console, "ops-col", "collector-pass-9")
+    console_log_in(browser, console.url, "ops-col", "collector-pass-9")
     browser.get(console.url + "/ops/")
     assert "does not allow" in browser.page_source  # collectors get no ops pages
 
-    _log_in(browser, console, "ops-sup", "supervisor-pass-9")
+    console_log_in(browser, console.url, "ops-sup", "supervisor-pass-9")
     browser.get(console.url + "/ops/?since=7d")
     tiles = {
         t.get_attribute("data-kpi"): t.find_element(By.CLASS_NAME, "value").text
@@ -394,7 +383,7 @@ def test_review_label_lands_in_the_nlu_copy_and_validates(run: Run, console: Con
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    _log_in(browser, console, "ops-sup", "supervisor-pass-9")
+    console_log_in(browser, console.url, "ops-sup", "supervisor-pass-9")
     browser.get(console.url + "/ops/review")
     rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "tr.review-row") if f"“{UNDERSTOOD_BADLY}”" in r.text]
     assert rows, browser.page_source[:3000]
@@ -422,25 +411,7 @@ def test_review_label_lands_in_the_nlu_copy_and_validates(run: Run, console: Con
     assert "already an example" in browser.find_element(By.CLASS_NAME, "flash").text
     assert (console.nlu_dir / "plans.yml").read_text().count(UNDERSTOOD_BADLY) == 1
 
-    result = subprocess.run(
-        [
-            str(services.VENV_BIN / "rasa"),
-            "data",
-            "validate",
-            "--fail-on-warnings",
-            "--domain",
-            "bot/domain",
-            "--config",
-            "config.yml",
-            "--data",
-            *(str(console.data_dir / p) for p in ("nlu", "rules", "stories")),
-        ],
-        cwd=services.ROOT,
-        env=services.base_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = validate_data(*(console.data_dir / p for p in ("nlu", "rules", "stories")))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
@@ -449,7 +420,7 @@ def test_conversation_viewer_exports_a_test_story(run: Run, console: Console, br
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
     from selenium.webdriver.common.by import By
 
-    _log_in(browser, console, "ops-sup", "supervisor-pass-9")
+    console_log_in(browser, console.url, "ops-sup", "supervisor-pass-9")
     ptp = next(i for i, s in enumerate(run.scripts) if s.kind == "ptp" and s.csat == 5)
     sender = run.senders[ptp]
     browser.get(console.url + f"/ops/conversations?q={sender}")
