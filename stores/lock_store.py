@@ -131,7 +131,7 @@ class AtomicRedisLockStore(LockStore):
         password: str | None = None,
         key_prefix: str | None = None,
         wait_timeout: float | None = None,
-        socket_timeout: float = 10,
+        socket_timeout: float = 3,
         **_: Any,
     ) -> None:
         if endpoint_config is not None:
@@ -141,8 +141,14 @@ class AtomicRedisLockStore(LockStore):
             password = kwargs.get("password", password)
             key_prefix = kwargs.get("key_prefix", key_prefix)
             wait_timeout = kwargs.get("wait_timeout", wait_timeout)
+            socket_timeout = float(kwargs.get("socket_timeout", socket_timeout))
         self.red = redis.StrictRedis(
-            host=host, port=int(port), db=int(db or 0), password=password or None, socket_timeout=socket_timeout
+            host=host,
+            port=int(port),
+            db=int(db or 0),
+            password=password or None,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
         )
         self.key_prefix = f"{key_prefix}:lock:" if key_prefix else "lock:"
         self.wait_timeout = float(wait_timeout or DEFAULT_WAIT_TIMEOUT_S)

@@ -23,6 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from stores.lock_store import FENCED_SET, current_fence
 
 logger = logging.getLogger(__name__)
+DEFAULT_SOCKET_TIMEOUT_S = 3.0  # a Redis command normally answers in well under a millisecond
 
 
 class StoreUnavailable(RuntimeError):
@@ -51,11 +52,24 @@ class StrictRedisTrackerStore(RedisTrackerStore):
     """``RedisTrackerStore`` that pings Redis on creation and raises :class:`StoreUnavailable`.
 
     Configured in ``endpoints.yml`` as ``type: stores.redis_store.StrictRedisTrackerStore`` with
-    the usual ``url`` (a host name, not a ``redis://`` URL), ``port``, ``db``, ``password``.
+    the usual ``url`` (a host name, not a ``redis://`` URL), ``port``, ``db``, ``password``, and
+    ``socket_timeout`` (seconds, default :data:`DEFAULT_SOCKET_TIMEOUT_S`; a command that takes
+    longer raises, and the channel answers "try again").
     """
 
-    def __init__(self, domain: Any = None, host: str = "localhost", port: int | str = 6379, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        domain: Any = None,
+        host: str = "localhost",
+        port: int | str = 6379,
+        socket_timeout: float | str = DEFAULT_SOCKET_TIMEOUT_S,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(domain, host=host, port=int(port), **kwargs)
+        # Rasa's client has no timeouts: a Redis that accepts connections but does not answer
+        # (frozen, overloaded, a network partition) would block every conversation for good
+        timeout = float(socket_timeout)
+        self.red.connection_pool.connection_kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout)
         self._fenced_set = self.red.register_script(FENCED_SET)
         try:
             self.red.ping()

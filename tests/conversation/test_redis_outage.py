@@ -3,6 +3,8 @@ forgotten the conversation; the conversation carries on once Redis is back."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,22 @@ def test_server_refuses_to_start_without_redis(model: Path, work_dir: Path) -> N
         proc = services.start_rasa_server(model, env, log=log)
         services.stop(proc)  # only reached if it wrongly started
     assert f"Redis tracker store at 127.0.0.1:{dead_port} is unreachable" in log.read_text()
+
+
+def test_a_frozen_redis_gets_try_again_not_a_hang(bot: Bot, redis_server: Redis) -> None:
+    """A Redis that keeps its connections open but stops answering (frozen, overloaded, cut off by
+    the network) must not hang the server: every Redis command has a timeout (endpoints.yml)."""
+    assert redis_server.proc is not None
+    sender = "frozen-redis-1"
+    assert bot.say(sender, "hi")  # connections to Redis are open and idle
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        during = bot.say(sender, "hello?")  # the client gives up after 60 s: a hang fails here
+        status, body = bot.get("/webhooks/rest/health")
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert during == [TRY_AGAIN]
+    assert status == 503 and body["tracker_store"] is False
+    assert bot.get("/webhooks/rest/health")[0] == 200
+    after = bot.say(sender, "hi")
+    assert after and after != [TRY_AGAIN]
