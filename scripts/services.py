@@ -152,8 +152,13 @@ def start_redis(port: int, data_dir: Path, persist: bool, log: Path | None = Non
 
 
 def start_action_server(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
-    """The rasa_sdk action server serving ``actions/`` on ACTION_PORT."""
+    """The rasa_sdk action server serving ``actions/`` on ACTION_HOST:ACTION_PORT.
+
+    ACTION_HOST defaults to loopback: the action server has no authentication and answers with
+    account data for whatever tracker it is sent, so only the Rasa server may reach it (rasa_sdk
+    itself listens on every interface unless ``SANIC_HOST`` says otherwise)."""
     port = env["ACTION_PORT"]
+    env = {**env, "SANIC_HOST": env.get("ACTION_HOST") or "127.0.0.1"}
     proc = _spawn([str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", port], env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/health"), "action server", 120, proc)
     return proc
