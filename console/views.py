@@ -6,9 +6,12 @@ Every state-changing call is a POST with the CSRF token (form field or ``X-CSRFT
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import redis
+import yaml
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
 from flask_login import current_user
 
@@ -21,6 +24,33 @@ from console.delivery import deliver
 bp = Blueprint("queue", __name__)
 MAX_REPLY_CHARS = 1600
 MAX_NOTES_CHARS = 4000
+MAX_SLOT_TEXT_CHARS = 200
+DOMAIN_DIR = Path(__file__).resolve().parent.parent / "bot" / "domain"
+
+
+@lru_cache(maxsize=1)
+def _slot_definitions() -> dict[str, dict[str, Any]]:
+    """Slot name -> its definition in the domain (bot/domain/*.yml)."""
+    slots: dict[str, dict[str, Any]] = {}
+    for path in sorted(DOMAIN_DIR.glob("*.yml")):
+        slots.update((yaml.safe_load(path.read_text()) or {}).get("slots") or {})
+    return slots
+
+
+def slot_value_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be set in slot ``name`` (by the slot's type in the domain), or None."""
+    kind = _slot_definitions().get(name, {}).get("type")
+    if value is None:
+        return None
+    if kind == "bool" and not isinstance(value, bool):
+        return f"'{name}' must be true or false"
+    if kind == "text" and not (isinstance(value, str) and len(value) <= MAX_SLOT_TEXT_CHARS):
+        return f"'{name}' must be text of at most {MAX_SLOT_TEXT_CHARS} characters"
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"'{name}' must be a number"
+    if kind == "categorical" and value not in (_slot_definitions()[name].get("values") or []):
+        return f"'{name}' must be one of {_slot_definitions()[name].get('values')}"
+    return None
 
 
 def handoff_queue() -> HandoffQueue:
@@ -187,7 +217,10 @@ def _last_debtor_at(ticket: Ticket) -> datetime | None:
 @role_required("collector", "supervisor")
 def api_reply(ticket_id: int) -> Any:
     ticket = _owned(ticket_id)
-    text = str(_json_body().get("text") or "").strip()
+    raw = _json_body().get("text")
+    if raw is not None and not isinstance(raw, str):
+        return _error(400, "bad_text", "'text' must be a string")
+    text = (raw or "").strip()
     if not text:
         return _error(400, "empty", "type a message first")
     if len(text) > MAX_REPLY_CHARS:
@@ -243,6 +276,9 @@ def api_handback(ticket_id: int) -> Any:
     unknown = sorted(set(slots) - allowed)
     if unknown:
         return _error(400, "bad_slots", f"these slots cannot be set here: {', '.join(unknown)}")
+    problems = [p for name, value in slots.items() if (p := slot_value_problem(name, value))]
+    if problems:
+        return _error(400, "bad_slots", "; ".join(problems))
     notes = str(body.get("notes") or "")[:MAX_NOTES_CHARS]
     # a form the person interrupted (verification, promise) is not resumed: the bot starts afresh
     events: list[dict[str, Any]] = [

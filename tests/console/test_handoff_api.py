@@ -120,6 +120,8 @@ def test_collector_needs_a_claim_and_clean_wording_to_reply(
     status, body = ava.post(f"/api/tickets/{ticket_id}/reply", {"text": "Pay now or we will take you to court."})
     assert status == 422 and "threat_of_suit" in body["blocked"]
     assert ava.post(f"/api/tickets/{ticket_id}/reply", {"text": "   "})[0] == 400
+    status, body = ava.post(f"/api/tickets/{ticket_id}/reply", {"text": {"a": 1}})
+    assert status == 400 and body["error"] == "bad_text"  # never sent as the text "{'a': 1}"
     with urllib.request.urlopen("http://127.0.0.1:" + bot.env["FAKE_TWILIO_PORT"] + "/fake/messages") as r:
         assert not any("take you to court" in (m["body"] or "") for m in json.loads(r.read()))
     queue.close(ticket_id, "ava", "other")
@@ -150,6 +152,10 @@ def test_a_request_for_a_person_pauses_the_bot_and_hand_back_resumes_it_with_con
     assert ava.post(f"/api/tickets/{ticket_id}/claim")[0] == 200
     status, body = ava.post(f"/api/tickets/{ticket_id}/handback", {"slots": {"account_id": "A-1001"}})
     assert status == 400  # only the slots data/handoff.yml allows
+    for wrong in ({"identity_verified": "banana"}, {"vulnerable": [1, 2, 3]}, {"collection_hold": {"x": "<script>"}}):
+        status, body = ava.post(f"/api/tickets/{ticket_id}/handback", {"slots": wrong})
+        assert status == 400 and body["error"] == "bad_slots", (wrong, body)  # values must fit the slot's type
+    assert queue.is_paused(sender)
     status, body = ava.post(
         f"/api/tickets/{ticket_id}/handback", {"slots": {"identity_verified": True}, "notes": "verified on the phone"}
     )
