@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot import db
@@ -93,12 +93,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "error.html", message="The queue store (Redis) is unreachable. Nothing was changed; try again shortly."
         ), 503
 
+    def _api_call() -> bool:  # scripts get JSON errors, people get pages
+        return request.path.startswith("/api/") or "/api/" in request.path
+
     @app.errorhandler(403)
     def forbidden(_: Any) -> Any:
+        if _api_call():
+            return jsonify({"error": "forbidden", "message": "your role does not allow this"}), 403
         return render_template("error.html", message="Your role does not allow this page."), 403
 
     @app.errorhandler(404)
     def not_found(_: Any) -> Any:
+        if _api_call():
+            return jsonify({"error": "not_found", "message": "no such ticket or resource"}), 404
         return render_template("error.html", message="Not found."), 404
 
     @app.after_request

@@ -103,3 +103,17 @@ def test_create_user_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     again = subprocess.run(args, input="a-long-password\n", text=True, capture_output=True, env=env, cwd=services.ROOT)
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_api_errors_are_json_and_pages_stay_html(app: Flask) -> None:
+    client = app.test_client()
+    _login(client, "cora", "collector-pass-1")
+    missing = client.get("/api/no-such-thing")
+    assert missing.status_code == 404 and missing.get_json() == {
+        "error": "not_found",
+        "message": "no such ticket or resource",
+    }
+    page = client.get("/no-such-page")
+    assert (
+        page.status_code == 404 and page.get_json(silent=True) is None and "Not found." in page.get_data(as_text=True)
+    )
