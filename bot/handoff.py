@@ -60,6 +60,7 @@ class HandoffRules:
     typical_reply_minutes: int
     hours: dict[int, tuple[time, time]]
     notice: str
+    notice_no_push: str  # for channels a collector cannot reply on (REST)
     eta_open: str
     eta_closed: str
     holding_reply: str
@@ -124,7 +125,7 @@ def handoff_rules() -> HandoffRules:
     if not hours:
         raise DataFileError(f"{file}: 'business_hours.days' has no open day")
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
-    for key in ("notice", "eta_open", "eta_closed", "holding_reply"):
+    for key in ("notice", "notice_no_push", "eta_open", "eta_closed", "holding_reply"):
         if not isinstance(need(key), str):
             raise DataFileError(f"{file}: '{key}' must be text")
     return HandoffRules(
@@ -134,6 +135,7 @@ def handoff_rules() -> HandoffRules:
         typical_reply_minutes=int(bh.get("typical_reply_minutes", 15)),
         hours=hours,
         notice=str(raw["notice"]),
+        notice_no_push=str(raw["notice_no_push"]),
         eta_open=str(raw["eta_open"]),
         eta_closed=str(raw["eta_closed"]),
         holding_reply=str(raw["holding_reply"]),

@@ -90,7 +90,8 @@ async def after_turn(
             await agent.tracker_store.save(tracker)
     if created:
         rules = handoff_rules()
-        notice = rules.notice.format(eta=reply_eta(db.utcnow(), time_zone, locale))
+        template = rules.notice_no_push if channel_of(message) == "rest" else rules.notice
+        notice = template.format(eta=reply_eta(db.utcnow(), time_zone, locale))
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)
         logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
