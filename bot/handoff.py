@@ -235,6 +235,24 @@ def last_messages(events: list[dict[str, Any]], limit: int) -> list[dict[str, An
     return out[-limit:]
 
 
+def offer_line(raw: Any) -> str:
+    """One line for a collector about an offer in the ``plan_options`` slot, e.g.
+    "instalments (monthly): 3 payments, total $3,812.76, first due 2026-12-04"; anything that is
+    not an offer dict is shown as text."""
+    from bot.arrangements import option_from_dict  # plans pull in the offer data only when needed
+
+    try:
+        option = option_from_dict(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return str(raw)
+    locale = "en_GB" if option.total.currency == "GBP" else "en_US"
+    kind = option.kind + (f" ({option.frequency})" if option.frequency else "")
+    count = len(option.schedule)
+    first = f", first due {option.schedule[0].due.isoformat()}" if option.schedule else ""
+    extra = f", {option.discount.format(locale)} off" if option.discount.minor else ""
+    return f"{kind}: {count} payment{'s' if count != 1 else ''}, total {option.total.format(locale)}{extra}{first}"
+
+
 def build_summary(
     events: list[dict[str, Any]], slots: dict[str, Any], promises: list[str], limit: int | None = None
 ) -> dict[str, Any]:
@@ -256,7 +274,7 @@ def build_summary(
         "hardship": slots.get("hardship_type"),
         "vulnerable": bool(slots.get("vulnerable")),
         "collection_hold": slots.get("collection_hold"),
-        "offers": offers if isinstance(offers, list) else [offers],
+        "offers": [offer_line(o) for o in (offers if isinstance(offers, list) else [offers])],
         "arrangement_id": slots.get("arrangement_id"),
         "ptp_in_progress": ptp_in_progress,
         "promises": promises,

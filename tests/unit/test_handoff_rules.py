@@ -126,3 +126,26 @@ def test_a_bad_rules_file_names_the_field(bad: str, tmp_path: Any, monkeypatch: 
     finally:
         monkeypatch.undo()
         handoff.handoff_rules.cache_clear()
+
+
+def test_offers_in_the_summary_are_readable_lines() -> None:
+    from datetime import date
+
+    from bot.arrangements import option_to_dict
+    from bot.money import Money
+    from bot.plans import Payment, PlanOption
+
+    option = PlanOption(
+        kind="instalments",
+        schedule=(Payment(date(2026, 12, 4), Money(1000_00, "USD")), Payment(date(2027, 1, 4), Money(1000_00, "USD"))),
+        total=Money(2000_00, "USD"),
+        discount=Money(0, "USD"),
+        interest=Money(0, "USD"),
+        reason="affordable",
+        frequency="monthly",
+    )
+    summary = build_summary([], {"plan_options": [option_to_dict(option), "a note"]}, [])
+    assert summary["offers"] == [
+        "instalments (monthly): 2 payments, total $2,000.00, first due 2026-12-04",
+        "a note",
+    ]
