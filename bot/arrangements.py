@@ -63,7 +63,15 @@ def record_arrangement(
 ) -> tuple[db.Arrangement, db.PromiseToPay | None]:
     """Store an accepted plan as an arrangement, and its first payment as a promise to pay
     (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
-    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set)."""
+    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set).
+    Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
+    account = session.get(db.Account, account_id)
+    if account is None:
+        raise ValueError(f"no account {account_id}")
+    if int(account.balance_minor) <= 0:
+        raise ValueError(f"account {account_id} has nothing owing: no arrangement to record")
+    if option.total.minor <= 0:
+        raise ValueError(f"a plan of {option.total} pays nothing: no arrangement to record")
     for earlier in session.execute(
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
