@@ -85,7 +85,8 @@ def test_an_unknown_account_is_an_error_not_an_empty_run(database: str, capsys: 
     assert _contact_rows(database) == before
 
 
-def test_the_sms_example_carries_the_ports_in_use() -> None:
+def test_the_sms_example_carries_the_ports_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASA_API_TOKEN", "test-token")  # base_env would create one under var/
     line = sms_example(services.base_env(RASA_PORT="5105", FAKE_TWILIO_PORT="8199"))
     assert line.startswith("RASA_PORT=5105 FAKE_TWILIO_PORT=8199 ")
     proxied = sms_example(services.base_env(RASA_PORT="5105", PUBLIC_URL="https://bot.example.org"))
