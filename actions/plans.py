@@ -210,6 +210,10 @@ class ActionOfferPlans(Action):
         if account is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        if account.balance.minor <= 0:
+            _log(tracker, "plans_offered", detail="none: nothing owing")
+            dispatcher.utter_message(response="utter_nothing_owed")
+            return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         events: list[EventType] = []
         request = plan_request(tracker, account)
         preface = ""
@@ -343,6 +347,9 @@ class ActionRecordArrangement(Action):
         if account is None or not isinstance(raw, dict):
             dispatcher.utter_message(response="utter_how_can_help")
             return [SlotSet("plan_stage", None)]
+        if account.balance.minor <= 0:  # paid off since the plan was offered
+            dispatcher.utter_message(response="utter_nothing_owed")
+            return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         option = option_from_dict(raw)
         with db.session_scope() as session:
             row, _promise = record_arrangement(

@@ -63,7 +63,15 @@ def record_arrangement(
 ) -> tuple[db.Arrangement, db.PromiseToPay | None]:
     """Store an accepted plan as an arrangement, and its first payment as a promise to pay
     (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
-    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set)."""
+    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set).
+    Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
+    account = session.get(db.Account, account_id)
+    if account is None:
+        raise ValueError(f"no account {account_id}")
+    if int(account.balance_minor) <= 0:
+        raise ValueError(f"account {account_id} has nothing owing: no arrangement to record")
+    if option.total.minor <= 0:
+        raise ValueError(f"a plan of {option.total} pays nothing: no arrangement to record")
     for earlier in session.execute(
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
@@ -153,16 +161,23 @@ def mark_broken(session: Session, account_id: str, today: date) -> list[Broken]:
     return broken
 
 
-def record_payment(session: Session, *, account_id: str, amount: Money, paid_on: date) -> list[int]:
+def record_payment(
+    session: Session, *, account_id: str, amount: Money, paid_on: date, overpayment: bool = False
+) -> list[int]:
     """A payment received on ``paid_on``: open or broken promises,
-    oldest first, are kept while the payment covers them; the balance goes down by ``amount``.
-    Returns the ids of the promises kept. Raises ValueError for an unknown account or a
-    currency that is not the account's."""
+    oldest first, are kept while the payment covers them; the balance goes down by ``amount``
+    (never below zero). Returns the ids of the promises kept. Raises ValueError for an unknown
+    account, a currency that is not the account's, an amount of zero or less, or an amount above
+    the balance unless ``overpayment`` says the excess was really received."""
     account = session.get(db.Account, account_id)
     if account is None:
         raise ValueError(f"no account {account_id}")
     if amount.currency != account.currency:
         raise ValueError(f"payment in {amount.currency}, account in {account.currency}")
+    if amount.minor <= 0:
+        raise ValueError(f"a payment must be more than zero, not {amount}")
+    if amount.minor > int(account.balance_minor) and not overpayment:
+        raise ValueError(f"{amount} is more than the balance {account.balance} (an overpayment must be stated)")
     account.balance_minor = max(0, int(account.balance_minor) - amount.minor)
     left = amount.minor
     kept = []

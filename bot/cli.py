@@ -4,10 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date, datetime, timezone
 
 from bot import db
 from bot.money import Money
 from bot.portfolio import count_accounts, generate, load_into
+
+
+def _instant(value: str) -> datetime:
+    """argparse type: an ISO 8601 instant with a UTC offset."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO instant: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2026-11-29T21:00:00+00:00")
+    return moment
+
+
+def _payment_date(value: str) -> date:
+    """argparse type: a date YYYY-MM-DD that is not after today (a payment already received)."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from exc
+    if day > date.today():
+        raise argparse.ArgumentTypeError(f"{value} is in the future; record a payment once it is received")
+    return day
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     gate = sub.add_parser("gate", help="ask the compliance gate whether an outbound contact is allowed now")
     gate.add_argument("account_id")
     gate.add_argument("--channel", default="sms", choices=["sms", "voice", "email"])
-    gate.add_argument("--at", help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)")
+    gate.add_argument(
+        "--at", type=_instant, help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)"
+    )
     pay = sub.add_parser("payment", help="record a payment received; it keeps open promises it covers")
     pay.add_argument("account_id")
-    pay.add_argument("amount", help="major units in the account currency, e.g. 50.00")
-    pay.add_argument("--on", help="payment date YYYY-MM-DD (default: today)")
+    pay.add_argument("amount", help="major units in the account currency, more than 0 and at most the balance")
+    pay.add_argument("--on", type=_payment_date, help="payment date YYYY-MM-DD, not in the future (default: today)")
+    pay.add_argument(
+        "--overpayment", action="store_true", help="accept an amount above the balance (the balance becomes 0)"
+    )
     kpis = sub.add_parser("kpis", help="KPIs from the stored conversations and the system of record")
     kpis.add_argument("--since", default="7d", help="7d, 12h, 2w or an ISO date (UTC); default 7d")
     kpis.add_argument("--format", default="table", choices=["table", "csv"])
@@ -71,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {c.at:%Y-%m-%d %H:%M:%S}  {c.channel:<8} {c.event:<24} {c.detail or ''}")
         return 0
     if args.command == "payment":
-        from datetime import date
-
         from bot.arrangements import record_payment
         from bot.money import MoneyError
 
@@ -83,22 +109,23 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             try:
                 amount = Money.of(args.amount, str(account.currency))
-                paid_on = date.fromisoformat(args.on) if args.on else date.today()
-                kept = record_payment(session, account_id=str(account.id), amount=amount, paid_on=paid_on)
+                paid_on = args.on or date.today()
+                kept = record_payment(
+                    session,
+                    account_id=str(account.id),
+                    amount=amount,
+                    paid_on=paid_on,
+                    overpayment=args.overpayment,
+                )
             except (MoneyError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             print(f"{account.id}: {amount} received; balance {account.balance}; kept {kept or 'no promise'}")
         return 0
     if args.command == "gate":
-        from datetime import datetime, timezone
-
         from bot.compliance.service import gate_contact
 
-        now = datetime.fromisoformat(args.at) if args.at else datetime.now(timezone.utc)
-        if now.tzinfo is None:
-            print("--at needs a UTC offset, e.g. 2026-11-29T21:00:00+00:00", file=sys.stderr)
-            return 2
+        now = args.at or datetime.now(timezone.utc)
         with db.session_scope() as session:
             account = session.get(db.Account, args.account_id.upper())
             if account is None:
@@ -116,7 +143,6 @@ def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) 
     """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when Redis is unreachable."""
     import csv
     import os
-    from datetime import datetime, timezone
 
     import redis
     from tabulate import tabulate

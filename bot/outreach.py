@@ -384,7 +384,9 @@ def run(
     progress: bool = True,
 ) -> RunResult:
     """One outreach run over the portfolio (or ``account_ids``) at ``now`` (aware). Commits after
-    each account so a long run that stops keeps what it did. ``sender`` None is a dry run."""
+    each account's decision and again after its sends, so no write transaction is open during an
+    HTTP call (Twilio, Rasa) and a long run that stops keeps what it did. ``sender`` None is a
+    dry run."""
     from tqdm import tqdm
 
     if now.tzinfo is None:
@@ -396,7 +398,13 @@ def run(
     result = RunResult()
     actor = "outreach" if sender is not None else "outreach-dry-run"
     for account in tqdm(accounts, desc="outreach", unit="account", disable=not progress):
-        attempt = execute(session, decide(session, account, now, actor), now, sender, opener, result)
+        attempt = decide(session, account, now, actor)
+        # The gate's audit rows are committed before the HTTP calls of execute(): a write
+        # transaction held open across them kept SQLite locked while the Rasa server waited to
+        # write (the delivery status of the SMS just sent, the action's contact-log rows), and
+        # every such wait cost the busy timeout and lost that write ("database is locked").
+        session.commit()
+        attempt = execute(session, attempt, now, sender, opener, result)
         result.attempts.append(attempt)
         session.commit()
     return result

@@ -272,7 +272,10 @@ def first_payment_day(req: PlanRequest, policy: OfferPolicy) -> date:
 
 
 def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOption]:
-    """Up to three ranked options for ``req`` under ``policy`` (default: the jurisdiction's)."""
+    """Up to three ranked options for ``req`` under ``policy`` (default: the jurisdiction's).
+    None (an empty list) when the balance is zero or less: there is nothing to plan."""
+    if req.balance.minor <= 0:
+        return []
     policy = policy or policy_for(req.jurisdiction)
     currency = req.balance.currency
     zero = Money(0, currency)

@@ -78,6 +78,18 @@ def first_delivery(red: redis.Redis | None, key: str) -> bool:
     return bool(red.set(f"collections:twilio:{key}", 1, nx=True, ex=DEDUPE_SECONDS))
 
 
+def forget_delivery(red: redis.Redis | None, key: str) -> None:
+    """Undo :func:`first_delivery` for ``key`` when handling the request failed, so Twilio's
+    redelivery (it retries a request answered 5xx) is processed instead of dropped as a duplicate.
+    A Redis error is logged, not raised: the caller is already failing with the original error."""
+    if red is None:
+        return
+    try:
+        red.delete(f"collections:twilio:{key}")
+    except redis.exceptions.RedisError as exc:
+        logger.error("could not forget Twilio delivery %s; its redelivery will be dropped: %s", key, exc)
+
+
 class TwilioSender:
     """Sends SMS through Twilio's REST API without blocking the event loop, retrying 5xx and
     network errors with backoff; 4xx errors (unsubscribed 21610, bad number 21211) are final."""

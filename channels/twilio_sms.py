@@ -29,7 +29,14 @@ from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.verification import sender_phone
 from channels.guard import EMPTY_REPLY, TRY_AGAIN, clean_text, handle_guarded
-from channels.twilio_common import SmsOutbox, TwilioSender, TwilioSettings, first_delivery, signature_ok
+from channels.twilio_common import (
+    SmsOutbox,
+    TwilioSender,
+    TwilioSettings,
+    first_delivery,
+    forget_delivery,
+    signature_ok,
+)
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
@@ -163,6 +170,65 @@ class TwilioSmsInput(InputChannel):
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    async def handle_message(
+        self,
+        app: Any,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        red: redis.Redis | None,
+        form: dict[str, str],
+    ) -> HTTPResponse:
+        """Handle one signed inbound SMS (Twilio's form fields ``From``, ``MessageSid``, ``Body``,
+        ``NumMedia``): de-duplicate by ``MessageSid`` in ``red``, log it, handle STOP/START/HELP,
+        and pass the text to the bot in the background. Answers empty TwiML at once.
+
+        A redelivered ``MessageSid`` is answered without processing. When handling fails (e.g. the
+        database refuses the contact-log row), the ``MessageSid`` is forgotten again and the error
+        propagates (a 500), so Twilio's redelivery is processed rather than dropped as a duplicate."""
+        phone, sid = form["From"], form["MessageSid"]
+        try:
+            if not first_delivery(red, f"sms:{sid}"):
+                return _twiml()  # a redelivery: already handled
+        except redis.exceptions.RedisError:
+            self._spawn(self.send(phone, [TRY_AGAIN]))
+            return _twiml()
+        try:
+            return self._handle_first_delivery(app, on_new_message, form)
+        except Exception:
+            forget_delivery(red, f"sms:{sid}")
+            raise
+
+    def _handle_first_delivery(
+        self, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], form: dict[str, str]
+    ) -> HTTPResponse:
+        phone, sid = form["From"], form["MessageSid"]
+        account_id, _ = self._account(sender_phone(phone))
+        text, notes = clean_text(form.get("Body", ""))
+        self._log(account_id, phone, "inbound", "sms_received", f"{sid} {text[:200]}")
+        keyword = text.upper().strip(" .!")
+        if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and self._opted_out(phone)):
+            self._record_keyword(phone, "stop" if keyword in STOP_WORDS else "start")
+            if not self.settings.twilio_handles_keywords:
+                reply = (
+                    "You won't get more texts from us. Reply START to opt back in."
+                    if keyword in STOP_WORDS
+                    else "You'll get texts from us again. Reply STOP to opt out."
+                )
+                self._spawn(self.send(phone, [reply]))
+            return _twiml()  # Twilio's opt-out handling sends the one confirmation
+        if keyword in HELP_WORDS:
+            if not self.settings.twilio_handles_keywords:
+                jurisdiction = self._account(sender_phone(phone))[1]
+                self._spawn(self.send(phone, [f"Collections help: call {contact_for(jurisdiction)['phone']}."]))
+            return _twiml()
+        if not text:
+            media = form.get("NumMedia", "0").strip() not in ("", "0")
+            self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
+            return _twiml()
+        metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
+        message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
+        self._spawn(self._process(app, on_new_message, message, phone))
+        return _twiml()
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
         bp = Blueprint("collections_twilio_sms", module.__name__ if module else None)
@@ -189,39 +255,8 @@ class TwilioSmsInput(InputChannel):
             if not phone or not sid:
                 return response.text("From and MessageSid are required", status=400)
             agent = getattr(request.app.ctx, "agent", None)
-            try:
-                if not first_delivery(redis_client(agent.tracker_store) if agent else None, f"sms:{sid}"):
-                    return _twiml()  # a redelivery: already handled
-            except redis.exceptions.RedisError:
-                self._spawn(self.send(phone, [TRY_AGAIN]))
-                return _twiml()
-            account_id, _ = self._account(sender_phone(phone))
-            text, notes = clean_text(form.get("Body", ""))
-            self._log(account_id, phone, "inbound", "sms_received", f"{sid} {text[:200]}")
-            keyword = text.upper().strip(" .!")
-            if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and self._opted_out(phone)):
-                self._record_keyword(phone, "stop" if keyword in STOP_WORDS else "start")
-                if not self.settings.twilio_handles_keywords:
-                    reply = (
-                        "You won't get more texts from us. Reply START to opt back in."
-                        if keyword in STOP_WORDS
-                        else "You'll get texts from us again. Reply STOP to opt out."
-                    )
-                    self._spawn(self.send(phone, [reply]))
-                return _twiml()  # Twilio's opt-out handling sends the one confirmation
-            if keyword in HELP_WORDS:
-                if not self.settings.twilio_handles_keywords:
-                    jurisdiction = self._account(sender_phone(phone))[1]
-                    self._spawn(self.send(phone, [f"Collections help: call {contact_for(jurisdiction)['phone']}."]))
-                return _twiml()
-            if not text:
-                media = form.get("NumMedia", "0").strip() not in ("", "0")
-                self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
-                return _twiml()
-            metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
-            message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
-            self._spawn(self._process(request.app, on_new_message, message, phone))
-            return _twiml()
+            red = redis_client(agent.tracker_store) if agent else None
+            return await self.handle_message(request.app, on_new_message, red, form)
 
         @bp.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:

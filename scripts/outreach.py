@@ -6,26 +6,29 @@ compliance gate, and open each SMS conversation in Rasa.
     python -m scripts.outreach --account A-5150 --account A-5151
     python -m scripts.outreach --every 900                   # scheduler: a run every 15 minutes
 
-Settings from the environment: DATABASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
-TWILIO_NUMBER, TWILIO_API_BASE_URL, PUBLIC_URL (as the channels); RASA_URL (default
-http://127.0.0.1:RASA_PORT) and RASA_API_TOKEN for Rasa's HTTP API.
+Settings from the environment, with the same defaults as ``make run`` (scripts/services.py
+``base_env``), so a run next to ``make run`` needs none: DATABASE_URL; TWILIO_ACCOUNT_SID,
+TWILIO_AUTH_TOKEN, TWILIO_NUMBER (local development values); TWILIO_API_BASE_URL (default the
+local fake of Twilio's API, http://127.0.0.1:FAKE_TWILIO_PORT, FAKE_TWILIO_PORT default 8099);
+PUBLIC_URL (default http://127.0.0.1:RASA_PORT, where delivery statuses are sent); RASA_URL
+(default http://127.0.0.1:RASA_PORT, RASA_PORT default 5005) and RASA_API_TOKEN (default the one
+``make run`` keeps in var/rasa_api_token) for Rasa's HTTP API.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
+
+from sqlalchemy import select
 
 from bot import db
 from bot.outreach import RasaOpener, RunResult, TwilioSender, run
 from bot.settings import DataFileError
 from bot.strategies import strategies
-
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.services import base_env
 
 
 def _parse_at(value: str) -> datetime:
@@ -36,6 +39,24 @@ def _parse_at(value: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2026-11-30T21:00:00+00:00")
     return moment
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from exc
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return seconds
+
+
+def unknown_accounts(references: list[str]) -> list[str]:
+    """The account references (any case) that are not in the system of record, as given."""
+    wanted = {ref.strip().upper(): ref for ref in references}
+    with db.session_scope() as session:
+        known = set(session.execute(select(db.Account.id).where(db.Account.id.in_(list(wanted)))).scalars())
+    return [ref for key, ref in wanted.items() if key not in known]
 
 
 def report(result: RunResult, dry_run: bool, out: object = sys.stdout) -> None:
@@ -63,33 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=_parse_at, help="the run's clock, ISO with offset (default: now)")
     parser.add_argument("--account", action="append", help="only this account (repeatable)")
     parser.add_argument("--no-open", action="store_true", help="send without opening conversations in Rasa")
-    parser.add_argument("--every", type=float, help="scheduler: run every N seconds until stopped")
+    parser.add_argument("--every", type=_positive_seconds, help="scheduler: run every N seconds (> 0) until stopped")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.account and (unknown := unknown_accounts(args.account)):
+        parser.error(f"unknown account: {', '.join(unknown)}")
     try:
         strategies()  # a bad strategy file stops here with the file and field named
     except DataFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    env = os.environ
     sender = None
     opener = None
     if not args.dry_run:
+        env = base_env()  # make run's defaults: the local fake of Twilio, the Rasa server on RASA_PORT
         sender = TwilioSender(
-            env.get("TWILIO_ACCOUNT_SID", ""),
-            env.get("TWILIO_AUTH_TOKEN", ""),
-            env.get("TWILIO_NUMBER", ""),
-            env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
-            env.get("PUBLIC_URL", ""),
+            env["TWILIO_ACCOUNT_SID"],
+            env["TWILIO_AUTH_TOKEN"],
+            env["TWILIO_NUMBER"],
+            env["TWILIO_API_BASE_URL"],
+            env["PUBLIC_URL"],
         )
         if not args.no_open:
-            token_file = ROOT / "var" / "rasa_api_token"  # written by `make run`
-            token = env.get("RASA_API_TOKEN") or (token_file.read_text().strip() if token_file.exists() else "")
-            if not token:
-                print("error: RASA_API_TOKEN is not set (or pass --no-open)", file=sys.stderr)
-                return 2
-            rasa_url = env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}"
-            opener = RasaOpener(rasa_url, token)
+            rasa_url = env.get("RASA_URL") or f"http://127.0.0.1:{env['RASA_PORT']}"
+            opener = RasaOpener(rasa_url, env["RASA_API_TOKEN"])
     while True:
         now = args.at or datetime.now(timezone.utc)
         with db.session_scope() as session:

@@ -6,6 +6,7 @@ to chat. Ctrl-C (or SIGTERM) stops every child process group.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,6 +15,17 @@ from types import FrameType
 
 from scripts import services
 from scripts.train import ensure_model
+
+
+def sms_example(env: dict[str, str]) -> str:
+    """The scripts.sms command line to try the SMS channel of the servers started with ``env``
+    (``base_env``): the ports (and PUBLIC_URL when it is not the default) are given on the line, so it
+    works from another shell when make run was started on other ports."""
+    settings = {"RASA_PORT": env["RASA_PORT"], "FAKE_TWILIO_PORT": env["FAKE_TWILIO_PORT"]}
+    if env["PUBLIC_URL"] != f"http://127.0.0.1:{env['RASA_PORT']}":
+        settings["PUBLIC_URL"] = env["PUBLIC_URL"]
+    prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in settings.items())
+    return f"{prefix} .venv/bin/python -m scripts.sms +16175550101 'hi'"
 
 
 def main() -> int:
@@ -67,7 +79,8 @@ def main() -> int:
             f"  REST:      curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
             '               -d \'{"sender": "+16175550101", "message": "hi"}\'\n'
             f"  Health:    {base}/webhooks/rest/health\n"
-            "  SMS:       .venv/bin/python -m scripts.sms +16175550101 'hi'   (a signed Twilio webhook; prints the replies)\n"
+            f"  SMS:       {sms_example(env)}\n"
+            "             (a signed Twilio webhook; prints the replies)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
             f"  Console:   {console}/  (collectors take over conversations handed to a person)\n"
             "             first account: .venv/bin/python -m console.cli create-user NAME --role supervisor\n"
