@@ -65,6 +65,7 @@ class HandoffRules:
     eta_closed: str
     holding_reply: str
     holding_minutes: int
+    crisis_holding_reply: str
     outcomes: dict[str, str]
     handback_slots: tuple[str, ...]
     reply_despite_holds: frozenset[str]
@@ -125,7 +126,7 @@ def handoff_rules() -> HandoffRules:
     if not hours:
         raise DataFileError(f"{file}: 'business_hours.days' has no open day")
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
-    for key in ("notice", "notice_no_push", "eta_open", "eta_closed", "holding_reply"):
+    for key in ("notice", "notice_no_push", "eta_open", "eta_closed", "holding_reply", "crisis_holding_reply"):
         if not isinstance(need(key), str):
             raise DataFileError(f"{file}: '{key}' must be text")
     return HandoffRules(
@@ -140,6 +141,7 @@ def handoff_rules() -> HandoffRules:
         eta_closed=str(raw["eta_closed"]),
         holding_reply=str(raw["holding_reply"]),
         holding_minutes=int(raw.get("holding_minutes", 15)),
+        crisis_holding_reply=str(raw["crisis_holding_reply"]),
         outcomes=outcomes,
         handback_slots=tuple(str(s) for s in need("handback_slots")),
         reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),

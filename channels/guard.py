@@ -10,10 +10,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
+from rasa.shared.core.events import SessionStarted, SlotSet
 
 from bot import logmask
+from bot.handoff import HandoffQueue
 from channels import rasa_patches
 from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput, jurisdiction_of
@@ -144,6 +148,45 @@ async def handle_guarded(
     if failures:
         logger.error("custom action(s) %s failed for %s: sent a holding reply", failures, message.sender_id)
         await message.output_channel.send_text_message(message.sender_id, HOLDING_REPLY)
+        return False
+    return True
+
+
+async def start_new_session(
+    app: Any, sender_id: str, output: OutputChannel, input_channel: str, metadata: dict[str, Any]
+) -> bool:
+    """Start a new conversation session for ``sender_id`` now, whatever the state of the last one
+    (Rasa only starts one when the last has expired): ``action_session_start`` runs, so the bot's
+    first words are the mini-Miranda (12 CFR 1006.18(e)) and no form of an earlier conversation
+    (on this or another channel under the same sender id) takes the next message as its answer.
+    For the start of a new communication, e.g. a phone call. Its texts go to ``output`` through
+    the send-time lint. A conversation a person owns (open handoff ticket) is left as it is.
+    Returns True when the session was started or the conversation is with a person; False (logged)
+    when the model or stores are unavailable or the session start failed."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or not agent.is_ready() or not store_healthy(agent.tracker_store):
+        logger.error("new session for %s not started: model or tracker store unavailable", sender_id)
+        return False
+    account_id, jurisdiction = jurisdiction_of(sender_id)
+    linted = LintedOutput(output, input_channel, account_id, jurisdiction)
+    processor = agent.processor
+    try:
+        red = redis_client(agent.tracker_store)
+        if red is not None and HandoffQueue(red).is_paused(sender_id):
+            return True
+        async with agent.lock_store.lock(sender_id):
+            tracker = await processor.get_tracker(sender_id)
+            known = len(tracker.events)
+            tracker.update(SlotSet(SESSION_START_METADATA_SLOT, metadata), processor.domain)
+            action = processor._get_action(ACTION_SESSION_START_NAME)
+            prediction = PolicyPrediction.for_action_name(processor.domain, ACTION_SESSION_START_NAME)
+            await processor._run_action(action, tracker, linted, processor.nlg, prediction)
+            if not any(isinstance(e, SessionStarted) for e in list(tracker.events)[known:]):
+                logger.error("new session for %s not started: action_session_start failed", sender_id)
+                return False
+            await processor.save_tracker(tracker)
+    except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
+        logger.error("new session for %s not started: %s", sender_id, exc)
         return False
     return True
 

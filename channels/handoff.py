@@ -100,7 +100,9 @@ async def after_turn(
 async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output: OutputChannel) -> bool:
     """If a ticket is open for this conversation: store the message (tracker and live transcript),
     keep the bot silent, and return True. A crisis message raises the ticket to crisis priority
-    and, while nobody has claimed it, gets the helpline at once. Otherwise return False."""
+    and, while nobody has claimed it, gets the helpline at once; so does every other message while
+    a crisis ticket waits for a person (``crisis_holding_reply`` in data/handoff.yml): someone in
+    crisis is never met with silence. Otherwise return False."""
     queue = HandoffQueue(red)
     ticket_id = queue.open_ticket_id(message.sender_id)
     if ticket_id is None and not queue.is_paused(message.sender_id):
@@ -144,17 +146,29 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             summary=ticket.summary,
         )
         if ticket.status == "queued":
-            lines = helplines()
-            region = _jurisdiction(account_id) if account_id else "US"
-            text = f"{lines.get(region.split('-')[0], lines['default'])} {lines['emergency']}"
+            text = _helpline(account_id)
             await output.send_text_message(message.sender_id, text)
             queue.add_message(message.sender_id, "bot", text)
+        return True
+    if ticket is not None and ticket.status == "queued" and ticket.reason == "crisis":
+        reply = handoff_rules().crisis_holding_reply.format(
+            helpline=_helpline(account_id), eta=reply_eta(db.utcnow(), time_zone, locale)
+        )
+        await output.send_text_message(message.sender_id, reply)
+        queue.add_message(message.sender_id, "bot", reply)
         return True
     if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
         reply = handoff_rules().holding_reply.format(eta=reply_eta(db.utcnow(), time_zone, locale))
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
     return True
+
+
+def _helpline(account_id: str | None) -> str:
+    """The crisis helpline for the account's jurisdiction, then the emergency line (data/helplines.yml)."""
+    lines = helplines()
+    region = _jurisdiction(account_id) if account_id else "US"
+    return f"{lines.get(region.split('-')[0], lines['default'])} {lines['emergency']}"
 
 
 def _jurisdiction(account_id: str) -> str:

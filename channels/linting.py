@@ -57,9 +57,10 @@ class LintedOutput(OutputChannel):
         self.account_id = account_id
         self.jurisdiction = jurisdiction
 
-    @classmethod
-    def name(cls) -> str:
-        return "linted"
+    def name(self) -> str:  # type: ignore[override]
+        """The input channel's name (``twilio_voice``, ...): Rasa's NLG picks a response's
+        ``channel:`` variation by the output channel's name."""
+        return self.channel
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -136,11 +136,19 @@ class SmsOutbox:
     (sorted set :data:`OUTBOX_KEY`, score = next attempt in epoch seconds) and sent again after
     :data:`OUTBOX_DELAYS`; it survives a restart and any replica may drain it (``ZREM`` claims an
     item, so each is sent by one process). ``on_done(item, sid, error)`` records the outcome:
-    a SID once sent, or the error once the last attempt failed."""
+    a SID once sent, or the error once the last attempt failed. ``may_send(item)``, when given,
+    is asked before each attempt; False drops the item (e.g. the number opted out meanwhile), and
+    recording that is the callback's job."""
 
-    def __init__(self, sender: TwilioSender, on_done: Callable[[dict[str, Any], str | None, str | None], None]) -> None:
+    def __init__(
+        self,
+        sender: TwilioSender,
+        on_done: Callable[[dict[str, Any], str | None, str | None], None],
+        may_send: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         self.sender = sender
         self.on_done = on_done
+        self.may_send = may_send
 
     @staticmethod
     def put(red: redis.Redis, item: dict[str, Any], attempt: int = 0, order: int = 0) -> None:
@@ -160,6 +168,8 @@ class SmsOutbox:
                 continue  # another replica took it
             claimed += 1
             item = json.loads(raw)
+            if self.may_send is not None and not self.may_send(item):
+                continue
             if item["to"] in blocked:
                 sid, error, retryable = None, "queued behind an earlier part", True
             else:

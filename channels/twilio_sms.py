@@ -2,8 +2,11 @@
 
 What Rasa's stock Twilio channel does not: every request's ``X-Twilio-Signature`` is checked
 against PUBLIC_URL (unsigned or forged → 403); a redelivered ``MessageSid`` is processed once;
-an MMS with no text is answered; STOP/START/HELP are handled as carriers expect and recorded in
-the opt-out ledger; the webhook answers at once and the reply goes out through the REST API
+an MMS with no text is answered; STOP/START/HELP are handled as carriers expect, recorded in
+the opt-out ledger and in the conversation's tracker (as ``action_opt_out``/``action_opt_in``,
+like a typed opt-out); after an opt-out the bot stays silent on SMS until START (only HELP is
+answered), and nothing is sent to an opted-out number except the one confirmation (12 CFR
+1006.6(e); 47 CFR 64.1200; CTIA keyword rules). The webhook answers at once and the reply goes out through the REST API
 without blocking the event loop, split into messages that each carry the opt-out footer, with
 retries; every send, failure and delivery status is in the contact log.
 """
@@ -18,6 +21,7 @@ from typing import Any
 
 import redis
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -45,6 +49,8 @@ STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE
 START_WORDS = {"START", "UNSTOP"}
 HELP_WORDS = {"HELP", "INFO"}
 MEDIA_ONLY_REPLY = "I can only read the text of messages, not pictures or files. Please type your message."
+OPT_OUT_ACTION = "action_opt_out"  # the typed opt-out's action (actions/actions.py); KPIs count it
+OPT_IN_ACTION = "action_opt_in"
 
 
 def _twiml() -> HTTPResponse:
@@ -65,7 +71,7 @@ class TwilioSmsInput(InputChannel):
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
         self.sender = TwilioSender(settings)
-        self.outbox = SmsOutbox(self.sender, self._outbox_done)
+        self.outbox = SmsOutbox(self.sender, self._outbox_done, self._outbox_may_send)
         self.red: redis.Redis | None = None  # the tracker store's Redis, once the server runs
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -91,9 +97,17 @@ class TwilioSmsInput(InputChannel):
                 detail=detail,
             )
 
-    async def send(self, phone: str, texts: list[str]) -> None:
-        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer."""
+    async def send(self, phone: str, texts: list[str], opt_out_exempt: bool = False) -> None:
+        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer.
+
+        The last line of the opt-out rule: while ``phone`` is in the SMS opt-out ledger nothing is
+        sent (the texts are logged as ``sms_suppressed``) unless ``opt_out_exempt``, which only the
+        one opt-out confirmation and a HELP answer may claim (12 CFR 1006.6(e); 47 CFR 64.1200)."""
         account_id, jurisdiction = self._account(sender_phone(phone))
+        if not opt_out_exempt and self._opted_out(phone):
+            self._log(account_id, phone, "outbound", "sms_suppressed", f"opted out; body: {' '.join(texts)[:200]}")
+            logger.warning("SMS to %s not sent: the number opted out of SMS", phone)
+            return
         profile = profile_for(jurisdiction)
         queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
         for body in split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments):
@@ -103,7 +117,7 @@ class TwilioSmsInput(InputChannel):
                 sid, error, retryable = await self.sender.send_sms(phone, body, self._status_url())
             if sid:
                 self._log(account_id, phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
-            elif retryable and self._queue(account_id, phone, body, queued):
+            elif retryable and self._queue(account_id, phone, body, queued, opt_out_exempt):
                 queued += 1
                 self._log(account_id, phone, "outbound", "sms_retry_queued", f"{error}; body: {body[:200]}")
             else:
@@ -111,11 +125,15 @@ class TwilioSmsInput(InputChannel):
                 self._log(account_id, phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
                 logger.error("SMS to %s not delivered: %s", phone, error)
 
-    def _queue(self, account_id: str | None, phone: str, body: str, position: int) -> bool:
+    def _queue(
+        self, account_id: str | None, phone: str, body: str, position: int, opt_out_exempt: bool = False
+    ) -> bool:
         """Put a reply Twilio refused for now (5xx, network) in the outbox; False when Redis is down too."""
         if self.red is None:
             return False
         item = {"to": phone, "body": body, "status_callback": self._status_url(), "account_id": account_id}
+        if opt_out_exempt:
+            item["opt_out_exempt"] = True
         try:
             SmsOutbox.put(self.red, item, order=position)
             return True
@@ -130,6 +148,15 @@ class TwilioSmsInput(InputChannel):
         else:
             self._log(item.get("account_id"), phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
             logger.error("SMS to %s not delivered after the outbox retries: %s", phone, error)
+
+    def _outbox_may_send(self, item: dict[str, Any]) -> bool:
+        """Whether a retried reply may still go out: not once the number opted out of SMS."""
+        if item.get("opt_out_exempt") or not self._opted_out(item["to"]):
+            return True
+        self._log(
+            item.get("account_id"), item["to"], "outbound", "sms_suppressed", f"opted out; body: {item['body'][:200]}"
+        )
+        return False
 
     def _record_keyword(self, phone: str, keyword: str) -> None:
         account_id, _ = self._account(sender_phone(phone))
@@ -163,7 +190,77 @@ class TwilioSmsInput(InputChannel):
         await handle_guarded(app, on_new_message, message)
         texts = [m.get("text", "") for m in getattr(message.output_channel, "messages", []) if m.get("text")]
         if texts:
-            await self.send(phone, texts)
+            # a typed opt-out ("please stop texting me") gets its one confirmation; any other turn
+            # that ends with the number opted out (a STOP that arrived meanwhile) sends nothing
+            exempt = self._opted_out(phone) and await self._turn_opted_out(app, phone)
+            await self.send(phone, texts, opt_out_exempt=exempt)
+
+    @staticmethod
+    async def _turn_opted_out(app: Any, phone: str) -> bool:
+        """Whether the conversation's latest turn ran the typed opt-out (``action_opt_out``)."""
+        agent = getattr(app.ctx, "agent", None)
+        tracker = await agent.tracker_store.retrieve(phone) if agent else None
+        if tracker is None:
+            return False
+        for event in reversed(tracker.events):
+            if isinstance(event, UserUttered):
+                return False
+            if isinstance(event, ActionExecuted) and event.action_name == OPT_OUT_ACTION:
+                return True
+        return False
+
+    async def _keyword_to_tracker(
+        self, app: Any, phone: str, keyword: str, text: str, metadata: dict[str, Any]
+    ) -> None:
+        """Record a STOP or START keyword in the conversation's tracker with the events of the
+        typed opt-out (``action_opt_out``, slot ``opted_out``) or opt-in, so SafetyPolicy's
+        opted-out state applies on every channel and the KPIs count it. The ledger entry is made
+        by the webhook before this; nothing the bot would say here is sent."""
+        agent = getattr(app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            logger.error("%s from %s not recorded in the tracker: no model loaded", keyword, phone)
+            return
+        stop = keyword == "stop"
+        intent = {"name": "opt_out" if stop else "opt_in", "confidence": 1.0}
+        parse = {"text": text, "intent": intent, "intent_ranking": [intent], "entities": []}
+        try:
+            async with agent.lock_store.lock(phone):
+                # a new conversation starts as any other would (its session-start output is dropped)
+                tracker = await agent.processor.fetch_tracker_and_update_session(
+                    phone, CollectingOutputChannel(), metadata
+                )
+                events: list[Event] = [
+                    UserUttered(text, intent, [], parse, input_channel=self.name(), metadata=metadata),
+                    ActionExecuted(OPT_OUT_ACTION if stop else OPT_IN_ACTION),
+                ]
+                if stop and tracker.active_loop_name:
+                    events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+                events += [SlotSet("opted_out", stop), ActionExecuted("action_listen")]
+                for event in events:
+                    tracker.update(event)
+                await agent.tracker_store.save(tracker)
+        except Exception:
+            # the opt-out ledger already holds it, which is what suppresses contact
+            logger.exception("%s from %s not recorded in the tracker", keyword, phone)
+
+    async def _log_silently(self, app: Any, message: UserMessage) -> None:
+        """Keep a message from an opted-out number in its tracker without predicting a reply."""
+        agent = getattr(app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            return
+        try:
+            async with agent.lock_store.lock(message.sender_id):
+                await agent.processor.log_message(message, should_save_tracker=True)
+        except Exception:
+            logger.exception("message from opted-out %s not stored in the tracker", message.sender_id)
+
+    async def _keyword_turn(
+        self, app: Any, phone: str, kind: str, text: str, metadata: dict[str, Any], reply: str | None
+    ) -> None:
+        """STOP/START: into the tracker, then the channel's own confirmation when Twilio does not send it."""
+        await self._keyword_to_tracker(app, phone, kind, text, metadata)
+        if reply:
+            await self.send(phone, [reply], opt_out_exempt=True)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -205,26 +302,36 @@ class TwilioSmsInput(InputChannel):
         text, notes = clean_text(form.get("Body", ""))
         self._log(account_id, phone, "inbound", "sms_received", f"{sid} {text[:200]}")
         keyword = text.upper().strip(" .!")
-        if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and self._opted_out(phone)):
-            self._record_keyword(phone, "stop" if keyword in STOP_WORDS else "start")
+        metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
+        opted_out = self._opted_out(phone)
+        if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and opted_out):
+            kind = "stop" if keyword in STOP_WORDS else "start"
+            self._record_keyword(phone, kind)
+            reply = None
             if not self.settings.twilio_handles_keywords:
                 reply = (
                     "You won't get more texts from us. Reply START to opt back in."
-                    if keyword in STOP_WORDS
+                    if kind == "stop"
                     else "You'll get texts from us again. Reply STOP to opt out."
                 )
-                self._spawn(self.send(phone, [reply]))
+            self._spawn(self._keyword_turn(app, phone, kind, text, metadata, reply))
             return _twiml()  # Twilio's opt-out handling sends the one confirmation
         if keyword in HELP_WORDS:
             if not self.settings.twilio_handles_keywords:
                 jurisdiction = self._account(sender_phone(phone))[1]
-                self._spawn(self.send(phone, [f"Collections help: call {contact_for(jurisdiction)['phone']}."]))
+                help_text = f"Collections help: call {contact_for(jurisdiction)['phone']}."
+                self._spawn(self.send(phone, [help_text], opt_out_exempt=True))
+            return _twiml()
+        if opted_out:
+            # after STOP only START (and HELP) gets an answer; the message is kept, unanswered
+            self._log(account_id, phone, "inbound", "sms_ignored_opted_out", f"{sid}")
+            message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
+            self._spawn(self._log_silently(app, message))
             return _twiml()
         if not text:
             media = form.get("NumMedia", "0").strip() not in ("", "0")
             self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
             return _twiml()
-        metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
         message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
         self._spawn(self._process(app, on_new_message, message, phone))
         return _twiml()

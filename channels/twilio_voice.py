@@ -7,6 +7,12 @@ gets a reprompt instead of a guess; silence gets one reprompt, then a polite clo
 hands off (a custom ``{"handoff": reason}`` message, or any open handoff ticket for the caller),
 the call is transferred with ``<Dial>`` to COLLECTOR_PHONE. Outbound calls are keyed by the
 debtor's number (``To``), inbound by ``From``.
+
+Every call is a new communication: its first request starts a new conversation session, so the
+call opens with the mini-Miranda (12 CFR 1006.18(e)) even when the same number has an SMS
+conversation going, and the call's opening is never taken as the answer to an earlier question.
+Keyed digits: 1, 2 and 3 are the menu; longer input answers the question being asked (eight
+digits for a date of birth become a date in the account's own day/month order).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +34,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff import HandoffQueue
 from bot.verification import sender_phone
-from channels.guard import clean_text, handle_guarded
+from channels.guard import TRY_AGAIN, clean_text, handle_guarded, start_new_session
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
 from stores.redis_store import redis_client
 
@@ -39,6 +46,22 @@ DTMF_MENU = {"1": "i want to make a payment", "2": "i want to speak to a person"
 REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
 STILL_THERE = "Are you still there? Please say something, or press a key."
 CLOSE = "I haven't heard anything, so I'll end the call now. You can call us back at any time. Goodbye."
+CALL_START = "hello"  # the text Rasa gets for a call that has just connected
+
+
+def digits_as_answer(digits: str, requested_slot: str | None) -> str:
+    """The text a keypad entry stands for. ``#`` and ``*`` are dropped. A single 1, 2 or 3 is the
+    menu (:data:`DTMF_MENU`); other digits are the answer to the question being asked, and eight
+    digits asked for a ``date_of_birth`` become ``AA/BB/CCCC`` (or ``CCCC/BB/AA`` when they start
+    with a year), which the form reads in the account's date order (data/verification.yml)."""
+    keyed = re.sub(r"\D", "", digits)
+    if keyed in DTMF_MENU:
+        return DTMF_MENU[keyed]
+    if requested_slot == "date_of_birth" and len(keyed) == 8:
+        if keyed[4:6] in ("19", "20") or keyed[:2] not in ("19", "20"):
+            return f"{keyed[:2]}/{keyed[2:4]}/{keyed[4:]}"
+        return f"{keyed[:4]}/{keyed[4:6]}/{keyed[6:]}"
+    return keyed
 
 
 def _number(value: str | None, kind: type[int] | type[float]) -> Any:
@@ -79,11 +102,26 @@ class TwilioVoiceInput(InputChannel):
         spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
         gather = (
             f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(HINTS)} '
-            f'speechTimeout="auto" timeout="6" numDigits="6" finishOnKey="#" action={quoteattr(self._action())} method="POST">'
+            f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action())} method="POST">'
             f"{spoken}</Gather>"
         )
         # no input: Twilio falls through to the redirect, which counts the silence
         return gather + f'<Redirect method="POST">{escape(self._action(silence + 1))}</Redirect>'
+
+    @staticmethod
+    async def _requested_slot(agent: Any, sender: str) -> str | None:
+        """The slot the active form is asking for in ``sender``'s conversation, if any."""
+        if agent is None or agent.tracker_store is None:
+            return None
+        try:
+            tracker = await agent.tracker_store.retrieve(sender)
+        except Exception:
+            logger.exception("tracker of %s unreadable for keyed digits", sender)
+            return None
+        if tracker is None or not tracker.active_loop_name:
+            return None
+        slot = tracker.get_slot("requested_slot")
+        return str(slot) if slot else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -124,21 +162,19 @@ class TwilioVoiceInput(InputChannel):
                     return _twiml(self._gather([STILL_THERE]))  # a retried request: do not process twice
             except redis.exceptions.RedisError:
                 pass  # handle_guarded answers "try again" for an outage
+            metadata: dict[str, Any] = {"channel": "voice", "call_sid": call_sid, "speech_confidence": confidence}
+            collector = CollectingOutputChannel()
             if digits:
-                text = DTMF_MENU.get(digits, digits)
+                text = digits_as_answer(digits, await self._requested_slot(agent, sender))
             elif speech:
                 text = speech
             else:
-                text = "hello"  # the call has just connected
+                # a new call is a new communication: a new session, mini-Miranda first
+                if not await start_new_session(request.app, sender, collector, self.name(), metadata):
+                    return _twiml(self._gather([TRY_AGAIN]))
+                text = CALL_START
             text, notes = clean_text(text)
-            metadata = {
-                "channel": "voice",
-                "call_sid": call_sid,
-                "speech_confidence": confidence,
-                "dtmf": digits,
-                **notes,
-            }
-            collector = CollectingOutputChannel()
+            metadata = {**metadata, "dtmf": digits, **notes}
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             await handle_guarded(request.app, on_new_message, message)
             said = [m.get("text", "") for m in collector.messages if m.get("text")]
@@ -155,7 +191,7 @@ class TwilioVoiceInput(InputChannel):
                 return _twiml(spoken + f"<Dial>{escape(self.collector_phone)}</Dial>")
             if not said:
                 said = [STILL_THERE]  # a silent bot turn must not end the call
-            if text == "hello":
+            if text == CALL_START and not digits and not speech:
                 said.append(MENU)
             return _twiml(self._gather(said))
 

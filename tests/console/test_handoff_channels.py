@@ -158,3 +158,26 @@ def test_web_chat_reply_from_the_console_reaches_the_open_chat(
             await chat.sio.disconnect()
 
     asyncio.run(run())
+
+
+def test_every_message_while_a_crisis_ticket_waits_gets_the_helpline(
+    bot: Bot, queue: HandoffQueue, db_session: Any
+) -> None:
+    """The new-user trial: after crisis language the conversation waits for a person (on a
+    weekend, for days); the debtor's next messages must not meet silence."""
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5043")).scalar_one()
+    sender = account.debtor.phone_e164
+    bot.say(sender, "hi")
+    reply = " ".join(bot.say(sender, "i cant take it anymore i want to end it all"))
+    assert "988" in reply and "A member of our team will reply" in reply, reply
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None and queue.get(ticket_id).reason == "crisis"  # type: ignore[union-attr]
+    for text in ["hello?", "is anyone there", "ok"]:
+        reply = " ".join(bot.say(sender, text))
+        assert "988" in reply and "emergency" in reply and "will reply" in reply, (text, reply)
+    transcript = [m["text"] for m in queue.transcript(sender) if m["from"] == "bot"]
+    assert sum("988" in t for t in transcript) == 3, "each reply while waiting is in the console's transcript"
+    # once a person has it, the conversation is theirs: the bot says nothing
+    queue.claim(ticket_id, "sue")
+    assert bot.say(sender, "hello again") == []
+    queue.close(ticket_id, "sue", "referred", supervisor=True)

@@ -136,3 +136,52 @@ def test_stop_is_recorded_and_delivery_status_is_logged(bot: Bot, db_session: An
         r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5014")).scalars()
     ]
     assert "opt_out" in events and "sms_reply" in events and "sms_status" in events
+
+
+def test_after_stop_only_start_gets_an_answer(bot: Bot, db_session: Any, redis_server: Any) -> None:
+    """The new-user trial: a verified debtor texts STOP, then asks what they owe. Nothing may be
+    sent until START (12 CFR 1006.6(e)); the STOP is in the tracker as the typed opt-out is."""
+    from tests.conversation.helpers import tracker_events
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5041")).scalar_one()
+    phone = account.debtor.phone_e164
+    turns = ["hi", account.debtor.date_of_birth.strftime("%B %d %Y"), account.debtor.postcode]
+    for text in turns:
+        before = len(fake(bot, "/fake/messages"))
+        assert post_sms(bot, sms(phone, text)) == 200
+        assert replies_to(bot, phone, before), f"no reply to {text!r}"
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "whats my balance")) == 200
+    assert "$" in " ".join(replies_to(bot, phone, before)), "verified: the balance is told before the STOP"
+
+    assert post_sms(bot, sms(phone, "STOP")) == 200
+    before = len(fake(bot, "/fake/messages"))
+    for text in ["what do i owe", "hello?", ""]:
+        assert post_sms(bot, sms(phone, text)) == 200
+    time.sleep(6)
+    assert [m for m in fake(bot, "/fake/messages")[before:] if m["to"] == phone] == []
+
+    events = tracker_events(redis_server.port, phone)
+    actions = [e.get("name") for e in events if e.get("event") == "action"]
+    assert "action_opt_out" in actions, "the KPIs count the SMS STOP as an opt-out"
+    assert "action_tell_balance" in actions
+    after_stop = actions[actions.index("action_opt_out") :]
+    assert "action_tell_balance" not in after_stop and "action_opted_out_notice" not in after_stop
+    texts = [e.get("text") for e in events if e.get("event") == "user"]
+    assert "what do i owe" in texts, "the ignored message is kept in the conversation"
+    db_session.expire_all()
+    log = [
+        r.event for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5041")).scalars()
+    ]
+    assert "balance_disclosed" not in log[log.index("opt_out") :]
+
+    # START lifts it: the conversation goes on
+    assert post_sms(bot, sms(phone, "START")) == 200
+    time.sleep(1.5)
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "what do i owe")) == 200
+    replies = replies_to(bot, phone, before)
+    assert replies and all(r.endswith("Reply STOP to opt out.") for r in replies)
+    events = tracker_events(redis_server.port, phone)
+    actions = [e.get("name") for e in events if e.get("event") == "action"]
+    assert "action_opt_in" in actions[actions.index("action_opt_out") :]

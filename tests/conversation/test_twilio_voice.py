@@ -92,3 +92,40 @@ def test_outbound_call_is_keyed_by_the_debtor(bot: Bot, db_session: Any) -> None
 
     redis_port = int(bot.env["REDIS_PORT"])
     assert slot_values(tracker_events(redis_port, phone), "account_id") == ["A-5016"]
+
+
+def test_a_call_after_an_sms_conversation_opens_with_the_mini_miranda(bot: Bot, db_session: Any) -> None:
+    """The new-user trial: the number's SMS conversation is waiting for a date of birth when the
+    debtor calls. The call is a new communication (12 CFR 1006.18(e)): it opens with the
+    mini-Miranda, its opening is no form answer, and spoken wording never says "write"/"reply"."""
+    from tests.conversation.helpers import tracker_events
+    from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5042")).scalar_one()
+    assert account.jurisdiction.startswith("US"), "month, day, year order for keyed digits"
+    phone = account.debtor.phone_e164
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "hi")) == 200
+    assert "date of birth" in " ".join(replies_to(bot, phone, before))
+
+    base = {"CallSid": f"CA{uuid.uuid4().hex}", "From": phone, "To": "+15559870000", "Direction": "inbound"}
+    status, root, _ = call(bot, base)
+    assert status == 200 and root is not None
+    spoken = says(root)
+    assert spoken.startswith("Hello, this is the Example Lending collections assistant. This is a debt collector.")
+    assert "couldn't read" not in spoken and "write it" not in spoken, spoken
+    assert "date of birth" in spoken, "the call verifies the caller afresh"
+    redis_port = int(bot.env["REDIS_PORT"])
+    events = tracker_events(redis_port, phone)
+    assert sum(e.get("event") == "session_started" for e in events) == 2, "the SMS session, then the call's"
+
+    # keyed digits that cannot be a date get a clear spoken re-prompt
+    _, root, _ = call(bot, {**base, "Digits": "1234#"})
+    spoken = says(root)
+    assert "say it like" in spoken and "key in" in spoken, spoken
+    assert "write" not in spoken.lower() and "reply" not in spoken.lower()
+    # eight keyed digits answer the date-of-birth question, a keyed ZIP the second one
+    _, root, _ = call(bot, {**base, "Digits": account.debtor.date_of_birth.strftime("%m%d%Y") + "#"})
+    assert "postcode" in says(root) or "ZIP" in says(root), says(root)
+    _, root, _ = call(bot, {**base, "Digits": account.debtor.postcode + "#"})
+    assert "that's confirmed" in says(root), says(root)
