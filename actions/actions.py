@@ -186,11 +186,18 @@ class ActionStartVerification(Action):
 
 
 class ValidateVerificationForm(FormValidationAction):
-    """Right-party contact: account (web chat only), date of birth, then postcode or last four.
+    """Right-party contact: account (when the sender is not a phone on file), date of birth, then
+    postcode or last four.
 
-    Both factors are checked together so a caller never learns which one was wrong; after
-    ``max_attempts`` failures (data/verification.yml), counted in this conversation and for the
-    account across conversations within ``lockout_hours``, verification is locked.
+    Both factors are checked together so a caller never learns which one was wrong; an account
+    reference or phone number that matches no account is asked the same questions and fails at
+    the end with the same wording, so the answers never reveal which references exist (15 U.S.C.
+    1692b, 12 CFR 1006.6(d)). After ``max_attempts`` failures (data/verification.yml), counted in
+    this conversation and for the account across conversations within ``lockout_hours``,
+    verification is locked.
+
+    A slot value of ``None`` is never an answer: ``action_start_verification`` clears earlier
+    answers with ``SlotSet(..., None)`` and Rasa hands those to the validators at form activation.
     """
 
     def name(self) -> str:
@@ -213,17 +220,37 @@ class ValidateVerificationForm(FormValidationAction):
             _log(tracker, "verification_locked")
             return {"verification_attempts": attempts, "verification_locked": True, "second_factor": "locked"}
         dispatcher.utter_message(response="utter_verification_mismatch")
-        return {
+        retry: dict[str, Any] = {
             "verification_attempts": attempts,
             "date_of_birth": None,
             "second_factor": None,
             "account_reference": None,
         }
+        if tracker.get_slot("account_reference"):
+            # linked by what the caller typed: ask for it again, as for a reference that matched nothing
+            retry["account_id"] = None
+        return retry
+
+    async def extract_account_reference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """At form activation only (no slot requested yet): the message that started verification
+        answers the first question when it holds an account reference or a phone number, so
+        "A-1001" as a first message is not lost. Otherwise the domain's from_text mapping, which
+        applies only once the question was asked, fills the slot."""
+        if tracker.get_slot("requested_slot") or tracker.get_slot("account_id"):
+            return {}
+        text = str(tracker.latest_message.get("text") or "")
+        if parse_account_reference(text) or parse_phone(text):
+            return {"account_reference": text}
+        return {}
 
     async def validate_account_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = str(value or "")
+        if value is None:
+            return {"account_reference": None}
+        text = str(value)
         reference = parse_account_reference(text)
         phone = None if reference else parse_phone(text)
         if not (reference or phone):
@@ -234,26 +261,23 @@ class ValidateVerificationForm(FormValidationAction):
             account_id = account.id if account is not None else None
             jurisdiction = str(account.jurisdiction) if account is not None else "US"
         if account_id is None:
-            result = self._fail(dispatcher, tracker, "account not found")
-            if not result.get("verification_locked"):
-                result["account_reference"] = None
-            return result
-        linked = {
+            # no answer here may differ from a known account's: the check fails after the second factor
+            return {"account_reference": reference or "phone", "account_id": None}
+        # a locked account is refused after the second factor too (validate_second_factor)
+        return {
             "account_reference": reference or "phone",
             "account_id": account_id,
             "company_phone": contact_for(jurisdiction)["phone"],
         }
-        if _account_locked(account_id):
-            _log(tracker, "verification_refused_locked", account_id=account_id)
-            return {**linked, "verification_locked": True, "second_factor": "locked"}
-        return linked
 
     async def validate_date_of_birth(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:
+            return {"date_of_birth": None}
         account = _load_account(tracker)
         order = verification_rules().date_order_for(account.jurisdiction if account else "US")
-        dob = parse_date_of_birth(str(value or ""), order)
+        dob = parse_date_of_birth(str(value), order)
         if dob is None:
             example = {"DMY": "12 April 1985", "YMD": "1985-04-12"}.get(order, "April 12 1985")
             dispatcher.utter_message(response="utter_dob_unreadable", example=example)
@@ -263,12 +287,18 @@ class ValidateVerificationForm(FormValidationAction):
     async def validate_second_factor(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = str(value or "")
+        if value is None:
+            return {"second_factor": None}
+        text = str(value)
         if not has_second_factor_shape(text):
             dispatcher.utter_message(response="utter_second_factor_unreadable")
             return {"second_factor": None}
         account_id = tracker.get_slot("account_id")
         dob_text = tracker.get_slot("date_of_birth")
+        if account_id and _account_locked(account_id):
+            # checked only now, so a locked reference gets the same questions as any other
+            _log(tracker, "verification_refused_locked", account_id=account_id)
+            return {"verification_locked": True, "second_factor": "locked", "date_of_birth": None}
         with db.session_scope() as session:
             account = session.get(db.Account, account_id) if account_id else None
             record = (
@@ -277,7 +307,7 @@ class ValidateVerificationForm(FormValidationAction):
                 else None
             )
         if record is None or not dob_text:
-            return self._fail(dispatcher, tracker, "no account")
+            return self._fail(dispatcher, tracker, "account not found" if record is None else "no date of birth")
         dob_ok = record.date_of_birth.isoformat() == dob_text
         factor_ok = second_factor_matches(record, text, verification_rules().second_factors)
         if dob_ok and factor_ok:

@@ -87,6 +87,7 @@ class HardshipSettings:
     neighbours: int
     min_similarity: float
     vulnerability_similarity: float
+    vulnerability_margin: float
     crisis_similarity: float
     crisis_margin: float
     evidence: int
@@ -110,6 +111,7 @@ def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
             neighbours=int(raw["neighbours"]),
             min_similarity=float(raw["min_similarity"]),
             vulnerability_similarity=float(raw["vulnerability_similarity"]),
+            vulnerability_margin=float(raw["vulnerability_margin"]),
             crisis_similarity=float(raw["crisis_similarity"]),
             crisis_margin=float(raw["crisis_margin"]),
             evidence=int(raw["evidence"]),
@@ -157,6 +159,11 @@ class HardshipClassifier:
         self.exemplars = exemplars
         self.settings = settings
         self.matrix = encode([e.text for e in exemplars])
+        # per hardship type, the exemplars that carry no vulnerability: what the hardship alone sounds like
+        self._plain = np.array([not e.vulnerable for e in exemplars])
+        self._plain_of_type = {
+            t: np.array([not e.vulnerable and e.type == t for e in exemplars]) for t in {e.type for e in exemplars}
+        }
 
     def classify(self, text: str, exclude: int | None = None) -> HardshipResult:
         """Classify one message. ``exclude`` leaves one exemplar out (for leave-one-out evaluation)."""
@@ -185,12 +192,7 @@ class HardshipClassifier:
         )
         vulnerability = "crisis" if crisis else None
         if vulnerability is None:
-            # a vulnerable exemplar must be close and clearly closer than the ordinary ones
-            plain = max((sim for ex, sim in top if not ex.vulnerable), default=-1.0)
-            for ex, sim in top[:3]:
-                if ex.vulnerable and sim >= s.vulnerability_similarity and sim >= plain + s.crisis_margin:
-                    vulnerability = ex.vulnerability
-                    break
+            vulnerability = self._vulnerability(sims, order[:3])
         evidence = tuple(Evidence(ex.text, ex.type, ex.vulnerability, round(sim, 3)) for ex, sim in top[: s.evidence])
         return HardshipResult(
             type=hardship_type,
@@ -201,6 +203,29 @@ class HardshipClassifier:
             crisis=crisis,
             evidence=evidence,
         )
+
+    def _vulnerability(self, sims: np.ndarray[Any, Any], nearest: np.ndarray[Any, Any]) -> str | None:
+        """The vulnerability (not crisis) the message itself gives evidence of, or None.
+
+        The nearest vulnerable exemplar among ``nearest`` (indices, closest first) decides: it must
+        be at least ``vulnerability_similarity`` close and at least ``vulnerability_margin`` closer
+        than every non-vulnerable exemplar in the bank, including those of its own hardship type
+        (which need not be among the nearest). A vulnerable exemplar mixes a
+        hardship with a vulnerability ("since i lost my job ive been really depressed"); being near
+        it only because of the shared hardship ("I lost my job") is no evidence of vulnerability
+        (FCA FG21/1: identify vulnerability from what the customer says, not assume it).
+        """
+        s = self.settings
+        for i in nearest:
+            ex, sim = self.exemplars[i], float(sims[i])
+            if not ex.vulnerable or ex.vulnerability == "crisis" or sim < s.vulnerability_similarity:
+                continue
+            same_type = self._plain_of_type.get(ex.type)
+            plain = float(sims[self._plain].max()) if self._plain.any() else -1.0
+            if same_type is not None and same_type.any():
+                plain = max(plain, float(sims[same_type].max()))
+            return ex.vulnerability if sim >= plain + s.vulnerability_margin else None
+        return None
 
     def _duration(self, lowered: str, hardship_type: str | None, top: list[tuple[Exemplar, float]]) -> str:
         if hardship_type is None:

@@ -168,3 +168,29 @@ def test_a_missed_promise_reopens_the_negotiation(bot: Bot, db_session: Any, red
     db_session.expire_all()
     assert db_session.get(db.PromiseToPay, promise.id).status == "broken"
     assert _offered(redis_server.port, sender)
+
+
+def test_i_lost_my_job_is_a_job_loss_and_leads_to_income_and_expenditure(
+    bot: Bot, redis_server: Any, db_session: Any
+) -> None:
+    # a new-user trial: the bare phrase was read as mental-health vulnerability and handed to a person
+    sender = "trial-job-loss-a1001"
+    for text in ["A-1001", "April 12 1985"]:
+        bot.say(sender, text)
+    assert "confirmed" in joined([bot.say(sender, "02139")])
+    assert "$1,240.50" in joined([bot.say(sender, "how much do I owe")])
+    ack = joined([bot.say(sender, "I lost my job")])
+    assert "sorry to hear that" in ack and "member of our team" not in ack, ack
+    assert "comes in each month" in joined([bot.say(sender, "payment plan")])
+
+    events = tracker_events(redis_server.port, sender)
+    [hardship] = [e["parse_data"]["hardship"] for e in events if e["event"] == "user" and e["text"] == "I lost my job"]
+    assert (hardship["type"], hardship["vulnerable"], hardship["vulnerability"]) == ("job_loss", False, None)
+    assert True not in slot_values(events, "vulnerable")
+    assert "vulnerability" not in slot_values(events, "handoff_reason")
+    logged = db_session.execute(
+        select(db.ContactLog.detail).where(
+            db.ContactLog.conversation_id == sender, db.ContactLog.event == "hardship_disclosed"
+        )
+    ).scalar_one()
+    assert "type=job_loss" in logged and "vulnerability=None" in logged, logged

@@ -91,8 +91,26 @@ def test_unknown_sender_links_by_account_reference(bot: Bot) -> None:
 
 def test_unknown_account_reference_counts_as_a_failed_attempt(bot: Bot) -> None:
     sender = "webchat-test-no-such-account"
-    replies = [bot.say(sender, "hi")] + [bot.say(sender, "A-9999") for _ in range(3)]
-    assert "wasn't able to confirm your identity" in joined(replies[-1:])
+    replies = [bot.say(sender, "hi")]
+    for _ in range(3):
+        replies.append(joined([bot.say(sender, text) for text in ["A-9999", "April 12 1985", "02139"]]))
+    assert all("don't match our records" in r and "confirmed" not in r for r in replies[1:3])
+    assert "wasn't able to confirm your identity" in replies[3]
+
+
+def test_unknown_account_reference_gets_the_same_answers_as_a_known_one(bot: Bot, db_session: Any) -> None:
+    # 15 U.S.C. 1692b / 12 CFR 1006.6(d): the replies must not tell which references exist
+    known = db_session.execute(select(db.Account).where(db.Account.id == "A-5041")).scalar_one()
+    wrong_dob = "January 1 1970"
+    assert known.debtor.date_of_birth.isoformat() != "1970-01-01"
+    replies = {}
+    for sender, reference in [("enum-known-ref", "A-5041"), ("enum-unknown-ref", "A-9999")]:
+        replies[reference] = [bot.say(sender, t) for t in ["hi", reference, wrong_dob, known.debtor.postcode]]
+    assert replies["A-5041"] == replies["A-9999"]
+    assert _verification_prompts(replies["A-9999"][1]) == ["For your security, please tell me your date of birth."]
+    assert "don't match our records" in joined(replies["A-9999"][3:])
+    # and the retry starts from the reference again for both
+    assert "account reference" in joined(replies["A-5041"][3:])
 
 
 def test_bad_requests_get_clear_answers(bot: Bot) -> None:
@@ -109,3 +127,38 @@ def test_bad_requests_get_clear_answers(bot: Bot) -> None:
     assert huge, "a huge message still gets an answer"
     odd = bot.say("odd-sender", "héllo \x00\x07 <script>alert(1)</script> '; DROP TABLE accounts; -- 😀")
     assert odd
+
+
+def _verification_prompts(replies: list[str]) -> list[str]:
+    """The bot texts of one turn other than the mini-Miranda and the why-verify preamble."""
+    return [t for t in replies if MINI_MIRANDA not in t and "confirm who I'm speaking with" not in t]
+
+
+def test_unknown_sender_greeting_is_answered_with_one_question(bot: Bot, redis_server: Any) -> None:
+    # a new-user trial over REST with a sender that is not a portfolio phone number
+    sender = "trial-user-3"
+    hello = bot.say(sender, "hi")
+    assert MINI_MIRANDA in hello[0]
+    assert _verification_prompts(hello) == [
+        "Please reply with the mobile number we have on file for you, or your account reference (it starts with A-)."
+    ]
+    assert _verification_prompts(bot.say(sender, "A-1001")) == ["For your security, please tell me your date of birth."]
+    assert _verification_prompts(bot.say(sender, "April 12 1985")) == [
+        "Thanks. Now please give your postcode (ZIP code) or the last four digits of your account number."
+    ]
+    assert "confirmed" in joined([bot.say(sender, "02139")])
+    assert "$1,240.50" in joined([bot.say(sender, "how much do I owe")])
+    events = tracker_events(redis_server.port, sender)
+    assert slot_values(events, "account_id")[-1] == "A-1001"
+    assert "April 12 1985" not in slot_values(events, "account_reference")
+
+
+def test_account_reference_as_first_message_is_kept(bot: Bot) -> None:
+    sender = "trial-user-4"
+    first = bot.say(sender, "A-1001")
+    assert MINI_MIRANDA in first[0]
+    assert _verification_prompts(first) == ["For your security, please tell me your date of birth."]
+    assert _verification_prompts(bot.say(sender, "April 12 1985")) == [
+        "Thanks. Now please give your postcode (ZIP code) or the last four digits of your account number."
+    ]
+    assert "confirmed" in joined([bot.say(sender, "4821")])

@@ -70,6 +70,28 @@ def test_vulnerability_without_crisis(classifier: HardshipClassifier) -> None:
     assert result.vulnerable and result.vulnerability == "difficulty_understanding" and not result.crisis, result
 
 
+@pytest.mark.parametrize(
+    "text", ["I lost my job", "i lost my job", "lost my job last week", "i was made redundant last month"]
+)
+def test_a_plain_job_loss_is_not_vulnerability(classifier: HardshipClassifier, text: str) -> None:
+    # the nearest exemplar mixes job loss with depression; the message itself says nothing of it
+    result = classifier.classify(text)
+    assert result.type == "job_loss" and not result.vulnerable and result.vulnerability is None, result
+
+
+@pytest.mark.parametrize(
+    ("text", "vulnerability"),
+    [
+        ("since I lost my job I've been really depressed", "mental_health"),
+        ("my husband died last month", "bereavement"),
+        ("i have cancer and im on chemo", "serious_illness"),
+    ],
+)
+def test_vulnerability_stated_in_the_message(classifier: HardshipClassifier, text: str, vulnerability: str) -> None:
+    result = classifier.classify(text)
+    assert result.vulnerable and result.vulnerability == vulnerability and not result.crisis, result
+
+
 def test_every_crisis_message_is_flagged(classifier: HardshipClassifier) -> None:
     data = yaml.safe_load(CRISIS_FILE.read_text())
     missed = [m for m in data["messages"] if not classifier.classify(m).crisis]
