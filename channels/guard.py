@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import re
 import unicodedata
@@ -48,6 +49,16 @@ HOLDING_REPLY = (
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
+
+
+def json_body(request: Any) -> Any:
+    """The request's JSON body parsed by the standard library from strict UTF-8, or None when it
+    is not valid UTF-8 JSON. (Sanic's fast parser turns some invalid UTF-8 into a ``str`` holding
+    code points above U+10FFFF, which crashes the first code that looks at its characters.)"""
+    try:
+        return json.loads(bytes(request.body or b"").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, TypeError):
+        return None
 
 
 def clean_text(text: Any) -> tuple[str, dict[str, Any]]:

@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import EMPTY_REPLY, clean_text, handle_guarded, health
+from channels.guard import EMPTY_REPLY, clean_text, handle_guarded, health, json_body
 
 MAX_SENDER_CHARS = 128
 
@@ -52,10 +52,7 @@ class CollectionsRestInput(InputChannel):
             given = request.headers.get("Authorization", "")
             if token and not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
-            try:
-                body = request.json
-            except Exception:
-                body = None
+            body = json_body(request)
             if not isinstance(body, dict):
                 return response.json({"error": "body must be a JSON object with 'sender' and 'message'"}, status=400)
             sender = body.get("sender")

@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from channels.guard import EMPTY_REPLY, clean_text, handle_guarded
+from channels.guard import EMPTY_REPLY, clean_text, handle_guarded, json_body
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -136,10 +136,7 @@ class WebChatInput(InputChannel):
             given = request.headers.get("Authorization", "")
             if not token or not hmac.compare_digest(given, f"Bearer {token}"):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
-            try:
-                body = request.json
-            except Exception:
-                body = None
+            body = json_body(request)
             if not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body.get("text"):
                 return response.json({"error": "JSON body with 'session_id' and 'text' required"}, status=400)
             session_id, text = body["session_id"], str(body["text"])[:2000]

@@ -50,3 +50,18 @@ def test_send_time_lint_blocks_prohibited_wording(tmp_path, monkeypatch) -> None
         entries = session.query(audit.AuditEntry).all()
         assert [(e.action, e.outcome, e.account_id) for e in entries] == [("bot_reply", "blocked", "A-1001")]
         assert "arrest_or_jail" in entries[0].reasons
+
+
+def test_json_body_refuses_invalid_utf8_that_a_fast_parser_lets_through() -> None:
+    from types import SimpleNamespace
+
+    from channels.guard import json_body
+
+    assert json_body(SimpleNamespace(body=b'{"sender": "a", "message": "hi \\u00e9"}')) == {
+        "sender": "a",
+        "message": "hi \u00e9",
+    }
+    # F4 90 80 80 would be U+110000, beyond Unicode: not UTF-8, so not a body
+    assert json_body(SimpleNamespace(body=b'{"sender": "a", "message": "\xf4\x90\x80\x80"}')) is None
+    assert json_body(SimpleNamespace(body=b"not json")) is None
+    assert json_body(SimpleNamespace(body=None)) is None
