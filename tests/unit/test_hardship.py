@@ -71,12 +71,21 @@ def test_vulnerability_without_crisis(classifier: HardshipClassifier) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["I lost my job", "i lost my job", "lost my job last week", "i was made redundant last month"]
+    "text",
+    [
+        "I lost my job",
+        "i lost my job",
+        "lost my job last week",
+        "i was made redundant last month",
+        "I got laid off",  # was a crisis alarm: nearest "since i got laid off i been thinkin bout ending things"
+        "got laid off",
+    ],
 )
 def test_a_plain_job_loss_is_not_vulnerability(classifier: HardshipClassifier, text: str) -> None:
     # the nearest exemplar mixes job loss with depression; the message itself says nothing of it
     result = classifier.classify(text)
     assert result.type == "job_loss" and not result.vulnerable and result.vulnerability is None, result
+    assert not result.crisis, result
 
 
 @pytest.mark.parametrize(
