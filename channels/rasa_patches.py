@@ -25,18 +25,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core import processor as rasa_processor
 from rasa.core.actions.action import RemoteAction
-from rasa.core.channels.channel import UserMessage
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.runner.dask import DaskGraphRunner
@@ -194,35 +189,6 @@ def _extract_entities_process(self: SpacyEntityExtractor, messages: list[Message
     return messages
 
 
-_nlu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
-_parse_message = rasa_processor.MessageProcessor.parse_message
-
-
-async def _parse_message_in_nlu_thread(
-    self: rasa_processor.MessageProcessor,
-    message: UserMessage,
-    tracker: DialogueStateTracker | None = None,
-    only_output_properties: bool = True,
-) -> dict[str, Any]:
-    if self.http_interpreter:  # a separate NLU server: Rasa's own path
-        return await _parse_message(self, message, tracker, only_output_properties)
-    if tracker is None:
-        tracker = DialogueStateTracker.from_events(message.sender_id, [])
-    parse_data: dict[str, Any] = await asyncio.get_running_loop().run_in_executor(
-        _nlu_thread, self._parse_message_with_graph, message, tracker, only_output_properties
-    )
-    # the rest of Rasa 3.6's parse_message (rasa/core/processor.py)
-    self._update_full_retrieval_intent(parse_data)
-    rasa_processor.structlogger.debug(
-        "processor.message.parse",
-        parse_data_text=copy.deepcopy(parse_data["text"]),
-        parse_data_intent=parse_data["intent"],
-        parse_data_entities=copy.deepcopy(parse_data["entities"]),
-    )
-    self._check_for_unseen_features(parse_data)
-    return parse_data
-
-
 def apply() -> None:
     """Install the patches (idempotent)."""
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
@@ -230,4 +196,3 @@ def apply() -> None:
     DaskGraphRunner.__init__ = _runner_init_deferring_ted  # type: ignore[method-assign]
     SpacyNLP._doc_for_text = _doc_for_text  # type: ignore[method-assign]
     SpacyEntityExtractor.process = _extract_entities_process  # type: ignore[method-assign]
-    rasa_processor.MessageProcessor.parse_message = _parse_message_in_nlu_thread  # type: ignore[method-assign]
