@@ -11,7 +11,7 @@ from bot.money import Money
 from bot.portfolio import count_accounts, generate, load_into
 
 
-def _instant(value: str) -> datetime:
+def iso_instant(value: str) -> datetime:
     """argparse type: an ISO 8601 instant with a UTC offset."""
     try:
         moment = datetime.fromisoformat(value)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("account_id")
     gate.add_argument("--channel", default="sms", choices=["sms", "voice", "email"])
     gate.add_argument(
-        "--at", type=_instant, help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)"
+        "--at", type=iso_instant, help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)"
     )
     pay = sub.add_parser("payment", help="record a payment received; it keeps open promises it covers")
     pay.add_argument("account_id")

@@ -42,36 +42,41 @@ SINGLE_CONVERSATIONS = 5  # sequential conversations of 8 turns for the single-c
 TARGETS = {"p50_ratio_max": 1.5, "throughput_c20_ratio_min": 1.0, "rasa_rss_mb_max": 2500}
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (from /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            pending.extend(int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size (VmHWM) of ``pid`` and its live descendants, in MiB, from /proc."""
     total_kb = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in _process_tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     total_kb += int(line.split()[1])
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        pids.extend(int(c) for c in children)
     return round(total_kb / 1024, 1)
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` and its live descendants so far, in seconds (/proc)."""
     ticks = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in _process_tree(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (OSError, IndexError, ValueError):
             continue
-        pids.extend(int(c) for c in children)
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -25,20 +25,11 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from bot import db
+from bot.cli import iso_instant
 from bot.outreach import RasaOpener, RunResult, TwilioSender, run
 from bot.settings import DataFileError
 from bot.strategies import strategies
 from scripts.services import base_env
-
-
-def _parse_at(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO instant: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2026-11-30T21:00:00+00:00")
-    return moment
 
 
 def _positive_seconds(value: str) -> float:
@@ -81,7 +72,7 @@ def report(result: RunResult, dry_run: bool, out: object = sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.outreach", description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
-    parser.add_argument("--at", type=_parse_at, help="the run's clock, ISO with offset (default: now)")
+    parser.add_argument("--at", type=iso_instant, help="the run's clock, ISO with offset (default: now)")
     parser.add_argument("--account", action="append", help="only this account (repeatable)")
     parser.add_argument("--no-open", action="store_true", help="send without opening conversations in Rasa")
     parser.add_argument("--every", type=_positive_seconds, help="scheduler: run every N seconds (> 0) until stopped")

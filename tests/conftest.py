@@ -142,6 +142,20 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
 
 
 @pytest.fixture
+def portfolio_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite system of record with the demo portfolio, set as DATABASE_URL; its URL."""
+    from bot import db
+    from bot.portfolio import generate, load_into
+
+    url = f"sqlite:///{tmp_path / 'collections.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    yield url
+    db._engines.pop(url).dispose()
+
+
+@pytest.fixture
 def db_session(database_url: str) -> Iterator[Any]:
     from bot import db
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -12,17 +10,6 @@ from sqlalchemy import func, select
 from bot import cli, db
 from bot.arrangements import record_payment
 from bot.money import Money
-from bot.portfolio import generate, load_into
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'collections.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    with db.session_scope(url) as session:
-        load_into(session, generate())
-    yield url
-    db._engines.pop(url).dispose()
 
 
 def _balance(url: str, account_id: str = "A-1003") -> Money:
@@ -49,39 +36,41 @@ def _payments(url: str) -> int:
     ],
 )
 def test_payment_amount_must_be_positive_and_within_the_balance(
-    database: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    portfolio_database: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = _balance(database)
+    before = _balance(portfolio_database)
     assert cli.main(["payment", "A-1003", *args]) == 2
     assert message in capsys.readouterr().err
-    assert _balance(database) == before
-    assert _payments(database) == 0
+    assert _balance(portfolio_database) == before
+    assert _payments(portfolio_database) == 0
 
 
-def test_payment_in_the_future_is_an_argparse_error(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    before = _balance(database)
+def test_payment_in_the_future_is_an_argparse_error(
+    portfolio_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _balance(portfolio_database)
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     for bad in ("2030-01-01", tomorrow, "yesterday"):
         with pytest.raises(SystemExit) as exited:
             cli.main(["payment", "A-1003", "10.00", "--on", bad])
         assert exited.value.code == 2
         assert "--on" in capsys.readouterr().err
-    assert _balance(database) == before
+    assert _balance(portfolio_database) == before
 
 
-def test_a_valid_payment_and_a_stated_overpayment(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    before = _balance(database)
+def test_a_valid_payment_and_a_stated_overpayment(portfolio_database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _balance(portfolio_database)
     assert cli.main(["payment", "A-1003", "10.00", "--on", date.today().isoformat()]) == 0
-    assert _balance(database).minor == before.minor - 1000
+    assert _balance(portfolio_database).minor == before.minor - 1000
     assert cli.main(["payment", "A-1003", str(before.amount), "--overpayment"]) == 0
-    assert _balance(database).minor == 0
-    assert _payments(database) == 2
+    assert _balance(portfolio_database).minor == 0
+    assert _payments(portfolio_database) == 2
     capsys.readouterr()
 
 
-def test_record_payment_itself_refuses_what_the_cli_refuses(database: str) -> None:
-    with db.session_scope(database) as session:
-        balance = _balance(database)
+def test_record_payment_itself_refuses_what_the_cli_refuses(portfolio_database: str) -> None:
+    with db.session_scope(portfolio_database) as session:
+        balance = _balance(portfolio_database)
         for amount, message in [
             (Money(-5000, "USD"), "more than zero"),
             (Money(0, "USD"), "more than zero"),
@@ -89,11 +78,13 @@ def test_record_payment_itself_refuses_what_the_cli_refuses(database: str) -> No
         ]:
             with pytest.raises(ValueError, match=message):
                 record_payment(session, account_id="A-1003", amount=amount, paid_on=date.today())
-    assert _balance(database) == balance
+    assert _balance(portfolio_database) == balance
 
 
 @pytest.mark.parametrize("at", ["garbage", "2026-11-30T14:00:00"])
-def test_gate_at_must_be_an_iso_instant_with_offset(at: str, database: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_at_must_be_an_iso_instant_with_offset(
+    at: str, portfolio_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["gate", "A-1001", "--at", at])
     assert exited.value.code == 2
@@ -101,6 +92,6 @@ def test_gate_at_must_be_an_iso_instant_with_offset(at: str, database: str, caps
     assert "--at" in err and "Traceback" not in err
 
 
-def test_gate_with_a_good_instant_answers(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_with_a_good_instant_answers(portfolio_database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["gate", "A-1003", "--channel", "sms", "--at", "2026-11-30T14:00:00+00:00"]) == 0
     assert capsys.readouterr().out.split()[0] in {"allow", "deny", "defer"}

@@ -8,10 +8,9 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,24 +20,13 @@ from sqlalchemy.exc import OperationalError
 
 from bot import db
 from bot.outreach import run
-from bot.portfolio import generate, load_into
 from bot.verification import sender_phone
 
 NOW = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)  # inside US contact windows
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'collections.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    with db.session_scope(url) as session:
-        load_into(session, generate())
-    yield url
-    db._engines.pop(url).dispose()
-
-
-def test_sqlite_engines_use_wal_and_a_busy_timeout(sqlite_url: str) -> None:
-    with db.get_engine(sqlite_url).connect() as conn:
+def test_sqlite_engines_use_wal_and_a_busy_timeout(portfolio_database: str) -> None:
+    with db.get_engine(portfolio_database).connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar()) >= 5000
 
@@ -98,10 +86,10 @@ class RasaServerStandIn:
         return ["This is a debt collector.", "Please confirm your date of birth."]
 
 
-def test_outreach_run_with_concurrent_writers_never_locks(sqlite_url: str) -> None:
-    with db.session_scope(sqlite_url) as session:
+def test_outreach_run_with_concurrent_writers_never_locks(portfolio_database: str) -> None:
+    with db.session_scope(portfolio_database) as session:
         ids = list(session.execute(select(db.Account.id).order_by(db.Account.id)).scalars())[:25]
-    server = RasaServerStandIn(sqlite_url)
+    server = RasaServerStandIn(portfolio_database)
     stop = threading.Event()
     writer_errors: list[BaseException] = []
     written = 0
@@ -110,7 +98,7 @@ def test_outreach_run_with_concurrent_writers_never_locks(sqlite_url: str) -> No
         nonlocal written
         while not stop.is_set():
             try:
-                with db.session_scope(sqlite_url) as session:
+                with db.session_scope(portfolio_database) as session:
                     db.log_contact(session, account_id=None, channel="sms", direction="inbound", event="sms_received")
                 written += 1
             except BaseException as exc:  # noqa: BLE001  (any failure is the finding)
@@ -121,7 +109,7 @@ def test_outreach_run_with_concurrent_writers_never_locks(sqlite_url: str) -> No
     writer.start()
     started = time.monotonic()
     try:
-        with db.session_scope(sqlite_url) as session:
+        with db.session_scope(portfolio_database) as session:
             result = run(session, NOW, server, server, ids, progress=False)
     finally:
         stop.set()
@@ -135,7 +123,7 @@ def test_outreach_run_with_concurrent_writers_never_locks(sqlite_url: str) -> No
     assert not [e for e in status_errors if e is not None]
     assert not writer_errors
     assert written > 0
-    with db.session_scope(sqlite_url) as session:
+    with db.session_scope(portfolio_database) as session:
         statuses = session.execute(select(db.ContactLog).where(db.ContactLog.event == "sms_status")).scalars().all()
     assert len(statuses) == server.sids  # no delivery status lost
     # a wait on the busy timeout (5 s) would show here; the run itself takes well under a second
@@ -156,7 +144,7 @@ def _channel() -> Any:
 
 
 def test_an_sms_whose_logging_fails_is_processed_on_redelivery(
-    sqlite_url: str, red: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    portfolio_database: str, red: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channel = _channel()
     passed_on: list[str] = []
@@ -191,6 +179,6 @@ def test_an_sms_whose_logging_fails_is_processed_on_redelivery(
     assert passed_on == ["I can pay 50 on friday"]
     assert asyncio.run(deliver()).status == 200  # and a further redelivery is a duplicate
     assert passed_on == ["I can pay 50 on friday"]
-    with db.session_scope(sqlite_url) as session:
+    with db.session_scope(portfolio_database) as session:
         rows = session.execute(select(db.ContactLog).where(db.ContactLog.detail.like(f"{sid} %"))).scalars().all()
     assert [r.event for r in rows] == ["sms_received"]

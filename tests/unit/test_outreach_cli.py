@@ -6,28 +6,16 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot import db
-from bot.portfolio import generate, load_into
 from scripts import outreach, services
 from scripts.run import sms_example
 
 TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_NUMBER", "TWILIO_API_BASE_URL", "PUBLIC_URL")
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'collections.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    with db.session_scope(url) as session:
-        load_into(session, generate())
-    yield url
-    db._engines.pop(url).dispose()
 
 
 def _contact_rows(url: str) -> int:
@@ -49,12 +37,12 @@ def fake_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     services.stop(proc)
 
 
-def test_a_run_without_twilio_variables_sends_through_the_local_fake(database: str, fake_twilio: str) -> None:
+def test_a_run_without_twilio_variables_sends_through_the_local_fake(portfolio_database: str, fake_twilio: str) -> None:
     code = outreach.main(["--no-open", "--quiet", "--account", "a-1003", "--at", "2026-11-30T19:00:00+00:00"])
     assert code == 0
     with urllib.request.urlopen(f"http://127.0.0.1:{fake_twilio}/fake/messages", timeout=10) as resp:
         messages: list[dict[str, Any]] = json.loads(resp.read())
-    with db.session_scope(database) as session:
+    with db.session_scope(portfolio_database) as session:
         phone = db.find_account(session, reference="A-1003").debtor.phone_e164  # type: ignore[union-attr]
         events = session.execute(select(db.ContactLog.event).where(db.ContactLog.account_id == "A-1003")).scalars()
         assert "sms_sent" in set(events)
@@ -64,25 +52,27 @@ def test_a_run_without_twilio_variables_sends_through_the_local_fake(database: s
 
 @pytest.mark.parametrize("every", ["-5", "0", "nan", "soon"])
 def test_every_must_be_a_positive_number_of_seconds(
-    every: str, database: str, capsys: pytest.CaptureFixture[str]
+    every: str, portfolio_database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = _contact_rows(database)
+    before = _contact_rows(portfolio_database)
     with pytest.raises(SystemExit) as exited:
         outreach.main(["--no-open", "--every", every])
     assert exited.value.code == 2
     assert "--every" in capsys.readouterr().err
-    assert _contact_rows(database) == before  # no run started
+    assert _contact_rows(portfolio_database) == before  # no run started
 
 
-def test_an_unknown_account_is_an_error_not_an_empty_run(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    before = _contact_rows(database)
+def test_an_unknown_account_is_an_error_not_an_empty_run(
+    portfolio_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _contact_rows(portfolio_database)
     with pytest.raises(SystemExit) as exited:
         outreach.main(["--no-open", "--account", "A-1001", "--account", "A-9999"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "unknown account: A-9999" in err
     assert "A-1001" not in err.split("unknown account:")[1]
-    assert _contact_rows(database) == before
+    assert _contact_rows(portfolio_database) == before
 
 
 def test_the_sms_example_carries_the_ports_in_use(monkeypatch: pytest.MonkeyPatch) -> None:

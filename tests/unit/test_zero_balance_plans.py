@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from bot import db
 from bot.arrangements import option_to_dict, record_arrangement
 from bot.money import Money
 from bot.plans import PlanRequest, propose
-from bot.portfolio import generate, load_into
 
 TODAY = date(2026, 11, 30)
 
@@ -34,17 +31,13 @@ def test_no_options_for_a_zero_balance(jurisdiction: str, hardship: str | None) 
 
 
 @pytest.fixture
-def paid_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def paid_off(portfolio_database: str) -> str:
     """A-1003 with its balance paid off, in a fresh database the actions use."""
-    url = f"sqlite:///{tmp_path / 'collections.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    with db.session_scope(url) as session:
-        load_into(session, generate())
+    with db.session_scope(portfolio_database) as session:
         account = session.get(db.Account, "A-1003")
         assert account is not None
         account.balance_minor = 0
-    yield url
-    db._engines.pop(url).dispose()
+    return portfolio_database
 
 
 def _arrangements(url: str) -> int:
