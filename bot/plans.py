@@ -289,13 +289,9 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
     if temporary:
         reduced = Money.of(policy.forbearance_min_payment, currency)
         if cap_month is not None:
-            reduced = (
-                min(reduced, cap_month)
-                if cap_month.minor > 0
-                else Money.of("1.00", currency)
-                if policy.uk_rules
-                else zero
-            )
+            # never above what I&E leaves: with nothing left the offer is the deferral (breathing
+            # space); a token payment the debtor offers is still accepted (counter_instalments)
+            reduced = min(reduced, cap_month)
         months = policy.forbearance_months
         if reduced.minor > 0:
             schedule = tuple(Payment(d, reduced) for d in _dates(start, "monthly", months, policy))

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from scripts import services
 from scripts.train import ensure_model
 
 ROOT = services.ROOT
+# Property and fuzz tests draw the same examples on every run, so a red run is reproducible and a
+# green one is not luck; HYPOTHESIS_PROFILE=explore searches afresh (and keeps what it finds).
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"
 
 

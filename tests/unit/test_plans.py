@@ -100,3 +100,22 @@ def test_bad_policy_names_the_field() -> None:
         parse_policy({**raw, "frequencies": ["hourly"]}, "data/offers/default.yml")
     with pytest.raises(DataFileError, match="settlement: missing field '31-60'"):
         parse_policy({**raw, "settlement": {"1-30": "0"}}, "data/offers/default.yml")
+
+
+def test_nothing_left_after_i_and_e_gets_no_payment_proposed() -> None:
+    """Found by the plan properties: UK, temporary job loss, I&E leaves 0.00 -> a 1.00 GBP a month
+    "token" plan was proposed, above disposable income. The deferral is the offer; a token payment
+    the debtor proposes is still accepted (test_negotiation)."""
+    for jurisdiction, currency in (("UK", "GBP"), ("US-MA", "USD")):
+        request = PlanRequest(
+            Money.of("1.00", currency),
+            1,
+            jurisdiction,
+            TODAY,
+            hardship_type="job_loss",
+            hardship_duration="temporary",
+            disposable_monthly=Money(0, currency),
+        )
+        own = [o for o in propose(request) if not o.needs_collector]  # what the bot may agree itself
+        assert [o.kind for o in own] == ["deferral"], own
+        assert all(p.amount.minor == 0 for p in own[0].schedule)
