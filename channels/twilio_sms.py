@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 from bot import db
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.profiles import profile_for
+from bot.handoff import HandoffQueue, build_summary
 from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.verification import sender_phone
@@ -41,6 +42,7 @@ from channels.twilio_common import (
     forget_delivery,
     signature_ok,
 )
+from policies.safety_policy import crisis_rule
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
@@ -244,15 +246,39 @@ class TwilioSmsInput(InputChannel):
             logger.exception("%s from %s not recorded in the tracker", keyword, phone)
 
     async def _log_silently(self, app: Any, message: UserMessage) -> None:
-        """Keep a message from an opted-out number in its tracker without predicting a reply."""
+        """Keep a message from an opted-out number in its tracker without predicting a reply.
+        Crisis language still reaches a person: it opens a top-priority crisis ticket (no SMS is
+        sent; the collector decides how to reach the debtor)."""
         agent = getattr(app.ctx, "agent", None)
         if agent is None or not agent.is_ready():
             return
         try:
             async with agent.lock_store.lock(message.sender_id):
-                await agent.processor.log_message(message, should_save_tracker=True)
+                tracker = await agent.processor.log_message(message, should_save_tracker=True)
         except Exception:
             logger.exception("message from opted-out %s not stored in the tracker", message.sender_id)
+            return
+        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+        red = redis_client(agent.tracker_store)
+        if red is None:
+            return
+        queue = HandoffQueue(red)
+        if crisis_rule().matches(parse):
+            slots = tracker.current_slot_values()
+            account_id = slots.get("account_id") or self._account(sender_phone(message.sender_id))[0]
+            ticket, _ = queue.open(
+                conversation_id=message.sender_id,
+                channel="sms",
+                reason="crisis",
+                account_id=account_id,
+                summary=build_summary([e.as_dict() for e in tracker.events], slots, []),
+            )
+            self._log(
+                account_id, message.sender_id, "inbound", "handoff_crisis", f"ticket {ticket.id}; opted out of SMS"
+            )
+            logger.warning("crisis language from opted-out %s: ticket %s opened", message.sender_id, ticket.id)
+        if queue.open_ticket_id(message.sender_id) is not None:
+            queue.add_message(message.sender_id, "debtor", message.text or "")  # the collector sees it
 
     async def _keyword_turn(
         self, app: Any, phone: str, kind: str, text: str, metadata: dict[str, Any], reply: str | None

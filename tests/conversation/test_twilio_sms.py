@@ -185,3 +185,31 @@ def test_after_stop_only_start_gets_an_answer(bot: Bot, db_session: Any, redis_s
     events = tracker_events(redis_server.port, phone)
     actions = [e.get("name") for e in events if e.get("event") == "action"]
     assert "action_opt_in" in actions[actions.index("action_opt_out") :]
+
+
+def test_crisis_language_after_stop_reaches_a_person_without_an_sms(bot: Bot, db_session: Any) -> None:
+    """An opted-out number gets no SMS, but crisis language must not go unseen: it opens a
+    top-priority crisis ticket for the collectors."""
+    from bot.handoff import HandoffQueue, redis_from_env
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5044")).scalar_one()
+    phone = account.debtor.phone_e164
+    queue = HandoffQueue(redis_from_env(bot.env), bot.env["DATABASE_URL"])
+    assert post_sms(bot, sms(phone, "STOP")) == 200
+    time.sleep(1.5)
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "ok")) == 200
+    time.sleep(3)
+    assert queue.open_ticket_id(phone) is None, "an ordinary message after STOP opens nothing"
+    assert post_sms(bot, sms(phone, "i cant take it anymore i want to end it all")) == 200
+    ticket = None
+    for _ in range(30):
+        ticket_id = queue.open_ticket_id(phone)
+        ticket = queue.get(ticket_id) if ticket_id is not None else None
+        if ticket is not None:
+            break
+        time.sleep(0.5)
+    assert ticket is not None and ticket.reason == "crisis" and ticket.account_id == "A-5044", ticket
+    assert any("end it all" in m["text"] for m in queue.transcript(phone) if m["from"] == "debtor")
+    assert [m for m in fake(bot, "/fake/messages")[before:] if m["to"] == phone] == []
+    queue.close(ticket.id, "sue", "referred", supervisor=True)
