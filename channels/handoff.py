@@ -116,26 +116,19 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
     account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     crisis = ticket is not None and crisis_rule().matches(parse)  # SafetyPolicy's rule, from config.yml
+    rows = [("message_during_handoff", (message.text or "")[:500])]
+    if crisis:  # the contact gate holds collection contact after crisis language (data/compliance)
+        rows.append(("handoff_crisis", "priority=1 crisis language while waiting for a person"))
     with db.session_scope() as session:  # one transaction for the message and any crisis row
-        db.log_contact(
-            session,
-            account_id=account_id,
-            channel=channel_of(message),
-            direction="inbound",
-            event="message_during_handoff",
-            conversation_id=message.sender_id,
-            detail=(message.text or "")[:500],
-        )
-        if crisis:
-            # the contact gate holds collection contact after crisis language (data/compliance)
+        for event, detail in rows:
             db.log_contact(
                 session,
                 account_id=account_id,
                 channel=channel_of(message),
                 direction="inbound",
-                event="handoff_crisis",
+                event=event,
                 conversation_id=message.sender_id,
-                detail="priority=1 crisis language while waiting for a person",
+                detail=detail,
             )
     if ticket is not None and crisis:
         queue.open(

@@ -51,3 +51,28 @@ def console_log_in(browser: Any, console_url: str, user: str, password: str, tim
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.ID, "login").click()
     WebDriverWait(browser, timeout).until(lambda b: b.find_elements(By.CLASS_NAME, "who"))
+
+
+def headless_chromium(profile_dir: str | Path, window_size: str, page_load_timeout: float) -> Any:
+    """The OS packages' Chromium, headless, with its own profile folder; quit it when done."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={window_size}",
+        f"--user-data-dir={profile_dir}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(page_load_timeout)
+    return driver

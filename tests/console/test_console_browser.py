@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -22,7 +21,7 @@ from bot.handoff import HandoffQueue
 from scripts import services
 from tests.conftest import Bot
 from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
-from tests.helpers import console_log_in
+from tests.helpers import console_log_in, headless_chromium
 
 REPORTS = services.ROOT / "reports"
 
@@ -30,23 +29,7 @@ REPORTS = services.ROOT / "reports"
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
     profile = tempfile.mkdtemp(prefix="console-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
+    driver = headless_chromium(profile, "1400,1000", 30)
     try:
         yield driver
     finally:

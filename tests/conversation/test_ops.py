@@ -30,7 +30,7 @@ from bot import db
 from bot.kpis import segment_for
 from scripts import services
 from tests.conftest import Bot, Redis
-from tests.helpers import console_log_in, validate_data
+from tests.helpers import console_log_in, headless_chromium, validate_data
 
 PREFIX = f"kpi-{uuid.uuid4().hex[:6]}-"
 FALLBACK_TEXT = "Sorry, I didn't understand that."
@@ -310,26 +310,7 @@ def console(
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1800",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), "1400,1800", 60)
     yield driver
     driver.quit()
 
