@@ -15,7 +15,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
-from rasa.shared.core.events import SessionStarted, SlotSet
+from rasa.shared.core.events import BotUttered, SessionStarted, SlotSet, UserUttered
 
 from bot import logmask
 from bot.handoff import HandoffQueue
@@ -103,6 +103,36 @@ class _ActionFailureWatch(logging.Filter):
 
 logging.getLogger("rasa.core.processor").addFilter(_ActionFailureWatch())
 
+# sender id → (message id, text) of a turn whose tracker save failed mid-command: Redis may have
+# written it before the connection dropped, and the debtor was told to send the message again
+_unconfirmed_turns: dict[str, tuple[str | None, str | None]] = {}
+
+
+async def _replayed_unconfirmed_turn(agent: Any, message: UserMessage, output: Any) -> Any:
+    """The tracker when ``message`` repeats a turn that this process answered "try again" because
+    its save failed, and the save did land after all (the stored tracker's last user message is
+    that turn's). The turn's bot replies are then sent again instead of processing the repeat,
+    which would otherwise be taken as the answer to the next question (a date of birth sent
+    twice would fail verification). None when there is nothing to replay. Raises the tracker
+    store's errors (the entry is kept for the next try)."""
+    turn = _unconfirmed_turns.get(message.sender_id)
+    if turn is None:
+        return None
+    if turn[1] != message.text:
+        del _unconfirmed_turns[message.sender_id]
+        return None
+    tracker = await agent.tracker_store.retrieve(message.sender_id)
+    del _unconfirmed_turns[message.sender_id]
+    events = list(tracker.events) if tracker is not None else []
+    last_user = max((i for i, e in enumerate(events) if isinstance(e, UserUttered)), default=None)
+    if last_user is None or events[last_user].message_id != turn[0]:
+        return None  # the save never landed: process the message as new
+    logger.warning("message from %s repeats a turn whose save landed: its replies are sent again", message.sender_id)
+    for event in events[last_user + 1 :]:
+        if isinstance(event, BotUttered):
+            await output.send_response(message.sender_id, event.message())
+    return tracker
+
 
 async def handle_guarded(
     app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
@@ -132,13 +162,20 @@ async def handle_guarded(
     failures: list[str] = []
     token = _turn_failures.set(failures)
     red = redis_client(agent.tracker_store)
+    saved: dict[str, Any] = {}
     try:
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True
         with remember_saved_trackers() as saved:
-            await on_new_message(message)
+            replayed = await _replayed_unconfirmed_turn(agent, message, message.output_channel)
+            if replayed is not None:
+                saved[message.sender_id] = replayed
+            else:
+                await on_new_message(message)
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
+        if message.sender_id in saved:  # the save was under way: Redis may have done it
+            _unconfirmed_turns[message.sender_id] = (message.message_id, message.text)
         # drop anything already collected: it may have been produced without context
         if hasattr(output, "messages"):
             output.messages.clear()

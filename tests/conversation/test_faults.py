@@ -82,9 +82,10 @@ def test_redis_restart_mid_run_keeps_every_conversation_in_context(
         # "try again" is always alone: never mixed with an answer produced without context
         assert all(t.replies == [TRY_AGAIN] or TRY_AGAIN not in t.replies for t in turns)
         answered = [t for t in turns if t.replies != [TRY_AGAIN]]
-        assert [t.text for t in answered] == loadgen.debtor_script(account)[:5], account.id
-        assert "confirmed" in " ".join(answered[2].replies), (account.id, answered[2].replies)
-        assert account.balance.format("en_US") in " ".join(answered[3].replies), account.id
+        story = (account.id, [(t.text, t.replies) for t in turns])
+        assert [t.text for t in answered] == loadgen.debtor_script(account)[:5], story
+        assert "confirmed" in " ".join(answered[2].replies), story
+        assert account.balance.format("en_US") in " ".join(answered[3].replies), story
 
 
 def test_sms_during_redis_outage_gets_try_again_then_continues(

@@ -1,0 +1,117 @@
+"""A turn whose tracker save lost its connection may have been saved all the same (Redis ran the
+command, then went away before answering). The debtor was told to try again; the repeat must get
+that turn's answer, not be taken as the answer to the next question. Real Redis, the real tracker
+and lock stores and the real channel guard; the Rasa turn is a small stand-in that asks for a date
+of birth and then a ZIP, and counts a second date of birth as a mismatch as the real form does."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from unittest import mock
+
+import redis
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from channels.guard import TRY_AGAIN, handle_guarded
+from stores.lock_store import AtomicRedisLockStore
+from stores.redis_store import StrictRedisTrackerStore
+from tests.conftest import Redis
+
+DOB = "March 15 1980"
+
+
+class Bot:
+    """A stand-in for ``Agent.handle_message`` over the real stores; ``lose_reply`` makes the next
+    turn's save raise the error a dropped connection gives, after or before Redis wrote it."""
+
+    def __init__(self, redis_server: Redis, db: int) -> None:
+        self.store = StrictRedisTrackerStore(host="127.0.0.1", port=redis_server.port, db=db, key_prefix="unconf")
+        self.store.red.flushdb()
+        self.locks = AtomicRedisLockStore(host="127.0.0.1", port=redis_server.port, db=db)
+        self.app = SimpleNamespace(ctx=SimpleNamespace(agent=self))
+        self.turns_processed = 0
+        self.lose_reply: str | None = None  # "after_write" | "before_write"
+
+    def is_ready(self) -> bool:
+        return True
+
+    @property
+    def tracker_store(self) -> StrictRedisTrackerStore:
+        return self.store
+
+    @property
+    def lock_store(self) -> AtomicRedisLockStore:
+        return self.locks
+
+    async def handle_message(self, message: UserMessage) -> None:
+        async with self.locks.lock(message.sender_id):
+            self.turns_processed += 1
+            tracker = await self.store.retrieve(message.sender_id) or DialogueStateTracker(message.sender_id, [])
+            given = [e.text for e in tracker.events if isinstance(e, UserUttered)]
+            if not given:
+                reply = "Please tell me your date of birth."
+            elif given.count(DOB) == 0:
+                reply = "Thanks. Now please give your ZIP code." if message.text == DOB else "Sorry, not a date."
+            elif message.text == DOB:
+                reply = "Sorry, those details don't match. Please tell me your date of birth."
+            else:
+                reply = "Thanks, you're confirmed."
+            tracker.update(UserUttered(message.text, message_id=message.message_id))
+            tracker.update(BotUttered(reply))
+            await message.output_channel.send_text_message(message.sender_id, reply)
+            lose, self.lose_reply = self.lose_reply, None
+            if lose == "before_write":
+                with mock.patch.object(self.store, "_fenced_set", side_effect=redis.exceptions.ConnectionError("x")):
+                    await self.store.save(tracker)
+            await self.store.save(tracker)
+            if lose == "after_write":
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+
+    def say(self, sender: str, text: str) -> list[str]:
+        output = CollectingOutputChannel()
+        message = UserMessage(text, output, sender, input_channel="rest")
+        asyncio.run(handle_guarded(self.app, self.handle_message, message))
+        return [m["text"] for m in output.messages]
+
+    def user_texts(self, sender: str) -> list[str]:
+        tracker = asyncio.run(self.store.retrieve(sender))
+        return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def test_a_repeat_of_a_turn_saved_despite_the_error_gets_its_answer(redis_server: Redis) -> None:
+    bot = Bot(redis_server, db=6)
+    sender = "unconfirmed-after-write"
+    assert bot.say(sender, "hi") == ["Please tell me your date of birth."]
+    bot.lose_reply = "after_write"
+    assert bot.say(sender, DOB) == [TRY_AGAIN]
+    processed = bot.turns_processed
+    assert bot.say(sender, DOB) == ["Thanks. Now please give your ZIP code."]
+    assert bot.turns_processed == processed  # answered from the saved turn, not processed again
+    assert bot.say(sender, "60614") == ["Thanks, you're confirmed."]
+    assert bot.user_texts(sender) == ["hi", DOB, "60614"]
+
+
+def test_a_repeat_of_a_turn_whose_save_never_landed_is_processed(redis_server: Redis) -> None:
+    bot = Bot(redis_server, db=6)
+    sender = "unconfirmed-before-write"
+    bot.say(sender, "hi")
+    bot.lose_reply = "before_write"
+    assert bot.say(sender, DOB) == [TRY_AGAIN]
+    assert bot.user_texts(sender) == ["hi"]
+    assert bot.say(sender, DOB) == ["Thanks. Now please give your ZIP code."]
+    assert bot.user_texts(sender) == ["hi", DOB]
+
+
+def test_a_different_message_after_the_error_is_processed_as_new(redis_server: Redis) -> None:
+    bot = Bot(redis_server, db=6)
+    sender = "unconfirmed-then-other"
+    bot.say(sender, "hi")
+    bot.lose_reply = "after_write"
+    assert bot.say(sender, DOB) == [TRY_AGAIN]
+    assert bot.say(sender, "60614") == ["Thanks, you're confirmed."]
+    # a later identical text is an ordinary message again, not a replay
+    assert bot.say(sender, DOB) == ["Sorry, those details don't match. Please tell me your date of birth."]
+    assert bot.user_texts(sender) == ["hi", DOB, "60614", DOB]
