@@ -91,35 +91,37 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         timeout = timeout or self.record_exp
         key = self.key_prefix + tracker.sender_id
         stored = self.red.get(key)
-        if stored is not None:
-            tracker = self.merged_with_stored(tracker, stored)
+        serialised = self.serialised_with_stored(tracker, stored)
         fence = current_fence(tracker.sender_id)
         if fence is None:
-            self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
+            self.red.set(key, serialised, ex=timeout)
             return
         saved = self._fenced_set(
             keys=[fence.queue, key],
-            args=[fence.marker_prefix, fence.ticket, self.serialise_tracker(tracker), int(timeout or 0)],
+            args=[fence.marker_prefix, fence.ticket, serialised, int(timeout or 0)],
         )
         if not saved:
             raise LockError(f"lock ticket {fence.ticket} lost before the tracker was saved; not saved")
 
-    def merged_with_stored(self, tracker: DialogueStateTracker, stored: str | bytes) -> DialogueStateTracker:
-        """``tracker`` merged with the stored one (``stored``: its serialised form), as Rasa's
-        ``RedisTrackerStore.save`` does, so that earlier conversation sessions are kept when
-        ``tracker`` holds only the latest one.
+    def serialised_with_stored(self, tracker: DialogueStateTracker, stored: str | bytes | None) -> str:
+        """The JSON that Rasa's ``RedisTrackerStore.save`` writes for ``tracker`` when ``stored``
+        (the serialised tracker in Redis, or None) is there: ``tracker`` merged with it, so that
+        earlier conversation sessions are kept when ``tracker`` holds only the latest one.
 
-        When the stored events are exactly the first events of ``tracker`` (every turn of a
-        single-session conversation), Rasa's merge returns ``tracker`` unchanged after replaying the
-        whole history; that case is recognised from the stored JSON without the replay.
+        Rasa's merge deserialises the stored tracker, replays both histories and compares every
+        new event with every stored one. Two shapes cover nearly every turn and are recognised
+        from the stored JSON instead (see :func:`_stored_overlap`); anything else goes through
+        Rasa's merge.
         """
+        if stored is None:
+            return self.serialise_tracker(tracker)
         stored_events = json.loads(stored).get("events") or []
-        events = tracker.events
-        if len(stored_events) <= len(events) and all(
-            stored_event == event.as_dict() for stored_event, event in zip(stored_events, events, strict=False)
-        ):
-            return tracker
-        return self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        events = [event.as_dict() for event in tracker.events]
+        start = _stored_overlap(stored_events, events)
+        if start is not None:
+            return json.dumps({"events": stored_events[:start] + events, "name": tracker.sender_id})
+        merged = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        return self.serialise_tracker(merged)
 
     def ping(self) -> bool:
         """True when Redis answers a PING."""
@@ -127,6 +129,35 @@ class StrictRedisTrackerStore(RedisTrackerStore):
             return bool(self.red.ping())
         except redis.exceptions.RedisError:
             return False
+
+
+def _stored_overlap(stored: list[dict[str, Any]], events: list[dict[str, Any]]) -> int | None:
+    """Where ``events`` (the tracker being saved, as dicts) begins in ``stored`` (the stored
+    events), when the merge of the two is simply ``stored[:start] + events``; None otherwise.
+
+    - ``0``: the stored events are the first events of ``events`` (a turn of a conversation whose
+      history the processor holds whole). Rasa's merge returns the tracker unchanged.
+    - ``start > 0``: the stored events end with the first events of ``events`` (the processor
+      holds only the latest session; earlier sessions, or the ``session_started_metadata`` slot
+      Rasa logs just before ``action_session_start``, are before ``start``). Rasa's merge appends
+      each new event that differs from every stored one; that holds for certain when each new
+      event is later than every stored event and the new events differ from each other.
+    """
+    size = len(stored)
+    if stored == events[:size]:
+        return 0
+    if not events:
+        return None
+    start = next((i for i in range(size - 1, 0, -1) if stored[i] == events[0]), None)
+    if start is None or stored[start:] != events[: size - start]:
+        return None
+    new = events[size - start :]
+    latest = max(event.get("timestamp") or 0 for event in stored)
+    if any((event.get("timestamp") or 0) <= latest for event in new):
+        return None
+    if any(event == earlier for i, event in enumerate(new) for earlier in new[:i]):
+        return None
+    return start
 
 
 def _raise_unavailable(error: Exception) -> None:
