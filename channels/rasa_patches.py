@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,18 +49,43 @@ from spacy.tokens import Doc
 
 logger = logging.getLogger(__name__)
 
-_validator: Any = None
+_validators: tuple[Any, dict[str, Any]] | None = None
+
+
+def _action_response_validators() -> tuple[Any, dict[str, Any]]:
+    """Rasa's action-response schema split at the ``oneOf`` over event types: the schema without
+    it, and one validator per event type. Every branch requires its own ``event`` constant, so an
+    event satisfies the ``oneOf`` exactly when it satisfies the branch its ``event`` names;
+    jsonschema instead tries all 23 branches for every event. If a branch has no constant, the
+    whole schema is used as it is."""
+    spec = copy.deepcopy(RemoteAction.action_response_format_spec())
+    cls = validator_for(spec)
+    cls.check_schema(spec)
+    items = spec["properties"]["events"]["items"]
+    branches = items.get("oneOf", [])
+    names = [branch.get("properties", {}).get("event", {}).get("const") for branch in branches]
+    if not branches or None in names or len(set(names)) != len(names):
+        return cls(spec), {}
+    del items["oneOf"]
+    return cls(spec), {name: cls(branch) for name, branch in zip(names, branches, strict=True)}
 
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    global _validator
-    if _validator is None:
-        spec = RemoteAction.action_response_format_spec()
-        cls = validator_for(spec)
-        cls.check_schema(spec)
-        _validator = cls(spec)
+    """Rasa's ``RemoteAction._validate_action_result`` with the schema compiled once and events
+    checked against their own type's branch (see :func:`_action_response_validators`). Raises
+    ``jsonschema.ValidationError`` for a response Rasa's check would refuse."""
+    global _validators
+    if _validators is None:
+        _validators = _action_response_validators()
+    validator, by_event = _validators
     try:
-        _validator.validate(result)
+        validator.validate(result)
+        events = (result.get("events") or []) if by_event else []
+        for event in events:
+            branch = by_event.get(event.get("event"))
+            if branch is None:
+                raise ValidationError(f"{event.get('event')!r} is not an event type")
+            branch.validate(event)
         return True
     except ValidationError as e:
         e.message += (

@@ -135,3 +135,84 @@ def test_spacy_trimmed_parses_give_the_same_tokens_and_entities() -> None:
         assert [(t.text, t.lemma_, t.tag_, t.pos_) for t in lower] == [
             (t.text, t.lemma_, t.tag_, t.pos_) for t in lower_full
         ]
+
+
+def _sample_events() -> list[dict[str, Any]]:
+    """One valid dict of each kind of event an action server sends, as Rasa serialises them."""
+    from rasa.shared.core import events as ev
+
+    samples = [
+        UserUttered("hi", {"name": "greet", "confidence": 0.9}, [{"entity": "a", "value": 1}], message_id="m"),
+        ev.ActionExecuted("action_listen", policy="RulePolicy", confidence=1.0),
+        ev.SlotSet("requested_slot", "date_of_birth"),
+        ev.EntitiesAdded([{"entity": "amount", "value": "50"}]),
+        ev.ReminderScheduled("remind", __import__("datetime").datetime(2030, 1, 1), name="r"),
+        ev.ReminderCancelled(name="r"),
+        ev.ActionExecutionRejected("verification_form", policy="P", confidence=0.4),
+        ev.LoopInterrupted(True),
+        ev.ActiveLoop("verification_form"),
+        ev.AllSlotsReset(),
+        ev.ConversationResumed(),
+        ev.ConversationPaused(),
+        ev.FollowupAction("action_listen"),
+        ev.StoryExported("x.yml"),
+        ev.Restarted(),
+        ev.UserUtteranceReverted(),
+        ev.ActionReverted(),
+        ev.BotUttered("hello", {"buttons": [{"title": "a", "payload": "/a"}]}),
+        ev.SessionStarted(),
+        ev.AgentUttered("note"),
+    ]
+    return [e.as_dict() for e in samples]
+
+
+def test_action_responses_are_refused_exactly_when_rasas_schema_refuses_them() -> None:
+    """The per-event-type check accepts and refuses the same responses as Rasa's whole schema,
+    over valid events of every kind and random changes to them."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from jsonschema import ValidationError, validate
+    from rasa.core.actions.action import RemoteAction
+
+    spec = RemoteAction.action_response_format_spec()
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=5,
+    )
+    names = st.sampled_from(["event", "name", "value", "text", "timestamp", "parse_data", "data", "policy"])
+
+    @st.composite
+    def events(draw: Any) -> Any:
+        event = dict(draw(st.sampled_from(_sample_events())))
+        for _ in range(draw(st.integers(0, 2))):
+            key = draw(names | st.sampled_from(sorted(event)))
+            if draw(st.booleans()) or key not in event:
+                event[key] = draw(json_values | st.sampled_from(["user", "bot", "slot", "nope"]))
+            else:
+                del event[key]
+        return event if draw(st.integers(0, 20)) else draw(json_values)
+
+    responses = st.fixed_dictionaries(
+        {"events": st.lists(events(), max_size=4)},
+        optional={"responses": st.lists(st.dictionaries(st.text(max_size=4), json_values, max_size=2), max_size=2)},
+    )
+
+    def refused(check: Any, result: Any) -> bool:
+        try:
+            check(result)
+            return False
+        except ValidationError:
+            return True
+
+    seen = {True: 0, False: 0}
+
+    @given(responses)
+    def agree(result: dict[str, Any]) -> None:
+        expected = refused(lambda r: validate(r, spec), result)
+        assert refused(lambda r: rasa_patches._validate_action_result(None, r), result) == expected, result
+        seen[expected] += 1
+
+    agree()
+    assert seen[True] > 20 and seen[False] > 20, seen  # both outcomes were exercised
+    assert not refused(lambda r: rasa_patches._validate_action_result(None, r), {"events": _sample_events()})
