@@ -216,3 +216,70 @@ def test_action_responses_are_refused_exactly_when_rasas_schema_refuses_them() -
     agree()
     assert seen[True] > 20 and seen[False] > 20, seen  # both outcomes were exercised
     assert not refused(lambda r: rasa_patches._validate_action_result(None, r), {"events": _sample_events()})
+
+
+class _Add:
+    """A graph component: its ``n`` plus everything it is given; counts its runs."""
+
+    runs: list[str] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(cls, config: dict[str, Any], *_: Any, **__: Any) -> Any:
+        return cls(config)
+
+    def run(self, **kwargs: Any) -> Any:
+        _Add.runs.append(self.config["name"])
+        if self.config.get("raise"):
+            raise self.config["raise"]("node failed")
+        return self.config["n"] + sum(kwargs.values())
+
+
+def test_graph_runs_without_dask_give_dasks_results_and_errors(tmp_path: Any) -> None:
+    from rasa.engine.exceptions import GraphComponentException
+    from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    class Add(_Add, GraphComponent):  # type: ignore[misc]
+        pass
+
+    def node(name: str, n: int, needs: dict[str, str], **extra: Any) -> SchemaNode:
+        return SchemaNode(needs, Add, "create", "run", {"name": name, "n": n, **extra})
+
+    schema = GraphSchema(
+        {
+            "a": node("a", 1, {"x": "__input__"}),
+            "b": node("b", 10, {"y": "a"}),
+            "c": node("c", 100, {"y": "a", "z": "b"}),
+            "unused": node("unused", 0, {"y": "a"}),
+            "value_error": node("value_error", 0, {"y": "a"}, **{"raise": ValueError}),
+            "runtime_error": node("runtime_error", 0, {"y": "a"}, **{"raise": RuntimeError}),
+        }
+    )
+    runner = DaskGraphRunner(schema, LocalModelStorage(tmp_path), ExecutionContext(schema, "m"))
+
+    def outcome(run: Any, **kwargs: Any) -> Any:
+        _Add.runs.clear()
+        try:
+            result: Any = run(runner, **kwargs)
+        except Exception as e:  # the error itself is part of the outcome
+            result = (type(e), str(e))
+        return result, sorted(_Add.runs)
+
+    cases = [
+        {"inputs": {"__input__": 5}, "targets": ["c"]},
+        {"inputs": {"__input__": 5}, "targets": ["b", "c"]},
+        {"inputs": {"__input__": 5, "a": 1000}, "targets": ["c"]},  # an input replaces a node
+        {"inputs": {"__input__": "b"}, "targets": ["c"]},  # an input named like a node
+        {"inputs": {"__input__": 5}, "targets": ["value_error"]},
+        {"inputs": {"__input__": 5}, "targets": ["runtime_error"]},
+    ]
+    for case in cases:
+        ours = outcome(rasa_patches._run_in_dependency_order, **case)
+        assert ours == outcome(rasa_patches._dask_run, **case), case
+    assert outcome(rasa_patches._run_in_dependency_order, **cases[0]) == ({"c": 122}, ["a", "b", "c"])
+    error = outcome(rasa_patches._run_in_dependency_order, **cases[4])[0]
+    assert error[0] is GraphComponentException and "value_error" in error[1]  # Rasa's wrapping
