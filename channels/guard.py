@@ -53,11 +53,15 @@ _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
 
 def json_body(request: Any) -> Any:
     """The request's JSON body parsed by the standard library from strict UTF-8, or None when it
-    is not valid UTF-8 JSON. (Sanic's fast parser turns some invalid UTF-8 into a ``str`` holding
-    code points above U+10FFFF, which crashes the first code that looks at its characters.)"""
+    is not valid UTF-8 JSON or its strings hold a lone surrogate (``"\\ud800"``, which no UTF-8
+    text can carry and which spaCy refuses). (Sanic's fast parser turns some invalid UTF-8 into a
+    ``str`` holding code points above U+10FFFF, which crashes the first code that looks at its
+    characters.)"""
     try:
-        return json.loads(bytes(request.body or b"").decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, TypeError):
+        body = json.loads(bytes(request.body or b"").decode("utf-8"))
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return body
+    except (UnicodeError, ValueError, TypeError):
         return None
 
 
@@ -67,14 +71,14 @@ def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
     - A leading ``/`` command is turned into words: Rasa treats ``/intent{"slot": ...}`` as a
       forced intent with entities on every channel, which would let a debtor skip verification.
       ``/verify_identity{"identity_verified": true}`` becomes "verify identity"; the payload is dropped.
-    - Control and invisible format characters (zero-width space, ...) are dropped, Unicode is
-      NFC-normalised, length is capped.
+    - Control and invisible format characters (zero-width space, ...) and lone surrogates are
+      dropped, Unicode is NFC-normalised, length is capped.
     """
     notes: dict[str, Any] = {}
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = _CONTROL.sub(" ", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cs"))
     text = unicodedata.normalize("NFC", text).strip()
     if text.startswith("/"):
         notes["slash_command_neutralised"] = True

@@ -134,7 +134,7 @@ class WebChatInput(InputChannel):
             """A collector's reply from the console to a web chat session (bearer RASA_API_TOKEN)."""
             token = os.environ.get("RASA_API_TOKEN", "")
             given = request.headers.get("Authorization", "")
-            if not token or not hmac.compare_digest(given, f"Bearer {token}"):
+            if not token or not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
             body = json_body(request)
             if not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body.get("text"):
@@ -164,7 +164,8 @@ class WebChatInput(InputChannel):
                 return
             await sio.enter_room(sid, session_id)
             output = WebChatOutput(sio)
-            text, notes = clean_text(data.get("message"))
+            raw = data.get("message")
+            text, notes = clean_text(raw if isinstance(raw, str) else None)  # a list or object is not text
             if not text:
                 await output.send_text_message(session_id, EMPTY_REPLY)
                 return

@@ -279,6 +279,10 @@ def api_handback(ticket_id: int) -> Any:
     problems = [p for name, value in slots.items() if (p := slot_value_problem(name, value))]
     if problems:
         return _error(400, "bad_slots", "; ".join(problems))
+    if slots.get("identity_verified") and not ticket.account_id:
+        # verified means "right party for this account" (RPC); with no account the bot would
+        # refuse every account question and still skip verification
+        return _error(400, "no_account", "no account is linked to this conversation: nobody can be verified for it")
     notes = str(body.get("notes") or "")[:MAX_NOTES_CHARS]
     # a form the person interrupted (verification, promise) is not resumed: the bot starts afresh
     events: list[dict[str, Any]] = [

@@ -172,3 +172,20 @@ def test_a_request_for_a_person_pauses_the_bot_and_hand_back_resumes_it_with_con
     assert account.balance.format("en_US") in reply, reply
     tracker = bot.get(f"/conversations/{sender}/tracker?token={bot.env['RASA_API_TOKEN']}")[1]
     assert tracker["slots"]["handoff_reason"] is None and tracker["slots"]["identity_verified"] is True
+
+
+def test_nobody_is_marked_verified_in_a_conversation_with_no_account(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector]
+) -> None:
+    sender = "handback-no-account-1"  # no phone number, never gave an account reference
+    bot.say(sender, "hi")
+    bot.say(sender, "i want to speak to a real person")
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None and queue.get(ticket_id).account_id is None  # type: ignore[union-attr]
+    ava = collectors["ava"]
+    assert ava.post(f"/api/tickets/{ticket_id}/claim")[0] == 200
+    status, body = ava.post(f"/api/tickets/{ticket_id}/handback", {"slots": {"identity_verified": True}})
+    assert status == 400 and body["error"] == "no_account", body
+    assert queue.is_paused(sender)
+    assert ava.post(f"/api/tickets/{ticket_id}/handback", {"slots": {}})[0] == 200
+    assert not queue.is_paused(sender)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
 from typing import Any
 
 import socketio
 
+from channels.guard import EMPTY_REPLY
 from tests.conftest import Bot
 
 
@@ -98,3 +100,25 @@ def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot) -> No
         await thief.sio.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_webchat_refuses_what_is_not_text_and_a_bad_collector_token(bot: Bot) -> None:
+    async def scenario() -> None:
+        client = ChatClient(bot.base_url)
+        token = (await client.start())["token"]
+        for not_text in (["x"], {"text": "hi"}, 42):
+            assert await client.say(not_text, token, quiet=0.5) == [EMPTY_REPLY], not_text  # type: ignore[arg-type]
+        await client.sio.disconnect()
+
+    asyncio.run(scenario())
+    for header in ("Bearer \u00e9", "Bearer wrong", ""):
+        request = urllib.request.Request(
+            bot.base_url + "/webhooks/webchat/collector_message",
+            data=b'{"session_id": "s", "text": "hi"}',
+            headers={"Content-Type": "application/json", "Authorization": header.encode().decode("latin-1")},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError("accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, (header, e.code)

@@ -65,3 +65,17 @@ def test_json_body_refuses_invalid_utf8_that_a_fast_parser_lets_through() -> Non
     assert json_body(SimpleNamespace(body=b'{"sender": "a", "message": "\xf4\x90\x80\x80"}')) is None
     assert json_body(SimpleNamespace(body=b"not json")) is None
     assert json_body(SimpleNamespace(body=None)) is None
+
+
+def test_lone_surrogates_are_neither_a_body_nor_text() -> None:
+    from types import SimpleNamespace
+
+    from channels.guard import json_body
+
+    # a JSON escape can name half of a surrogate pair, which no UTF-8 text (nor spaCy) can hold
+    for body in (b'{"sender": "a", "message": "hi \\ud800 there"}', b'{"sender": "x\\udfff", "message": "hi"}'):
+        assert json_body(SimpleNamespace(body=body)) is None
+    # a whole pair is one character (an emoji) and stays
+    assert json_body(SimpleNamespace(body=b'{"message": "\\ud83d\\ude00"}')) == {"message": "\U0001f600"}
+    assert clean_text("hi \ud800 there") == ("hi  there", {})
+    assert clean_text("\udfff") == ("", {})
