@@ -61,6 +61,7 @@ class HandoffRules:
     hours: dict[int, tuple[time, time]]
     notice: str
     notice_no_push: str  # for channels a collector cannot reply on (REST)
+    notice_no_contact: str  # REST with no account: nobody can contact the person
     eta_open: str
     eta_closed: str
     holding_reply: str
@@ -126,7 +127,15 @@ def handoff_rules() -> HandoffRules:
     if not hours:
         raise DataFileError(f"{file}: 'business_hours.days' has no open day")
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
-    for key in ("notice", "notice_no_push", "eta_open", "eta_closed", "holding_reply", "crisis_holding_reply"):
+    for key in (
+        "notice",
+        "notice_no_push",
+        "notice_no_contact",
+        "eta_open",
+        "eta_closed",
+        "holding_reply",
+        "crisis_holding_reply",
+    ):
         if not isinstance(need(key), str):
             raise DataFileError(f"{file}: '{key}' must be text")
     return HandoffRules(
@@ -137,6 +146,7 @@ def handoff_rules() -> HandoffRules:
         hours=hours,
         notice=str(raw["notice"]),
         notice_no_push=str(raw["notice_no_push"]),
+        notice_no_contact=str(raw["notice_no_contact"]),
         eta_open=str(raw["eta_open"]),
         eta_closed=str(raw["eta_closed"]),
         holding_reply=str(raw["holding_reply"]),

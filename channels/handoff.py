@@ -90,7 +90,10 @@ async def after_turn(
             await agent.tracker_store.save(tracker)
     if created:
         rules = handoff_rules()
-        template = rules.notice_no_push if channel_of(message) == "rest" else rules.notice
+        if channel_of(message) != "rest":
+            template = rules.notice
+        else:
+            template = rules.notice_no_push if account_id else rules.notice_no_contact
         notice = template.format(eta=reply_eta(db.utcnow(), time_zone, locale))
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)

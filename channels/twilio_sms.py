@@ -387,6 +387,9 @@ class TwilioSmsInput(InputChannel):
             phone, sid = form.get("From", ""), form.get("MessageSid", "")
             if not phone or not sid:
                 return response.text("From and MessageSid are required", status=400)
+            if sender_phone(phone) is None:
+                # a short code or alphanumeric sender cannot be a debtor, nor receive a reply
+                return response.text("From must be a phone number in E.164 form", status=400)
             agent = getattr(request.app.ctx, "agent", None)
             red = redis_client(agent.tracker_store) if agent else None
             return await self.handle_message(request.app, on_new_message, red, form)

@@ -141,6 +141,8 @@ class TwilioVoiceInput(InputChannel):
             outbound = form.get("Direction", "").startswith("outbound")
             debtor = form.get("To" if outbound else "From", "")
             sender = sender_phone(debtor) or debtor or call_sid
+            if not sender:  # Rasa would file it under its shared "default" conversation
+                return response.text("From (or To for outbound calls) or CallSid is required", status=400)
             silence = _number(request.args.get("silence"), int)
             speech, digits = form.get("SpeechResult", ""), form.get("Digits", "")
             confidence = _number(form.get("Confidence"), float)

@@ -245,7 +245,7 @@ def _one(sender_id: str) -> tuple[list[Conversation], int]:
     try:
         index = int(request.args.get("n", len(sessions) - 1))
     except ValueError:
-        index = len(sessions) - 1
+        abort(400, "n must be a session number")
     if not 0 <= index < len(sessions):
         abort(404)
     return sessions, index

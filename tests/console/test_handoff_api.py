@@ -179,7 +179,9 @@ def test_nobody_is_marked_verified_in_a_conversation_with_no_account(
 ) -> None:
     sender = "handback-no-account-1"  # no phone number, never gave an account reference
     bot.say(sender, "hi")
-    bot.say(sender, "i want to speak to a real person")
+    notice = " ".join(bot.say(sender, "i want to speak to a real person"))
+    # no account, so no contact details to promise to use
+    assert "can't tell which account" in notice and "contact details on your account" not in notice, notice
     ticket_id = queue.open_ticket_id(sender)
     assert ticket_id is not None and queue.get(ticket_id).account_id is None  # type: ignore[union-attr]
     ava = collectors["ava"]

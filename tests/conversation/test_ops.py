@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
@@ -419,6 +420,13 @@ def test_conversation_viewer_exports_a_test_story(run: Run, console: Console, br
     parsed = YAMLStoryReader().read_from_file(str(story_file))
     users = [e.text for step in parsed for e in step.events if isinstance(e, UserUttered)]
     assert users == run.scripts[ptp].turns
+    base = href[len(console.url) :].split("?")[0]
+    for bad, status in (("abc", 400), ("99", 404), ("-1", 404)):  # never silently another session
+        try:
+            _get(console, browser, f"{base}?n={bad}")
+            raise AssertionError(f"n={bad} was answered")
+        except urllib.error.HTTPError as e:
+            assert e.code == status, (bad, e.code)
 
 
 def test_csat_spoken_on_a_voice_call(bot: Bot, redis_server: Redis, db_session: Any) -> None:

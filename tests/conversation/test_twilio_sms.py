@@ -213,3 +213,15 @@ def test_crisis_language_after_stop_reaches_a_person_without_an_sms(bot: Bot, db
     assert any("end it all" in m["text"] for m in queue.transcript(phone) if m["from"] == "debtor")
     assert [m for m in fake(bot, "/fake/messages")[before:] if m["to"] == phone] == []
     queue.close(ticket.id, "sue", "referred", supervisor=True)
+
+
+def test_signed_webhooks_from_no_phone_number_open_no_conversation(bot: Bot, redis_server: Any) -> None:
+    from tests.conversation.test_fuzz import _tracker_exists
+    from tests.conversation.test_twilio_voice import call
+
+    before = len(fake(bot, "/fake/messages"))
+    for sender in ("not-a-phone", "VERIFY", "+12"):
+        assert post_sms(bot, sms(sender, "hi")) == 400, sender
+    assert call(bot, {"Direction": "inbound", "SpeechResult": "hi"})[0] == 400  # no caller, no call id
+    assert not any(_tracker_exists(redis_server.port, s) for s in ("not-a-phone", "VERIFY", "+12", "default"))
+    assert len(fake(bot, "/fake/messages")) == before  # nothing sent to them

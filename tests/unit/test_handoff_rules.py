@@ -60,7 +60,13 @@ def test_business_hours_and_the_eta_in_the_debtors_zone() -> None:
 
 def test_the_notices_pass_the_content_lint() -> None:
     rules = handoff_rules()
-    for template in (rules.notice, rules.notice_no_push, rules.holding_reply, rules.crisis_holding_reply):
+    for template in (
+        rules.notice,
+        rules.notice_no_push,
+        rules.notice_no_contact,
+        rules.holding_reply,
+        rules.crisis_holding_reply,
+    ):
         text = template.format(eta=rules.eta_open.format(minutes=15), helpline="Call 988.")
         for profile in all_profiles():
             assert not lint(text, profile, "webchat").violations, (profile.jurisdiction, text)
