@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from scripts import services
@@ -28,13 +29,52 @@ def sms_example(env: dict[str, str]) -> str:
     return f"{prefix} .venv/bin/python -m scripts.sms +16175550101 'hi'"
 
 
+class Supervisor:
+    """The services ``make run`` started, by name. One that exits is started again (meanwhile the
+    bot answers "try again" for Redis, a holding reply for the action server), unless it keeps
+    exiting: more than ``max_restarts`` exits within ``window_s`` seconds stops ``make run``."""
+
+    def __init__(self, max_restarts: int = 3, window_s: float = 300) -> None:
+        self.max_restarts, self.window_s = max_restarts, window_s
+        self.starters: dict[str, Callable[[], subprocess.Popen[bytes]]] = {}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.exits: dict[str, list[float]] = {}
+
+    def start(self, name: str, starter: Callable[[], subprocess.Popen[bytes]]) -> None:
+        """Start a service with ``starter`` (which waits until it is ready; raises RuntimeError)."""
+        self.starters[name] = starter
+        self.procs[name] = starter()
+
+    def check(self, now: float) -> str | None:
+        """Restart the services that exited; the reason to stop when one keeps exiting, else None."""
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                continue
+            recent = [t for t in self.exits.get(name, []) if now - t < self.window_s] + [now]
+            self.exits[name] = recent
+            if len(recent) > self.max_restarts:
+                return f"{name} exited {len(recent)} times in {self.window_s:.0f} s (last code {proc.returncode})"
+            print(
+                f"{name} exited (code {proc.returncode}); restarting it (log in var/log/)", file=sys.stderr, flush=True
+            )
+            try:
+                self.procs[name] = self.starters[name]()
+            except RuntimeError as exc:  # still down: counted again at the next check
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+        return None
+
+    def stop_all(self) -> None:
+        """Stop every service, the last started first."""
+        for proc in reversed(list(self.procs.values())):
+            services.stop(proc)
+
+
 def main() -> int:
     env = services.base_env()
     var = services.ROOT / "var"
     logs = var / "log"
     logs.mkdir(parents=True, exist_ok=True)
-    procs: list[subprocess.Popen[bytes]] = []
-    redis: subprocess.Popen[bytes] | None = None
+    running = Supervisor()
     stopping = {"flag": False}
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
@@ -52,25 +92,27 @@ def main() -> int:
             print(f"==> using the Redis already listening on 127.0.0.1:{port}", flush=True)
         else:
             print(f"==> starting redis-server on 127.0.0.1:{port} (data in var/redis)", flush=True)
-            redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
+            running.start(
+                "redis-server", lambda: services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
+            )
         if services.uses_fake_twilio(env):
             fake = f"127.0.0.1:{env['FAKE_TWILIO_PORT']}"
             print(f"==> starting a local fake of Twilio's API on {fake} (no real SMS is sent)", flush=True)
-            procs.append(services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
+            running.start("fake Twilio", lambda: services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
         print(
             f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True
         )
-        procs.append(services.start_action_server(env, log=logs / "actions.log"))
+        running.start("action server", lambda: services.start_action_server(env, log=logs / "actions.log"))
         print(
             f"==> starting the Rasa server on 127.0.0.1:{env['RASA_PORT']} (log: var/log/rasa.log); loading the model…",
             flush=True,
         )
-        procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
+        running.start("Rasa server", lambda: services.start_rasa_server(model, env, log=logs / "rasa.log"))
         print(
             f"==> starting the collector console on 127.0.0.1:{env['CONSOLE_PORT']} (log: var/log/console.log)",
             flush=True,
         )
-        procs.append(services.start_console(env, log=logs / "console.log"))
+        running.start("console", lambda: services.start_console(env, log=logs / "console.log"))
         base = f"http://127.0.0.1:{env['RASA_PORT']}"
         console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
         print(
@@ -88,18 +130,10 @@ def main() -> int:
             flush=True,
         )
         while not stopping["flag"]:
-            if redis is not None and redis.poll() is not None and not stopping["flag"]:
-                # the bot answers "try again shortly" meanwhile; bring our Redis back with its data
-                print(f"redis-server exited (code {redis.returncode}); restarting it", file=sys.stderr, flush=True)
-                try:
-                    redis = services.start_redis(port, var / "redis", persist=True, log=logs / "redis.log")
-                except RuntimeError as exc:
-                    print(f"error: {exc}", file=sys.stderr, flush=True)
-                    time.sleep(2)
-            for proc in procs:
-                if proc.poll() is not None:
-                    print(f"a service exited (code {proc.returncode}); see var/log/. Stopping.", file=sys.stderr)
-                    return 1
+            problem = running.check(time.monotonic())
+            if problem:
+                print(f"{problem}; see var/log/. Stopping.", file=sys.stderr, flush=True)
+                return 1
             time.sleep(0.5)
         return 0
     except (RuntimeError, subprocess.CalledProcessError) as exc:
@@ -107,9 +141,7 @@ def main() -> int:
         return 1
     finally:
         print("==> stopping…", flush=True)
-        for proc in reversed(procs):
-            services.stop(proc)
-        services.stop(redis)
+        running.stop_all()
 
 
 if __name__ == "__main__":
