@@ -144,7 +144,7 @@ def test_unknown_sender_greeting_is_answered_with_one_question(bot: Bot, redis_s
     ]
     assert _verification_prompts(bot.say(sender, "A-1001")) == ["For your security, please tell me your date of birth."]
     assert _verification_prompts(bot.say(sender, "April 12 1985")) == [
-        "Thanks. Now please give your postcode (ZIP code) or the last four digits of your account number."
+        "Please give your postcode (ZIP code) or the last four digits of your account number."
     ]
     assert "confirmed" in joined([bot.say(sender, "02139")])
     assert "$1,240.50" in joined([bot.say(sender, "how much do I owe")])
@@ -159,6 +159,26 @@ def test_account_reference_as_first_message_is_kept(bot: Bot) -> None:
     assert MINI_MIRANDA in first[0]
     assert _verification_prompts(first) == ["For your security, please tell me your date of birth."]
     assert _verification_prompts(bot.say(sender, "April 12 1985")) == [
-        "Thanks. Now please give your postcode (ZIP code) or the last four digits of your account number."
+        "Please give your postcode (ZIP code) or the last four digits of your account number."
     ]
     assert "confirmed" in joined([bot.say(sender, "4821")])
+
+
+def test_an_unreadable_answer_gets_the_question_once(bot: Bot) -> None:
+    # a new-user trial: "whats my balance" while the ZIP was asked gave the question twice
+    sender = "trial-user-7"
+    bot.say(sender, "A-1001")
+    bot.say(sender, "April 12 1985")
+    replies = bot.say(sender, "whats my balance")
+    assert sum("last four digits" in r for r in replies) == 1, replies
+    assert not any(r.startswith("Thanks") for r in replies), replies
+    assert "confirmed" in joined([bot.say(sender, "02139")])
+
+
+def test_a_first_message_not_understood_says_how_to_start(bot: Bot) -> None:
+    # a new-user trial: a first message the bot did not understand left the person without a next step
+    sender = "trial-user-8"
+    first = bot.say(sender, "</script><script>alert(1)</script>")
+    assert MINI_MIRANDA in first[0]
+    assert "account reference" in joined([first]), first
+    assert _verification_prompts(bot.say(sender, "A-1001")) == ["For your security, please tell me your date of birth."]
