@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import db
+from bot import db, logmask
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.profiles import profile_for
 from bot.handoff import HandoffQueue, build_summary
@@ -326,7 +326,8 @@ class TwilioSmsInput(InputChannel):
         phone, sid = form["From"], form["MessageSid"]
         account_id, _ = self._account(sender_phone(phone))
         text, notes = clean_text(form.get("Body", ""))
-        self._log(account_id, phone, "inbound", "sms_received", f"{sid} {text[:200]}")
+        # the contact log keeps what was said, not a date of birth or another person's number
+        self._log(account_id, phone, "inbound", "sms_received", f"{sid} {logmask.mask(text[:200])}")
         keyword = text.upper().strip(" .!")
         metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
         opted_out = self._opted_out(phone)

@@ -114,6 +114,13 @@ def test_failed_sends_are_retried_then_logged(bot: Bot, db_session: Any) -> None
             for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5013")).scalars()
         ]
     assert "sms_failed" in events and "sms_received" in events
+    details = [
+        r.detail or ""
+        for r in db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5013")).scalars()
+    ]
+    assert not any("April 1 1970" in d for d in details) and any(
+        "[date]" in d for d in details
+    )  # no date of birth kept
     fake(bot, "/fake/reset", {})
 
 
