@@ -6,8 +6,10 @@ import contextvars
 import json
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -15,7 +17,8 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
-from rasa.shared.core.events import BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import logmask
 from bot.handoff import HandoffQueue
@@ -107,34 +110,64 @@ class _ActionFailureWatch(logging.Filter):
 
 logging.getLogger("rasa.core.processor").addFilter(_ActionFailureWatch())
 
-# sender id → (message id, text) of a turn whose tracker save failed mid-command: Redis may have
-# written it before the connection dropped, and the debtor was told to send the message again
-_unconfirmed_turns: dict[str, tuple[str | None, str | None]] = {}
+UNCONFIRMED_TURN_TTL_S = 600.0  # the debtor was told to try again "in a few minutes"
+
+
+@dataclass(frozen=True)
+class _UnconfirmedTurn:
+    """A turn answered "try again" because its tracker save failed mid-command: Redis may have
+    written it before the connection dropped. ``replies`` is what the turn produced (already
+    linted), ``last_event_at`` the timestamp of the last event it tried to save."""
+
+    message_id: str | None
+    text: str
+    replies: list[dict[str, Any]]
+    last_event_at: float | None
+    failed_at: float
+
+
+_unconfirmed_turns: dict[str, _UnconfirmedTurn] = {}  # by sender id, in this process
+
+
+def _remember_unconfirmed_turn(message: UserMessage, output: Any, tracker: DialogueStateTracker) -> None:
+    now = time.monotonic()
+    for sender in [s for s, t in _unconfirmed_turns.items() if now - t.failed_at > UNCONFIRMED_TURN_TTL_S]:
+        del _unconfirmed_turns[sender]
+    last = tracker.events[-1].timestamp if tracker.events else None
+    replies = [dict(m) for m in output.messages]
+    _unconfirmed_turns[message.sender_id] = _UnconfirmedTurn(message.message_id, message.text or "", replies, last, now)
 
 
 async def _replayed_unconfirmed_turn(agent: Any, message: UserMessage, output: Any) -> Any:
-    """The tracker when ``message`` repeats a turn that this process answered "try again" because
-    its save failed, and the save did land after all (the stored tracker's last user message is
-    that turn's). The turn's bot replies are then sent again instead of processing the repeat,
-    which would otherwise be taken as the answer to the next question (a date of birth sent
-    twice would fail verification). None when there is nothing to replay. Raises the tracker
+    """The stored tracker when ``message`` repeats, within :data:`UNCONFIRMED_TURN_TTL_S`, a turn
+    this process answered "try again" because its save failed, and that save did land after all:
+    the stored conversation still ends with that turn. The turn's replies (a session start's
+    mini-Miranda included) are then put on the collecting ``output`` instead of processing the
+    repeat, which would otherwise be taken as the answer to the next question (a date of birth
+    sent twice would fail verification). None when there is nothing to replay. Raises the tracker
     store's errors (the entry is kept for the next try)."""
     turn = _unconfirmed_turns.get(message.sender_id)
     if turn is None:
         return None
-    if turn[1] != message.text:
+    if (
+        turn.text != message.text
+        or time.monotonic() - turn.failed_at > UNCONFIRMED_TURN_TTL_S
+        or not isinstance(getattr(output, "messages", None), list)
+    ):
         del _unconfirmed_turns[message.sender_id]
         return None
     tracker = await agent.tracker_store.retrieve(message.sender_id)
     del _unconfirmed_turns[message.sender_id]
     events = list(tracker.events) if tracker is not None else []
     last_user = max((i for i, e in enumerate(events) if isinstance(e, UserUttered)), default=None)
-    if last_user is None or events[last_user].message_id != turn[0]:
-        return None  # the save never landed: process the message as new
+    if (
+        last_user is None
+        or events[last_user].message_id != turn.message_id
+        or events[-1].timestamp != turn.last_event_at
+    ):
+        return None  # the save never landed, or the conversation moved on: a new message
     logger.warning("message from %s repeats a turn whose save landed: its replies are sent again", message.sender_id)
-    for event in events[last_user + 1 :]:
-        if isinstance(event, BotUttered):
-            await output.send_response(message.sender_id, event.message())
+    output.messages.extend(turn.replies)
     return tracker
 
 
@@ -171,17 +204,17 @@ async def handle_guarded(
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True
         with remember_saved_trackers() as saved:
-            replayed = await _replayed_unconfirmed_turn(agent, message, message.output_channel)
+            replayed = await _replayed_unconfirmed_turn(agent, message, output)
             if replayed is not None:
                 saved[message.sender_id] = replayed
             else:
                 await on_new_message(message)
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
-        if message.sender_id in saved:  # the save was under way: Redis may have done it
-            _unconfirmed_turns[message.sender_id] = (message.message_id, message.text)
-        # drop anything already collected: it may have been produced without context
         if hasattr(output, "messages"):
+            if message.sender_id in saved:  # the save was under way: Redis may have done it
+                _remember_unconfirmed_turn(message, output, saved[message.sender_id])
+            # drop anything already collected: it may have been produced without context
             output.messages.clear()
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         return False

@@ -202,16 +202,17 @@ _dask_run = DaskGraphRunner.run
 def _run_in_dependency_order(
     self: DaskGraphRunner, inputs: dict[str, Any] | None = None, targets: list[str] | None = None
 ) -> dict[str, Any]:
-    """``DaskGraphRunner.run`` without dask: each node the targets need is called once, after the
-    nodes it needs, with their ``(name, output)`` pairs; returns ``{target: output}``. As with
-    ``dask.get``, an input replaces a node of the same name, a needed name that is neither is
-    passed as the string itself, and a node's exception propagates unchanged (``RuntimeError``
-    becomes Rasa's ``GraphRunError``)."""
+    """``DaskGraphRunner.run`` without dask: every node of the targets' minimal graph is called
+    once, after the nodes it needs, with their ``(name, output)`` pairs; returns
+    ``{target: output}``. As with ``dask.get``: an input replaces a node of the same name (the
+    nodes that one needs still run), a needed name that is neither is passed as the string
+    itself, and a node's exception propagates unchanged (``RuntimeError`` becomes Rasa's
+    ``GraphRunError``)."""
     run_targets = targets if targets else self._graph_schema.target_names
     nodes = self._graph_schema.minimal_graph_schema(run_targets).nodes
     done: dict[str, Any] = {}
     for name, value in (inputs or {}).items():
-        if isinstance(value, str) and value in nodes:
+        if isinstance(value, str) and (value in nodes or value in done):
             raise GraphRunError(
                 f"Input value '{value}' clashes with a node name. Make sure that none of the input names "
                 "passed to the `run` method are the same as node names in the graph schema."
@@ -229,6 +230,12 @@ def _run_in_dependency_order(
         return done[name]
 
     try:
+        for name, node in nodes.items():
+            if name in done:  # replaced by an input: dask still runs what the node needed
+                for need in node.needs.values():
+                    output_of(need)
+            else:
+                output_of(name)
         return dict(output_of(target) for target in run_targets)
     except RuntimeError as e:
         raise GraphRunError("Error running runner.") from e

@@ -140,7 +140,8 @@ class TwilioVoiceInput(InputChannel):
             call_sid = form.get("CallSid", "")
             outbound = form.get("Direction", "").startswith("outbound")
             debtor = form.get("To" if outbound else "From", "")
-            sender = sender_phone(debtor) or debtor or call_sid
+            # a caller with no usable number ("anonymous") is one conversation per call, not one for all
+            sender = sender_phone(debtor) or call_sid
             if not sender:  # Rasa would file it under its shared "default" conversation
                 return response.text("From (or To for outbound calls) or CallSid is required", status=400)
             silence = _number(request.args.get("silence"), int)

@@ -94,7 +94,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll ``check()`` until true; raise RuntimeError after ``timeout`` s or if ``proc`` exits."""
+    """Poll ``check()`` until true; raise RuntimeError after ``timeout`` s or if ``proc`` exits.
+    A ``proc`` that is still running at the timeout is stopped first: nobody else would."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -105,6 +106,7 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, proc: subproc
         except OSError:
             pass
         time.sleep(0.3)
+    stop(proc)
     raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
 
 

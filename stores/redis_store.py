@@ -136,24 +136,26 @@ def _stored_overlap(stored: list[dict[str, Any]], events: list[dict[str, Any]]) 
     events), when the merge of the two is simply ``stored[:start] + events``; None otherwise.
 
     - ``0``: the stored events are the first events of ``events`` (a turn of a conversation whose
-      history the processor holds whole). Rasa's merge returns the tracker unchanged.
+      history the processor holds whole).
     - ``start > 0``: the stored events end with the first events of ``events`` (the processor
       holds only the latest session; earlier sessions, or the ``session_started_metadata`` slot
-      Rasa logs just before ``action_session_start``, are before ``start``). Rasa's merge appends
-      each new event that differs from every stored one; that holds for certain when each new
-      event is later than every stored event and the new events differ from each other.
+      Rasa logs just before ``action_session_start``, are before ``start``).
+
+    Either way the events not stored yet must each be later than every stored event and differ
+    from each other. Rasa's merge then returns the tracker unchanged, or appends to the stored
+    events each new event that differs from every event before it, which is the same list.
     """
     size = len(stored)
     if stored == events[:size]:
-        return 0
-    if not events:
-        return None
-    start = next((i for i in range(size - 1, 0, -1) if stored[i] == events[0]), None)
-    if start is None or stored[start:] != events[: size - start]:
-        return None
+        start = 0
+    else:
+        found = next((i for i in range(size - 1, 0, -1) if events and stored[i] == events[0]), None)
+        if found is None or stored[found:] != events[: size - found]:
+            return None
+        start = found
     new = events[size - start :]
-    latest = max(event.get("timestamp") or 0 for event in stored)
-    if any((event.get("timestamp") or 0) <= latest for event in new):
+    latest = max((event.get("timestamp") or 0 for event in stored), default=None)
+    if latest is not None and any((event.get("timestamp") or 0) <= latest for event in new):
         return None
     if any(event == earlier for i, event in enumerate(new) for earlier in new[:i]):
         return None

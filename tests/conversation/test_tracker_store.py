@@ -123,6 +123,10 @@ def test_shapes_the_shortcut_must_leave_to_rasas_merge(redis_server: Redis) -> N
         "skewed": (first, first[1:] + _turn(1000.5, "late")),
         # a new event identical to a stored one
         "repeat": (first, first[1:] + first[-1:]),
+        # the same shapes when the processor holds the whole history
+        "whole-skewed": (first, first + _turn(1000.5, "late")),
+        "whole-repeat": (first, first + first[-1:]),
+        "whole-twice": (first, first + [SlotSet("x", 1, timestamp=1500.0)] * 2),
     }
 
     async def main() -> None:

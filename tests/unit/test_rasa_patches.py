@@ -257,6 +257,7 @@ def test_graph_runs_without_dask_give_dasks_results_and_errors(tmp_path: Any) ->
             "unused": node("unused", 0, {"y": "a"}),
             "value_error": node("value_error", 0, {"y": "a"}, **{"raise": ValueError}),
             "runtime_error": node("runtime_error", 0, {"y": "a"}, **{"raise": RuntimeError}),
+            "after_error": node("after_error", 0, {"y": "value_error"}),
         }
     )
     runner = DaskGraphRunner(schema, LocalModelStorage(tmp_path), ExecutionContext(schema, "m"))
@@ -276,6 +277,10 @@ def test_graph_runs_without_dask_give_dasks_results_and_errors(tmp_path: Any) ->
         {"inputs": {"__input__": "b"}, "targets": ["c"]},  # an input named like a node
         {"inputs": {"__input__": 5}, "targets": ["value_error"]},
         {"inputs": {"__input__": 5}, "targets": ["runtime_error"]},
+        # a replaced node's own needs still run, and their errors still count
+        {"inputs": {"__input__": 5, "b": 7}, "targets": ["c"]},
+        {"inputs": {"__input__": 5, "after_error": 3}, "targets": ["after_error"]},
+        {"inputs": {"__input__": 5, "x": "__input__"}, "targets": ["c"]},  # an input named like another input
     ]
     for case in cases:
         ours = outcome(rasa_patches._run_in_dependency_order, **case)

@@ -7,6 +7,7 @@ of birth and then a ZIP, and counts a second date of birth as a mismatch as the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from types import SimpleNamespace
 from unittest import mock
 
@@ -15,12 +16,14 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from channels import guard
 from channels.guard import TRY_AGAIN, handle_guarded
 from stores.lock_store import AtomicRedisLockStore
 from stores.redis_store import StrictRedisTrackerStore
 from tests.conftest import Redis
 
 DOB = "March 15 1980"
+MINI_MIRANDA = "This is a debt collector."
 
 
 class Bot:
@@ -51,7 +54,9 @@ class Bot:
             self.turns_processed += 1
             tracker = await self.store.retrieve(message.sender_id) or DialogueStateTracker(message.sender_id, [])
             given = [e.text for e in tracker.events if isinstance(e, UserUttered)]
-            if not given:
+            if not given:  # a session start: the disclosure comes first
+                await message.output_channel.send_text_message(message.sender_id, MINI_MIRANDA)
+                tracker.update(BotUttered(MINI_MIRANDA))
                 reply = "Please tell me your date of birth."
             elif given.count(DOB) == 0:
                 reply = "Thanks. Now please give your ZIP code." if message.text == DOB else "Sorry, not a date."
@@ -84,7 +89,7 @@ class Bot:
 def test_a_repeat_of_a_turn_saved_despite_the_error_gets_its_answer(redis_server: Redis) -> None:
     bot = Bot(redis_server, db=6)
     sender = "unconfirmed-after-write"
-    assert bot.say(sender, "hi") == ["Please tell me your date of birth."]
+    assert bot.say(sender, "hi") == [MINI_MIRANDA, "Please tell me your date of birth."]
     bot.lose_reply = "after_write"
     assert bot.say(sender, DOB) == [TRY_AGAIN]
     processed = bot.turns_processed
@@ -115,3 +120,33 @@ def test_a_different_message_after_the_error_is_processed_as_new(redis_server: R
     # a later identical text is an ordinary message again, not a replay
     assert bot.say(sender, DOB) == ["Sorry, those details don't match. Please tell me your date of birth."]
     assert bot.user_texts(sender) == ["hi", DOB, "60614", DOB]
+
+
+def test_a_repeated_first_message_still_gets_the_disclosure(redis_server: Redis) -> None:
+    bot = Bot(redis_server, db=6)
+    sender = "unconfirmed-first"
+    bot.lose_reply = "after_write"
+    assert bot.say(sender, "hi") == [TRY_AGAIN]
+    assert bot.say(sender, "hi") == [MINI_MIRANDA, "Please tell me your date of birth."]
+    assert bot.user_texts(sender) == ["hi"]
+
+
+def test_no_replay_once_the_conversation_moved_on_or_too_late(redis_server: Redis) -> None:
+    bot = Bot(redis_server, db=6)
+    for sender in ("unconfirmed-moved-on", "unconfirmed-late"):
+        bot.say(sender, "hi")
+        bot.lose_reply = "after_write"
+        assert bot.say(sender, DOB) == [TRY_AGAIN]
+    # a collector's message (or a new session) was added after the turn: the repeat is a new message
+    tracker = asyncio.run(bot.store.retrieve("unconfirmed-moved-on"))
+    tracker.update(BotUttered("A colleague here: can I help?"))
+    asyncio.run(bot.store.save(tracker))
+    assert bot.say("unconfirmed-moved-on", DOB) == [
+        "Sorry, those details don't match. Please tell me your date of birth."
+    ]
+    # the debtor came back much later than "a few minutes"
+    late = guard._unconfirmed_turns["unconfirmed-late"]
+    guard._unconfirmed_turns["unconfirmed-late"] = dataclasses.replace(
+        late, failed_at=late.failed_at - guard.UNCONFIRMED_TURN_TTL_S - 1
+    )
+    assert bot.say("unconfirmed-late", DOB) == ["Sorry, those details don't match. Please tell me your date of birth."]
