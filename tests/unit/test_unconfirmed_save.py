@@ -81,6 +81,12 @@ class Bot:
         asyncio.run(handle_guarded(self.app, self.handle_message, message))
         return [m["text"] for m in output.messages]
 
+    def date_of_birth_told_try_again(self, sender: str, lose: str) -> None:
+        """Greet, then send the date of birth with the reply lost (``lose``, as ``lose_reply``)."""
+        self.say(sender, "hi")
+        self.lose_reply = lose
+        assert self.say(sender, DOB) == [TRY_AGAIN]
+
     def user_texts(self, sender: str) -> list[str]:
         tracker = asyncio.run(self.store.retrieve(sender))
         return [e.text for e in tracker.events if isinstance(e, UserUttered)]
@@ -102,9 +108,7 @@ def test_a_repeat_of_a_turn_saved_despite_the_error_gets_its_answer(redis_server
 def test_a_repeat_of_a_turn_whose_save_never_landed_is_processed(redis_server: Redis) -> None:
     bot = Bot(redis_server, db=6)
     sender = "unconfirmed-before-write"
-    bot.say(sender, "hi")
-    bot.lose_reply = "before_write"
-    assert bot.say(sender, DOB) == [TRY_AGAIN]
+    bot.date_of_birth_told_try_again(sender, "before_write")
     assert bot.user_texts(sender) == ["hi"]
     assert bot.say(sender, DOB) == ["Thanks. Now please give your ZIP code."]
     assert bot.user_texts(sender) == ["hi", DOB]
@@ -113,9 +117,7 @@ def test_a_repeat_of_a_turn_whose_save_never_landed_is_processed(redis_server: R
 def test_a_different_message_after_the_error_is_processed_as_new(redis_server: Redis) -> None:
     bot = Bot(redis_server, db=6)
     sender = "unconfirmed-then-other"
-    bot.say(sender, "hi")
-    bot.lose_reply = "after_write"
-    assert bot.say(sender, DOB) == [TRY_AGAIN]
+    bot.date_of_birth_told_try_again(sender, "after_write")
     assert bot.say(sender, "60614") == ["Thanks, you're confirmed."]
     # a later identical text is an ordinary message again, not a replay
     assert bot.say(sender, DOB) == ["Sorry, those details don't match. Please tell me your date of birth."]
@@ -134,9 +136,7 @@ def test_a_repeated_first_message_still_gets_the_disclosure(redis_server: Redis)
 def test_no_replay_once_the_conversation_moved_on_or_too_late(redis_server: Redis) -> None:
     bot = Bot(redis_server, db=6)
     for sender in ("unconfirmed-moved-on", "unconfirmed-late"):
-        bot.say(sender, "hi")
-        bot.lose_reply = "after_write"
-        assert bot.say(sender, DOB) == [TRY_AGAIN]
+        bot.date_of_birth_told_try_again(sender, "after_write")
     # a collector's message (or a new session) was added after the turn: the repeat is a new message
     tracker = asyncio.run(bot.store.retrieve("unconfirmed-moved-on"))
     tracker.update(BotUttered("A colleague here: can I help?"))
