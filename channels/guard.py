@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import hmac
 import json
 import logging
 import re
@@ -52,6 +53,14 @@ HOLDING_REPLY = (
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
+
+
+def bearer_ok(request: Any, token: str) -> bool:
+    """Whether the request's ``Authorization`` header is ``Bearer <token>``, compared in constant
+    time as bytes (``hmac.compare_digest`` raises on a ``str`` with non-ASCII characters, so a
+    hostile header would otherwise be a 500)."""
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode())
 
 
 def json_body(request: Any) -> Any:
@@ -199,7 +208,7 @@ async def handle_guarded(
     failures: list[str] = []
     token = _turn_failures.set(failures)
     red = redis_client(agent.tracker_store)
-    saved: dict[str, Any] = {}
+    saved: dict[str, Any] = {}  # the turn's saved trackers, once the ``with`` below has begun
     try:
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True

@@ -10,7 +10,6 @@ outage answers an explicit "try again" instead of a reply without context; ``GET
 
 from __future__ import annotations
 
-import hmac
 import inspect
 import os
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import EMPTY_REPLY, clean_text, handle_guarded, health, json_body
+from channels.guard import EMPTY_REPLY, bearer_ok, clean_text, handle_guarded, health, json_body
 
 MAX_SENDER_CHARS = 128
 
@@ -49,8 +48,7 @@ class CollectionsRestInput(InputChannel):
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             token = os.environ.get("REST_API_TOKEN")
-            given = request.headers.get("Authorization", "")
-            if token and not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
+            if token and not bearer_ok(request, token):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
             body = json_body(request)
             if not isinstance(body, dict):

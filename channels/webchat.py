@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from channels.guard import EMPTY_REPLY, clean_text, handle_guarded, json_body
+from channels.guard import EMPTY_REPLY, bearer_ok, clean_text, handle_guarded, json_body
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -133,8 +133,7 @@ class WebChatInput(InputChannel):
         async def collector_message(request: Request) -> HTTPResponse:
             """A collector's reply from the console to a web chat session (bearer RASA_API_TOKEN)."""
             token = os.environ.get("RASA_API_TOKEN", "")
-            given = request.headers.get("Authorization", "")
-            if not token or not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {token}".encode()):
+            if not token or not bearer_ok(request, token):
                 return response.json({"error": "missing or wrong bearer token"}, status=401)
             body = json_body(request)
             if not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body.get("text"):

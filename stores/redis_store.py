@@ -148,11 +148,12 @@ def _stored_overlap(stored: list[dict[str, Any]], events: list[dict[str, Any]]) 
     size = len(stored)
     if stored == events[:size]:
         start = 0
+    elif not events:
+        return None
     else:
-        found = next((i for i in range(size - 1, 0, -1) if events and stored[i] == events[0]), None)
-        if found is None or stored[found:] != events[: size - found]:
+        start = next((i for i in range(size - 1, 0, -1) if stored[i] == events[0]), 0)
+        if not start or stored[start:] != events[: size - start]:
             return None
-        start = found
     new = events[size - start :]
     latest = max((event.get("timestamp") or 0 for event in stored), default=None)
     if latest is not None and any((event.get("timestamp") or 0) <= latest for event in new):

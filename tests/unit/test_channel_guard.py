@@ -79,3 +79,16 @@ def test_lone_surrogates_are_neither_a_body_nor_text() -> None:
     assert json_body(SimpleNamespace(body=b'{"message": "\\ud83d\\ude00"}')) == {"message": "\U0001f600"}
     assert clean_text("hi \ud800 there") == ("hi  there", {})
     assert clean_text("\udfff") == ("", {})
+
+
+def test_bearer_check_refuses_wrong_and_hostile_headers() -> None:
+    from types import SimpleNamespace
+
+    from channels.guard import bearer_ok
+
+    def request(header: str | None) -> SimpleNamespace:
+        return SimpleNamespace(headers={} if header is None else {"Authorization": header})
+
+    assert bearer_ok(request("Bearer s3cret"), "s3cret")
+    for header in (None, "", "Bearer wrong", "s3cret", "Bearer s3cret ", "Bearer \u00e9", "Bearer \udfff"):
+        assert not bearer_ok(request(header), "s3cret"), header
