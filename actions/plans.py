@@ -18,8 +18,10 @@ from actions.actions import _channel, _load_account, _locale, _log, _verified
 from bot import db
 from bot.affordability import (
     SKIPPED,
+    Statement,
     disposable,
     ie_rules,
+    income_needs_confirming,
     is_skip,
     outgoings_from_slot,
     outgoings_slot,
@@ -122,7 +124,13 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
 class ValidateIeForm(FormValidationAction):
     """Monthly income and outgoings read from the current message only ("about 2k a month",
     "rent is 900"), skippable ("skip", "no"), and correctable: a later figure for the same
-    category replaces the earlier one."""
+    category replaces the earlier one.
+
+    Two answers are not figures. An offer to pay ("I can pay 200 on friday", "I can afford 100 a
+    month") fills nothing, so the form steps aside and the dialogue answers the offer (rules in
+    ``data/rules/plans.yml``). An income below the floor in ``data/income_expenditure.yml``
+    ("2") is held in ``income_to_check`` and read back (:class:`ActionAskMonthlyIncome`): a yes,
+    or the same figure again, makes it the income; no, or another figure, replaces it."""
 
     TURNS_KEPT = 64  # accounts remembered, one per (conversation, user message, account id)
 
@@ -149,25 +157,69 @@ class ValidateIeForm(FormValidationAction):
             self._accounts.popitem(last=False)
         return account
 
-    def _statement(self, tracker: Tracker) -> Any:
+    def _statement(self, tracker: Tracker) -> Statement | None:
         account = self._account(tracker)
         if account is None:
             return None
         return read_statement(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
 
+    @staticmethod
+    def _offers_instead(tracker: Tracker, statement: Statement) -> bool:
+        """Whether the message offers a payment ("I can pay 200 on friday") and gives no figure:
+        an offer phrase, or a dated promise (NLU's ``promise_to_pay`` with a date entity)."""
+        if statement.income is not None or statement.outgoings:
+            return False
+        if statement.offers:
+            return True
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        dated = any(e.get("entity") == "date" for e in tracker.latest_message.get("entities") or [])
+        return intent == "promise_to_pay" and dated
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        pending = tracker.get_slot("income_to_check")
+        if not isinstance(pending, dict) or tracker.get_slot("requested_slot") != "monthly_income":
+            events = await super().run(dispatcher, tracker, domain)
+            return self._check_income(events, None)
+        statement = self._statement(tracker)
+        said_nothing = statement is not None and not (statement.income or statement.unlabelled or statement.offers)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if said_nothing and intent == "affirm":
+            return [SlotSet("monthly_income", pending), SlotSet("income_to_check", None)]
+        if said_nothing and intent == "deny":
+            return [SlotSet("income_to_check", None)]  # the question is asked afresh
+        return self._check_income(await super().run(dispatcher, tracker, domain), pending)
+
+    @staticmethod
+    def _check_income(events: list[EventType], pending: dict[str, Any] | None) -> list[EventType]:
+        """Hold back an income below the floor for a read-back, unless it repeats the figure
+        already read back; any income set clears a read-back in progress."""
+        sets_income = [e for e in events if e.get("event") == "slot" and e["name"] == "monthly_income"]
+        if not sets_income:
+            return events
+        income = sets_income[-1]["value"]
+        low = isinstance(income, dict) and income_needs_confirming(Money.of(income["amount"], income["currency"]))
+        if low and income != pending:
+            return [*(e for e in events if e not in sets_income), SlotSet("income_to_check", income)]
+        return [*events, SlotSet("income_to_check", None)] if pending else events
+
     def _skipped(self, tracker: Tracker) -> bool:
+        """A skip phrase, or a plain no ("no, 2000" gives a figure, it does not skip)."""
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         asked = tracker.get_slot("requested_slot") in ("monthly_income", "monthly_outgoings")
-        return asked and (is_skip(text) or intent == "deny")
+        if not asked or is_skip(text):
+            return asked
+        statement = self._statement(tracker) if intent == "deny" else None
+        return statement is not None and not (statement.income or statement.outgoings or statement.unlabelled)
 
     async def extract_monthly_income(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if self._skipped(tracker):
-            return {"monthly_income": SKIPPED}
+            # a skip at the outgoings question leaves an income already given
+            return {} if tracker.get_slot("monthly_income") is not None else {"monthly_income": SKIPPED}
         statement = self._statement(tracker)
-        if statement is None:
+        if statement is None or self._offers_instead(tracker, statement):
             return {}
         if statement.income is not None:
             return {"monthly_income": statement.income.as_entity()}
@@ -184,7 +236,7 @@ class ValidateIeForm(FormValidationAction):
             return {"monthly_outgoings": SKIPPED}
         statement = self._statement(tracker)
         account = self._account(tracker)
-        if statement is None or account is None:
+        if statement is None or account is None or self._offers_instead(tracker, statement):
             return {}
         items = dict(statement.outgoings)
         asked = tracker.get_slot("requested_slot") == "monthly_outgoings"
@@ -196,6 +248,24 @@ class ValidateIeForm(FormValidationAction):
             return {}
         earlier = outgoings_from_slot(tracker.get_slot("monthly_outgoings")) or {}
         return {"monthly_outgoings": outgoings_slot({**earlier, **items}, str(account.currency))}
+
+
+class ActionAskMonthlyIncome(Action):
+    """The I&E form's income question, or the read-back of a low figure held in
+    ``income_to_check`` ("Just to check: $2.00 a month?")."""
+
+    def name(self) -> str:
+        return "action_ask_monthly_income"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        pending = tracker.get_slot("income_to_check")
+        account = _load_account(tracker) if isinstance(pending, dict) else None
+        if isinstance(pending, dict) and account is not None:
+            amount = _money(Money.of(pending["amount"], pending["currency"]), account)
+            dispatcher.utter_message(response="utter_check_monthly_income", amount=amount)
+        else:
+            dispatcher.utter_message(response="utter_ask_monthly_income")
+        return []
 
 
 class ActionOfferPlans(Action):
@@ -218,7 +288,8 @@ class ActionOfferPlans(Action):
         request = plan_request(tracker, account)
         preface = ""
         figures = _disposable(tracker)
-        if tracker.get_slot("monthly_income") == SKIPPED and tracker.latest_action_name == "ie_form":
+        skipped = SKIPPED in (tracker.get_slot("monthly_income"), tracker.get_slot("monthly_outgoings"))
+        if skipped and tracker.latest_action_name == "ie_form":
             preface = "That's fine, we can do without it. "
         elif figures and tracker.latest_action_name == "ie_form":
             income, spent, left = figures

@@ -21,23 +21,28 @@ from typing import Any
 import yaml
 
 from bot.extraction import AmountSpan, find_amounts
-from bot.money import Money
+from bot.money import Money, MoneyError
 from bot.settings import DataFileError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "income_expenditure.yml"
 INCOME = "income"
+OFFER = "offer"
 SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class IERules:
     """Keywords of ``data/income_expenditure.yml``: income words, SFS category → words, period →
-    (words, periods per year), and phrases that skip the questions."""
+    (words, periods per year), phrases that skip the questions, phrases that make an amount the
+    debtor's offer to pay, and per currency the monthly income (major units, ``Decimal``) below
+    which a figure is read back before it is used."""
 
     income_keywords: tuple[str, ...]
     categories: dict[str, tuple[str, ...]]
     periods: dict[str, tuple[tuple[str, ...], int]]
     skip_phrases: tuple[str, ...]
+    offer_phrases: tuple[str, ...]
+    confirm_income_below: dict[str, Decimal]
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -60,11 +65,22 @@ def parse_rules(raw: dict[str, Any], where: str) -> IERules:
         if not isinstance(per_year, int) or per_year <= 0:
             raise DataFileError(f"{where}: periods.{name}.per_year must be a positive integer")
         parsed_periods[str(name)] = (_words(spec.get("words"), f"{where}: periods.{name}.words"), per_year)
+    floors = raw.get("confirm_income_below")
+    if not isinstance(floors, dict):
+        raise DataFileError(f"{where}: field 'confirm_income_below' must map currencies to amounts")
+    parsed_floors: dict[str, Decimal] = {}
+    for currency, amount in floors.items():
+        try:
+            parsed_floors[str(currency).upper()] = Money.of(str(amount), str(currency)).amount
+        except (MoneyError, ValueError) as exc:
+            raise DataFileError(f"{where}: confirm_income_below.{currency}: {exc}") from exc
     return IERules(
         income_keywords=_words(raw.get("income_keywords"), f"{where}: field 'income_keywords'"),
         categories={str(k): _words(v, f"{where}: categories.{k}") for k, v in categories.items()},
         periods=parsed_periods,
         skip_phrases=_words(raw.get("skip_phrases"), f"{where}: field 'skip_phrases'"),
+        offer_phrases=_words(raw.get("offer_phrases"), f"{where}: field 'offer_phrases'"),
+        confirm_income_below=parsed_floors,
     )
 
 
@@ -94,16 +110,19 @@ def monthly(money: Money, per_year: int) -> Money:
 @dataclass(frozen=True)
 class Statement:
     """What one message says about money in and out, as monthly figures. ``unlabelled`` are
-    amounts with no income or category word near them (the question asked decides them)."""
+    amounts with no income or category word near them (the question asked decides them);
+    ``offers`` are amounts the debtor offers to pay ("I can pay 200 on friday"), as said, not
+    made monthly: they are neither income nor outgoings."""
 
     income: Money | None
     outgoings: dict[str, Money]
     unlabelled: tuple[Money, ...]
+    offers: tuple[Money, ...] = ()
 
 
 def _label(left: str, right: str, rules: IERules) -> str | None:
-    """The income/category word nearest the amount: last one before it, else first one after it."""
-    labels = [(INCOME, rules.income_keywords), *rules.categories.items()]
+    """The income/category/offer word nearest the amount: last one before it, else first one after it."""
+    labels = [(INCOME, rules.income_keywords), (OFFER, rules.offer_phrases), *rules.categories.items()]
     best: tuple[int, str] | None = None
     for label, words in labels:
         for match in _pattern(words).finditer(left):
@@ -131,13 +150,15 @@ def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | N
 
     Each amount takes the nearest keyword on its left since the previous amount ("rent is 900"),
     else the first on its right up to the next amount ("900 on rent"); a period word just after
-    it ("50 a week") converts it to monthly. Amounts of one category add up.
+    it ("50 a week") converts it to monthly. Amounts of one category add up. An amount after an
+    offer phrase ("I can afford 100 a month") is an offer, kept as said.
     """
     rules = rules or ie_rules()
     amounts: list[AmountSpan] = find_amounts(text, currency, tz)
     income: Money | None = None
     outgoings: dict[str, Money] = {}
     unlabelled: list[Money] = []
+    offers: list[Money] = []
     for i, span in enumerate(amounts):
         left = text[amounts[i - 1].end if i else 0 : span.start]
         right = text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
@@ -145,14 +166,24 @@ def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | N
         right_clause = re.split(r"[,;.]|\band\b", right, maxsplit=1)[0]
         value = monthly(span.money, _per_year(right_clause, rules))
         label = _label(left, right_clause, rules)
-        if label == INCOME:
+        if label == OFFER:
+            offers.append(span.money)
+        elif label == INCOME:
             income = value if income is None else Money(income.minor + value.minor, value.currency)
         elif label is None:
             unlabelled.append(value)
         else:
             before = outgoings.get(label)
             outgoings[label] = value if before is None else Money(before.minor + value.minor, value.currency)
-    return Statement(income, outgoings, tuple(unlabelled))
+    return Statement(income, outgoings, tuple(unlabelled), tuple(offers))
+
+
+def income_needs_confirming(income: Money, rules: IERules | None = None) -> bool:
+    """Whether a monthly ``income`` is low enough to read back before a plan rests on it ("2"
+    is more often "2,000" cut short than an income of 2). A currency with no floor in
+    ``data/income_expenditure.yml`` is never read back."""
+    floor = (rules or ie_rules()).confirm_income_below.get(income.currency)
+    return floor is not None and income.amount < floor
 
 
 def outgoings_total(outgoings: dict[str, Money], currency: str) -> Money:

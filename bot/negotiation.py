@@ -105,17 +105,18 @@ def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = Fals
         total = (Decimal(balance.minor) * share).to_integral_value()
         return Offer("settlement", Money(int(total), balance.currency))
     statement = read_statement(text, balance.currency, tz)
-    if not statement.unlabelled:
+    if not statement.offers and not statement.unlabelled:
         return None
-    amount = statement.unlabelled[0]
+    # an amount after an offer phrase ("I can pay 40") is kept as said; an unlabelled one is monthly
+    amount = statement.offers[0] if statement.offers else statement.unlabelled[0]
     frequency = next((kind for kind, pattern in FREQUENCY_WORDS if pattern.search(text)), None)
     if frequency is None and (settling or _SETTLE.search(text)):
         # the statement reader made it monthly only when a period word was there: none here
         return Offer("settlement", amount)
     if frequency is not None:
-        raw = next(a.money for a in find_amounts(text, balance.currency, tz))
+        raw = amount if statement.offers else next(a.money for a in find_amounts(text, balance.currency, tz))
         return Offer("instalments", raw, frequency)
-    if _OFFER_CUE.search(text):
+    if statement.offers or _OFFER_CUE.search(text):
         return Offer("instalments", amount, "monthly")
     return None
 

@@ -194,3 +194,39 @@ def test_i_lost_my_job_is_a_job_loss_and_leads_to_income_and_expenditure(
         )
     ).scalar_one()
     assert "type=job_loss" in logged and "vulnerability=None" in logged, logged
+
+
+def test_an_offer_during_income_and_expenditure_is_answered_not_counted(
+    bot: Bot, redis_server: Any, db_session: Any
+) -> None:
+    # a new-user trial: "I can pay 200 on friday" at the income question became an income of 200
+    sender = "+12125550113"  # A-5049, US-NY
+    _verify(bot, sender, "August 14 1977", "10001")
+    assert "comes in each month" in joined([bot.say(sender, "can i set up a payment plan")])
+    reply = joined([bot.say(sender, "I can pay 200 on friday")])
+    assert "To confirm: you will pay $200.00 on Friday" in reply, reply
+    assert "PTP-" in joined([bot.say(sender, "yes")])
+    promise = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-5049")).scalar_one()
+    assert promise.amount_minor == 20000 and promise.due_date.weekday() == 4
+    assert slot_values(tracker_events(redis_server.port, sender), "monthly_income") == []
+
+    # "I can afford 100 a month" at the outgoings question is a counter-offer, not 100 of outgoings
+    sender = "+16175550115"  # A-5046, US-MA, balance 2,901.05
+    _verify(bot, sender, "March 9 2002", "02139")
+    bot.say(sender, "payment plan")
+    assert "outgoings" in joined([bot.say(sender, "about 2000 a month")])
+    reply = joined([bot.say(sender, "I can afford 100 a month")])
+    assert "At $100.00 the plan would run past the 24 months" in reply, reply
+    events = tracker_events(redis_server.port, sender)
+    assert slot_values(events, "monthly_outgoings") == [] and slot_values(events, "monthly_income")
+
+
+def test_a_low_income_is_read_back_before_plans_rest_on_it(bot: Bot, redis_server: Any) -> None:
+    # a new-user trial: "2" was taken as $2 a month and the plan went to a person
+    sender = "+14155550115"  # A-5048, US-CA
+    _verify(bot, sender, "Jan 5 1960", "94110")
+    bot.say(sender, "payment plan")
+    assert "Just to check: $2.00 a month comes in" in joined([bot.say(sender, "2")])
+    assert "outgoings" in joined([bot.say(sender, "sorry I meant 2000")])
+    reply = joined([bot.say(sender, "rent 900")])
+    assert "$1,100.00 a month" in reply and "$2,000.00 in" in reply, reply

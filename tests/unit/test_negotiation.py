@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from bot import db
-from bot.affordability import disposable, is_skip, parse_rules, read_statement
+from bot.affordability import disposable, income_needs_confirming, is_skip, parse_rules, read_statement
 from bot.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement, record_payment
 from bot.money import Money
-from bot.negotiation import choose_option, is_counter_offer, read_offer
+from bot.negotiation import Offer, choose_option, is_counter_offer, read_offer
 from bot.plans import PlanRequest, counter_instalments, counter_settlement, propose
 from bot.portfolio import generate, load_into
 from bot.settings import DataFileError
@@ -41,6 +41,24 @@ def test_income_and_outgoings_are_read_as_monthly_figures() -> None:
     assert is_skip("i'd rather not say") and is_skip("skip") and not is_skip("rent is 900")
 
 
+def test_an_amount_offered_is_neither_income_nor_outgoings() -> None:
+    offered = read_statement("I can pay 200 on friday", "USD")
+    assert (offered.income, offered.outgoings, offered.unlabelled, offered.offers) == (None, {}, (), (usd("200"),))
+    both = read_statement("i earn 2000 a month and could afford 100 a week", "USD")
+    assert both.income == usd("2000") and both.offers == (usd("100"),)  # as said, not made monthly
+    assert read_statement("I can pay my rent, it's 900", "USD").outgoings == {"home_and_contents": usd("900")}
+    assert read_statement("my take home pay is 2000", "USD").income == usd("2000")
+    # an offer phrase makes an offer on its own, kept with its period
+    assert read_offer("i could pay 50 a week", usd("3800")) == Offer("instalments", usd("50"), "weekly")
+    assert read_offer("I can pay 1000 to settle", usd("3800")) == Offer("settlement", usd("1000"))
+
+
+def test_a_low_income_is_read_back_by_currency_floor() -> None:
+    assert income_needs_confirming(usd("2")) and income_needs_confirming(usd("99.99"))
+    assert not income_needs_confirming(usd("100")) and not income_needs_confirming(Money.of("2", "EUR"))
+    assert income_needs_confirming(Money.of("400", "CNY")) and not income_needs_confirming(Money.of("400", "GBP"))
+
+
 def test_a_bad_ie_file_names_the_field() -> None:
     raw = yaml.safe_load(Path("data/income_expenditure.yml").read_text())
     del raw["periods"]["monthly"]
@@ -49,6 +67,10 @@ def test_a_bad_ie_file_names_the_field() -> None:
     raw = yaml.safe_load(Path("data/income_expenditure.yml").read_text())
     raw["periods"]["weekly"]["per_year"] = "52"
     with pytest.raises(DataFileError, match=r"periods\.weekly\.per_year"):
+        parse_rules(raw, "x")
+    raw = yaml.safe_load(Path("data/income_expenditure.yml").read_text())
+    raw["confirm_income_below"]["USD"] = "lots"
+    with pytest.raises(DataFileError, match=r"confirm_income_below\.USD"):
         parse_rules(raw, "x")
 
 
