@@ -17,7 +17,7 @@ from bot import db
 from bot.compliance import audit
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.preferences import as_detail, parse_contact_preference
-from bot.compliance.profiles import all_profiles
+from bot.compliance.profiles import all_profiles, contact_channel
 from bot.compliance.service import conversation_holds
 from bot.compliance.validation import validation_period_end
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
@@ -51,7 +51,8 @@ def _locale(account: db.Account | None) -> str:
 
 
 def _channel(tracker: Tracker) -> str:
-    return tracker.get_latest_input_channel() or "rest"
+    """sms, voice, webchat or rest: the contact channel of the latest message."""
+    return contact_channel(tracker.get_latest_input_channel())
 
 
 def _now() -> datetime:
@@ -735,7 +736,7 @@ class ActionEndConversation(Action):
         ]
         if _csat_wanted(tracker):
             # asked once; policies/csat_policy.py takes a bare 1-5 reply to it as the answer
-            voice = _channel(tracker) == "twilio_voice"
+            voice = _channel(tracker) == "voice"
             dispatcher.utter_message(response="utter_csat_question_voice" if voice else "utter_csat_question")
             events.append(SlotSet("csat_asked", True))
         return events

@@ -16,19 +16,19 @@ from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import db
+from bot.compliance.profiles import contact_channel
 from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
 from bot.settings import contact_for, helplines
 from bot.verification import sender_phone
 from policies.safety_policy import crisis_rule
 
 logger = logging.getLogger(__name__)
-CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice", "webchat": "webchat", "rest": "rest"}
 FALLBACKS_BEFORE_HANDOFF = 2
 
 
 def channel_of(message: UserMessage) -> str:
     """sms, voice, webchat or rest for the message's input channel."""
-    return CHANNELS.get(message.input_channel or "rest", message.input_channel or "rest")
+    return contact_channel(message.input_channel)
 
 
 def _account(account_id: str | None, sender_id: str) -> tuple[str | None, str | None, str]:

@@ -16,6 +16,7 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, render_
 from flask_login import current_user
 
 from bot import db
+from bot.compliance.profiles import contact_channel
 from bot.handoff import HandoffError, HandoffQueue, Ticket, handoff_rules
 from console import rasa_api
 from console.auth import role_required
@@ -345,8 +346,7 @@ def api_takeover() -> Any:
 
 
 def _channel_from_events(events: list[dict[str, Any]]) -> str:
-    channels = {"twilio_sms": "sms", "twilio_voice": "voice", "webchat": "webchat", "rest": "rest"}
     for event in reversed(events):
         if event.get("event") == "user" and event.get("input_channel"):
-            return channels.get(str(event["input_channel"]), str(event["input_channel"]))
+            return contact_channel(str(event["input_channel"]))
     return "rest"

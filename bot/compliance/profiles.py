@@ -19,7 +19,18 @@ from bot.settings import DataFileError
 
 DATA = Path(__file__).resolve().parent.parent.parent / "data" / "compliance"
 CHANNELS = ("sms", "voice", "email", "webchat", "rest")
+# Rasa input channel names that differ from the contact channel they carry
+INPUT_CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice"}
 COUNTED_EVENTS = ("call_attempt", "telephone_conversation", "sms_sent", "email_sent")
+
+
+def contact_channel(input_channel: str | None) -> str:
+    """The contact channel ("sms", "voice", "webchat", "rest") of a Rasa input channel name
+    ("twilio_sms" → "sms"; none → "rest"). The opt-out ledger, the contact log and the gate all
+    use these names, so an opt-out typed in words reaches the same channel as the STOP keyword
+    (12 CFR 1006.6(e))."""
+    name = input_channel or "rest"
+    return INPUT_CHANNELS.get(name, name)
 
 
 @dataclass(frozen=True)

@@ -232,3 +232,34 @@ def test_signed_webhooks_from_no_phone_number_open_no_conversation(bot: Bot, red
     assert call(bot, {"Direction": "inbound", "SpeechResult": "hi"})[0] == 400  # no caller, no call id
     assert not any(_tracker_exists(redis_server.port, s) for s in ("not-a-phone", "VERIFY", "+12", "default"))
     assert len(fake(bot, "/fake/messages")) == before  # nothing sent to them
+
+
+def test_an_opt_out_in_words_stops_sms_like_stop_does(bot: Bot, db_session: Any) -> None:
+    """ "please stop texting me" over SMS was recorded under Rasa's channel name (twilio_sms), so
+    neither the SMS channel nor the outreach gate, which ask about "sms", saw it
+    (12 CFR 1006.6(e), 1006.14(h))."""
+    from datetime import datetime, timezone
+
+    from bot.compliance.service import conversation_holds, gate_contact
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5054")).scalar_one()
+    phone = account.debtor.phone_e164
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "hi")) == 200
+    assert replies_to(bot, phone, before)
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "please stop texting me")) == 200
+    assert any("won't receive further messages" in r for r in replies_to(bot, phone, before))
+
+    before = len(fake(bot, "/fake/messages"))
+    assert post_sms(bot, sms(phone, "what do i owe")) == 200
+    time.sleep(4)
+    assert [m["body"] for m in fake(bot, "/fake/messages")[before:] if m["to"] == phone] == []
+    db_session.expire_all()
+    log = db_session.execute(select(db.ContactLog).where(db.ContactLog.account_id == "A-5054")).scalars().all()
+    assert {r.channel for r in log} == {"sms"}, sorted({r.channel for r in log})
+    now = datetime.now(timezone.utc)
+    assert conversation_holds(db_session, account, "sms", phone, now)[1]
+    decision = gate_contact(db_session, account, "sms", now, actor="test")
+    assert "hold_opt_out" in [r.code for r in decision.reasons], decision
+    db_session.rollback()
