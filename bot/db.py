@@ -221,6 +221,7 @@ def get_engine(url: str | None = None) -> Engine:
 
         Base.metadata.create_all(engine)
         _add_missing_columns(engine)
+        _rename_input_channels(engine)
         if url.startswith("sqlite"):
             with engine.begin() as conn:
                 for op in ("UPDATE", "DELETE"):
@@ -240,6 +241,20 @@ def _add_missing_columns(engine: Engine) -> None:
     if "apr_bps" not in columns:
         with engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN apr_bps INTEGER NOT NULL DEFAULT 0")
+
+
+def _rename_input_channels(engine: Engine) -> None:
+    """Opt-outs and contact-log rows written under Rasa's input channel names ("twilio_sms")
+    before those were mapped to contact channels ("sms"): renamed, so the SMS channel and the
+    outreach gate see those opt-outs (bot.compliance.profiles.contact_channel)."""
+    from sqlalchemy import update
+
+    from bot.compliance.profiles import INPUT_CHANNELS
+
+    with engine.begin() as conn:
+        for table in (OptOut, ContactLog):
+            for old, new in INPUT_CHANNELS.items():
+                conn.execute(update(table).where(table.channel == old).values(channel=new))
 
 
 @contextmanager

@@ -182,3 +182,14 @@ def test_an_sms_whose_logging_fails_is_processed_on_redelivery(
     with db.session_scope(portfolio_database) as session:
         rows = session.execute(select(db.ContactLog).where(db.ContactLog.detail.like(f"{sid} %"))).scalars().all()
     assert [r.event for r in rows] == ["sms_received"]
+
+
+def test_opt_outs_stored_under_an_input_channel_name_are_renamed(portfolio_database: str) -> None:
+    # written before contact_channel(): the SMS channel asks the ledger about "sms" only
+    with db.session_scope(portfolio_database) as session:
+        session.add(db.OptOut(address="+16175550199", channel="twilio_sms", account_id=None, wording="stop"))
+        db.log_contact(session, account_id=None, channel="twilio_voice", direction="inbound", event="opt_out")
+    db._engines.pop(portfolio_database).dispose()  # as a restart would
+    with db.session_scope(portfolio_database) as session:
+        assert session.query(db.OptOut).filter_by(address="+16175550199").one().channel == "sms"
+        assert {c.channel for c in session.query(db.ContactLog).filter_by(event="opt_out")} == {"voice"}
