@@ -2,7 +2,8 @@
 dicts) and the system of record (promises to pay).
 
 A *conversation* is one Rasa session of one sender (split at ``action_session_start``) with at
-least one user message; its day is the UTC date of its first event, its channel the input channel
+least one message from the debtor (an ``EXTERNAL_`` intent, such as the outreach trigger, is the
+bot's own doing: an outreach SMS nobody answered is not a conversation); its day is the UTC date of its first event, its channel the input channel
 of its first user message, its segment the DPD bucket of the linked account (``bot.plans.dpd_bucket``;
 "unlinked" when no account was linked).
 
@@ -37,6 +38,7 @@ from typing import Any
 from bot.plans import dpd_bucket
 
 FALLBACK_INTENT = "nlu_fallback"
+EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's convention for intents the system triggers, not the user
 SESSION_START = "action_session_start"
 REQUEST_HUMAN_ACTION = "action_request_human"
 OPT_OUT_ACTION = "action_opt_out"
@@ -149,9 +151,17 @@ def _user_message(sender_id: str, event: Mapping[str, Any]) -> UserMessage:
     )
 
 
+def _from_debtor(event: Mapping[str, Any]) -> bool:
+    """A user event the debtor sent, not one the bot triggered (``EXTERNAL_`` intents)."""
+    if event.get("event") != "user":
+        return False
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+    return not str(intent).startswith(EXTERNAL_PREFIX)
+
+
 def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -> Conversation | None:
     """The KPI view of one session's events, or None when the debtor never wrote in it."""
-    messages = tuple(_user_message(sender_id, e) for e in events if e.get("event") == "user")
+    messages = tuple(_user_message(sender_id, e) for e in events if _from_debtor(e))
     if not messages:
         return None
     slots: dict[str, list[Any]] = {}
@@ -159,7 +169,7 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
     fell_back: set[int] = set()
     turn = -1
     for event in events:
-        if event.get("event") == "user":
+        if _from_debtor(event):
             turn += 1
         elif event.get("event") == "slot":
             slots.setdefault(str(event.get("name")), []).append(event.get("value"))

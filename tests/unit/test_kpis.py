@@ -97,6 +97,17 @@ def test_conversation_reduction_and_sessions() -> None:
     assert second.day == (T0 + timedelta(hours=2)).date()
 
 
+def test_an_outreach_nobody_answered_is_not_a_conversation() -> None:
+    # the outreach SMS is triggered as an EXTERNAL_ intent: no reply, no conversation to contain
+    unanswered = Events().session().user("", "EXTERNAL_outreach", 1.0, channel="").action("action_outreach_message")
+    assert conversations_from_tracker("s1", {"events": unanswered.events}) == []
+    answered = Events().session().user("", "EXTERNAL_outreach", 1.0, channel="").action("action_outreach_message")
+    answered.user("get a person", "request_human", channel="twilio_sms").action("action_request_human")
+    [conversation] = conversations_from_tracker("s2", {"events": answered.events})
+    assert (len(conversation.messages), conversation.channel) == (1, "twilio_sms")
+    assert compute([conversation])[-1].containment_rate == 0.0
+
+
 def test_rates_by_channel_and_promises() -> None:
     trackers = {
         "a": _verified(Events().session(), "A-1").action("action_record_ptp"),
