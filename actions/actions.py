@@ -193,9 +193,10 @@ class ValidateVerificationForm(FormValidationAction):
     Both factors are checked together so a caller never learns which one was wrong; an account
     reference or phone number that matches no account is asked the same questions and fails at
     the end with the same wording, so the answers never reveal which references exist (15 U.S.C.
-    1692b, 12 CFR 1006.6(d)). After ``max_attempts`` failures (data/verification.yml), counted in
-    this conversation and for the account across conversations within ``lockout_hours``,
-    verification is locked.
+    1692b, 12 CFR 1006.6(d)). After ``max_attempts`` failures (data/verification.yml) in this
+    conversation, verification is locked. An account with ``max_attempts`` failures across
+    conversations within ``lockout_hours`` cannot be verified at all; by a typed reference, each
+    attempt on it fails like any mismatch, so the lock is not revealed.
 
     A slot value of ``None`` is never an answer: ``action_start_verification`` clears earlier
     answers with ``SlotSet(..., None)`` and Rasa hands those to the validators at form activation.
@@ -216,8 +217,7 @@ class ValidateVerificationForm(FormValidationAction):
     def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> dict[str, Any]:
         attempts = int(tracker.get_slot("verification_attempts") or 0) + 1
         _log(tracker, "verification_failed", detail=f"attempt {attempts}: {reason}")
-        account_id = tracker.get_slot("account_id")
-        if attempts >= verification_rules().max_attempts or (account_id and _account_locked(account_id)):
+        if attempts >= verification_rules().max_attempts:
             _log(tracker, "verification_locked")
             return {"verification_attempts": attempts, "verification_locked": True, "second_factor": "locked"}
         dispatcher.utter_message(response="utter_verification_mismatch")
@@ -297,9 +297,10 @@ class ValidateVerificationForm(FormValidationAction):
         account_id = tracker.get_slot("account_id")
         dob_text = tracker.get_slot("date_of_birth")
         if account_id and _account_locked(account_id):
-            # checked only now, so a locked reference gets the same questions as any other
+            # answered as a mismatch, attempt by attempt, exactly as a reference that matches no
+            # account: neither the questions nor the answers tell a locked account apart
             _log(tracker, "verification_refused_locked", account_id=account_id)
-            return {"verification_locked": True, "second_factor": "locked", "date_of_birth": None}
+            return self._fail(dispatcher, tracker, "account locked")
         with db.session_scope() as session:
             account = session.get(db.Account, account_id) if account_id else None
             record = (

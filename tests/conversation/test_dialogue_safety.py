@@ -56,11 +56,19 @@ def test_lockout_holds_for_the_account_across_conversations(bot: Bot, db_session
     for year in (1931, 1932, 1933):
         replies += [bot.say(sender, dob.replace(year=year).strftime("%B %d %Y")), bot.say(sender, factor)]
     assert "wasn't able to confirm your identity" in joined(replies)
-    other = "fresh-sender-guessing-a5006"
-    attempt = [bot.say(other, t) for t in ["hi", "A-5006", dob.strftime("%B %d %Y"), factor, "what do i owe"]]
-    text = joined(attempt)
-    assert "days past due" not in text and "confirmed" not in text
-    assert "wasn't able to confirm your identity" in text
+
+    # from another sender, even the right answers do not verify the locked account; and every
+    # reply is the one a reference that matches no account gets, so the lock is not revealed
+    def attempts(sender: str, reference: str) -> list[str]:
+        said = [joined([bot.say(sender, "hi")])]
+        for _ in range(3):
+            said += [joined([bot.say(sender, t)]) for t in [reference, dob.strftime("%B %d %Y"), factor]]
+        return [*said, joined([bot.say(sender, "what do i owe")])]
+
+    locked = attempts("fresh-sender-guessing-a5006", "A-5006")
+    assert not any("confirmed" in r or "days past due" in r for r in locked)
+    assert "don't match our records" in locked[3] and "wasn't able to confirm your identity" in locked[9]
+    assert locked == attempts("fresh-sender-guessing-a5998", "A-5998")
 
 
 def test_opt_out_holds_until_start(bot: Bot, db_session: Any) -> None:
