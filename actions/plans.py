@@ -35,6 +35,7 @@ from bot.negotiation import choose_option, is_counter_offer, read_offer
 from bot.plans import Counter, PlanOption, PlanRequest, counter_instalments, counter_settlement, policy_for, propose
 
 ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
+IE_SLOTS = ("monthly_income", "monthly_outgoings")
 
 FREQUENCY_TEXT = {
     "US": {"monthly": "monthly", "fortnightly": "every-two-weeks", "weekly": "weekly"},
@@ -176,18 +177,25 @@ class ValidateIeForm(FormValidationAction):
         return intent == "promise_to_pay" and dated
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        pending = tracker.get_slot("income_to_check")
-        if not isinstance(pending, dict) or tracker.get_slot("requested_slot") != "monthly_income":
-            events = await super().run(dispatcher, tracker, domain)
-            return self._check_income(events, None)
-        statement = self._statement(tracker)
-        said_nothing = statement is not None and not (statement.income or statement.unlabelled or statement.offers)
+        asked = tracker.get_slot("requested_slot")
+        statement = self._statement(tracker) if asked in IE_SLOTS else None
+        said_nothing = statement is not None and not (
+            statement.income or statement.outgoings or statement.unlabelled or statement.offers
+        )
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if said_nothing and intent == "affirm":
+        pending = tracker.get_slot("income_to_check") if asked == "monthly_income" else None
+        pending = pending if isinstance(pending, dict) else None
+        if pending and said_nothing and intent == "affirm":
             return [SlotSet("monthly_income", pending), SlotSet("income_to_check", None)]
-        if said_nothing and intent == "deny":
+        if pending and said_nothing and intent == "deny":
             return [SlotSet("income_to_check", None)]  # the question is asked afresh
-        return self._check_income(await super().run(dispatcher, tracker, domain), pending)
+        events = self._check_income(await super().run(dispatcher, tracker, domain), pending)
+        filled = any(e.get("event") == "slot" and e["name"] in (*IE_SLOTS, "income_to_check") for e in events)
+        if said_nothing and not filled and intent in ie_rules().answer_intents:
+            # an answer with no amount: asked again, with an example, in one message (the ask
+            # actions); any other request rejects the form and the dialogue answers it
+            events.append(SlotSet("ie_unreadable", True))
+        return events
 
     @staticmethod
     def _check_income(events: list[EventType], pending: dict[str, Any] | None) -> list[EventType]:
@@ -223,10 +231,8 @@ class ValidateIeForm(FormValidationAction):
             return {}
         if statement.income is not None:
             return {"monthly_income": statement.income.as_entity()}
-        if tracker.get_slot("requested_slot") == "monthly_income":
-            if statement.unlabelled:
-                return {"monthly_income": statement.unlabelled[0].as_entity()}
-            dispatcher.utter_message(response="utter_ie_unreadable")
+        if tracker.get_slot("requested_slot") == "monthly_income" and statement.unlabelled:
+            return {"monthly_income": statement.unlabelled[0].as_entity()}
         return {}
 
     async def extract_monthly_outgoings(
@@ -243,21 +249,32 @@ class ValidateIeForm(FormValidationAction):
         if asked and statement.unlabelled:
             items["other"] = Money(sum(m.minor for m in statement.unlabelled), str(account.currency))
         if not items:
-            if asked and statement.income is None:
-                dispatcher.utter_message(response="utter_ie_unreadable")
             return {}
         earlier = outgoings_from_slot(tracker.get_slot("monthly_outgoings")) or {}
         return {"monthly_outgoings": outgoings_slot({**earlier, **items}, str(account.currency))}
 
 
+def _asked_again(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[EventType] | None:
+    """After an answer with no amount (slot ``ie_unreadable``): the question again with an
+    example, ``utter_<slot>_unreadable``, and the flag cleared; None otherwise."""
+    if not tracker.get_slot("ie_unreadable"):
+        return None
+    dispatcher.utter_message(response=f"utter_{slot}_unreadable")
+    return [SlotSet("ie_unreadable", None)]
+
+
 class ActionAskMonthlyIncome(Action):
-    """The I&E form's income question, or the read-back of a low figure held in
-    ``income_to_check`` ("Just to check: $2.00 a month?")."""
+    """The I&E form's income question, the read-back of a low figure held in
+    ``income_to_check`` ("Just to check: $2.00 a month?"), or the question again with an
+    example after an answer with no amount."""
 
     def name(self) -> str:
         return "action_ask_monthly_income"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        again = _asked_again(dispatcher, tracker, "monthly_income")
+        if again is not None:
+            return again
         pending = tracker.get_slot("income_to_check")
         account = _load_account(tracker) if isinstance(pending, dict) else None
         if isinstance(pending, dict) and account is not None:
@@ -265,6 +282,21 @@ class ActionAskMonthlyIncome(Action):
             dispatcher.utter_message(response="utter_check_monthly_income", amount=amount)
         else:
             dispatcher.utter_message(response="utter_ask_monthly_income")
+        return []
+
+
+class ActionAskMonthlyOutgoings(Action):
+    """The I&E form's outgoings question, or the question again with an example after an answer
+    with no amount."""
+
+    def name(self) -> str:
+        return "action_ask_monthly_outgoings"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        again = _asked_again(dispatcher, tracker, "monthly_outgoings")
+        if again is not None:
+            return again
+        dispatcher.utter_message(response="utter_ask_monthly_outgoings")
         return []
 
 

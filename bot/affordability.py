@@ -34,8 +34,9 @@ SKIPPED = "skipped"
 class IERules:
     """Keywords of ``data/income_expenditure.yml``: income words, SFS category → words, period →
     (words, periods per year), phrases that skip the questions, phrases that make an amount the
-    debtor's offer to pay, and per currency the monthly income (major units, ``Decimal``) below
-    which a figure is read back before it is used."""
+    debtor's offer to pay, per currency the monthly income (major units, ``Decimal``) below
+    which a figure is read back before it is used, and the NLU intents of an attempted answer
+    (one with no amount is asked again rather than handed to the rest of the dialogue)."""
 
     income_keywords: tuple[str, ...]
     categories: dict[str, tuple[str, ...]]
@@ -43,6 +44,7 @@ class IERules:
     skip_phrases: tuple[str, ...]
     offer_phrases: tuple[str, ...]
     confirm_income_below: dict[str, Decimal]
+    answer_intents: tuple[str, ...]
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -81,6 +83,7 @@ def parse_rules(raw: dict[str, Any], where: str) -> IERules:
         skip_phrases=_words(raw.get("skip_phrases"), f"{where}: field 'skip_phrases'"),
         offer_phrases=_words(raw.get("offer_phrases"), f"{where}: field 'offer_phrases'"),
         confirm_income_below=parsed_floors,
+        answer_intents=tuple(_words(raw.get("answer_intents"), f"{where}: field 'answer_intents'")),
     )
 
 

@@ -230,3 +230,20 @@ def test_a_low_income_is_read_back_before_plans_rest_on_it(bot: Bot, redis_serve
     assert "outgoings" in joined([bot.say(sender, "sorry I meant 2000")])
     reply = joined([bot.say(sender, "rent 900")])
     assert "$1,100.00 a month" in reply and "$2,000.00 in" in reply, reply
+
+
+def test_an_answer_with_no_amount_gets_one_reply_that_asks_again(bot: Bot, redis_server: Any) -> None:
+    # a new-user trial: "blah blah" got "didn't understand", "didn't catch an amount" and the question
+    sender = "+13055550115"  # A-5052, US-FL
+    _verify(bot, sender, "Nov 16 2004", "33101")
+    bot.say(sender, "payment plan")
+    assert bot.say(sender, "blah blah") == [
+        "Sorry, I didn't catch an amount. Roughly how much comes in a month? For example 'about 1,800 a month', or 'skip'."
+    ]
+    assert "outgoings" in joined([bot.say(sender, "about 1900 a month")])
+    [again] = bot.say(sender, "yes")
+    assert again.startswith("Sorry, I didn't catch an amount. Roughly how much goes out a month?"), again
+    # a question in between is answered, then the same question comes back
+    reply = joined([bot.say(sender, "how much do i owe")])
+    assert "$2,288.29" in reply and "main outgoings each month" in reply, reply
+    assert "$1,400.00 a month" in joined([bot.say(sender, "rent 500")])

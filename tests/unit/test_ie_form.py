@@ -106,3 +106,11 @@ def test_no_with_a_figure_is_the_figure_and_skipping_outgoings_keeps_the_income(
     income = {"amount": "2000.00", "currency": "USD"}
     slots = _run(form, _tracker("skip", "n3", "monthly_outgoings", monthly_income=income))
     assert slots == {"monthly_outgoings": "skipped"}
+
+
+def test_an_answer_with_no_amount_is_asked_again_and_a_request_leaves_the_form(reads: list[str]) -> None:
+    form = ValidateIeForm()
+    assert _run(form, _tracker("blah blah", "u1", intent="nlu_fallback")) == {"ie_unreadable": True}
+    assert _run(form, _tracker("yes", "u2", "monthly_outgoings", intent="affirm")) == {"ie_unreadable": True}
+    # nothing filled and no flag: the form is rejected and the dialogue answers the question
+    assert _run(form, _tracker("whats my balance", "u3", intent="ask_balance")) == {}
