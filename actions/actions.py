@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import db
+from bot.arrangements import next_payment
 from bot.compliance import audit
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.preferences import as_detail, parse_contact_preference
@@ -340,7 +341,8 @@ class ActionVerificationOutcome(Action):
 
 
 class ActionTellBalance(Action):
-    """Balance and days past due; only after right-party verification."""
+    """Balance and days past due, with the next payment already agreed (arrangement or promise
+    to pay) if any; only after right-party verification."""
 
     def name(self) -> str:
         return "action_tell_balance"
@@ -350,12 +352,24 @@ class ActionTellBalance(Action):
         if account is None:
             dispatcher.utter_message(response="utter_verify_first")
             return []
-        dispatcher.utter_message(
-            response="utter_balance",
-            last_four=account.last_four,
-            balance=account.balance.format(_locale(account)),
-            days_past_due=account.days_past_due,
-        )
+        with db.session_scope() as session:
+            upcoming = next_payment(session, str(account.id), today_in(str(account.time_zone)))
+        said = {
+            "last_four": account.last_four,
+            "balance": account.balance.format(_locale(account)),
+            "days_past_due": account.days_past_due,
+        }
+        if upcoming is None:
+            dispatcher.utter_message(response="utter_balance", **said)
+        else:
+            # what is already agreed, instead of asking for a payment again
+            dispatcher.utter_message(
+                response="utter_balance_with_arrangement" if upcoming.arrangement_id else "utter_balance_with_promise",
+                reference=upcoming.arrangement_id or upcoming.promise_id,
+                amount=upcoming.amount.format(_locale(account)),
+                date=_format_day(upcoming.due, account),
+                **said,
+            )
         _log(tracker, "balance_disclosed", detail=str(account.balance))
         return []
 

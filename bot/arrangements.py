@@ -63,7 +63,8 @@ def record_arrangement(
 ) -> tuple[db.Arrangement, db.PromiseToPay | None]:
     """Store an accepted plan as an arrangement, and its first payment as a promise to pay
     (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
-    account is cancelled: one arrangement at a time. Returns the rows, flushed (ids set).
+    account is cancelled, with the open promise of its first payment: one arrangement at a time.
+    Returns the rows, flushed (ids set).
     Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
     account = session.get(db.Account, account_id)
     if account is None:
@@ -76,6 +77,8 @@ def record_arrangement(
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
         earlier.status = "cancelled"
+        for stale in _first_payment_promises(session, earlier):
+            stale.status = "cancelled"
     row = db.Arrangement(
         account_id=account_id,
         kind=option.kind,
@@ -112,6 +115,65 @@ def record_arrangement(
             conversation_id=conversation_id,
         )
     return row, promise
+
+
+def _schedule(arrangement: db.Arrangement) -> list[Payment]:
+    currency = str(arrangement.currency)
+    return [
+        Payment(date.fromisoformat(p["due"]), Money(int(p["amount_minor"]), currency))
+        for p in json.loads(str(arrangement.schedule))
+    ]
+
+
+def _first_payment_promises(session: Session, arrangement: db.Arrangement) -> list[db.PromiseToPay]:
+    """The open promise :func:`record_arrangement` made for the arrangement's first payment:
+    same account and conversation, same due date and amount."""
+    first = _schedule(arrangement)[0]
+    return list(
+        session.execute(
+            select(db.PromiseToPay).where(
+                db.PromiseToPay.account_id == arrangement.account_id,
+                db.PromiseToPay.conversation_id == arrangement.conversation_id,
+                db.PromiseToPay.status == "open",
+                db.PromiseToPay.due_date == first.due,
+                db.PromiseToPay.amount_minor == first.amount.minor,
+            )
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class NextPayment:
+    """The next payment the debtor agreed: ``amount`` due on ``due`` (debtor's local date), from
+    arrangement ``arrangement_id`` or, when that is None, from promise to pay ``promise_id``."""
+
+    amount: Money
+    due: date
+    arrangement_id: int | None = None
+    promise_id: int | None = None
+
+
+def next_payment(session: Session, account_id: str, today: date) -> NextPayment | None:
+    """The earliest agreed payment due on or after ``today`` (debtor's local date): the next
+    instalment of the active arrangement or an open promise to pay, whichever is due first (the
+    arrangement's when a promise is its own instalment); None when nothing is agreed."""
+    candidates: list[NextPayment] = []
+    for arrangement in session.execute(
+        select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
+    ).scalars():
+        upcoming = [p for p in _schedule(arrangement) if p.due >= today and p.amount.minor > 0]
+        if upcoming:
+            candidates.append(NextPayment(upcoming[0].amount, upcoming[0].due, arrangement_id=int(arrangement.id)))
+    for promise in session.execute(
+        select(db.PromiseToPay).where(
+            db.PromiseToPay.account_id == account_id,
+            db.PromiseToPay.status == "open",
+            db.PromiseToPay.due_date >= today,
+        )
+    ).scalars():
+        candidates.append(NextPayment(promise.amount, promise.due_date, promise_id=int(promise.id)))
+    # earliest first; on the same day the arrangement's instalment stands for its own promise
+    return min(candidates, key=lambda n: (n.due, n.arrangement_id is None), default=None)
 
 
 @dataclass(frozen=True)

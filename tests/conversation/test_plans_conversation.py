@@ -70,6 +70,10 @@ def test_job_loss_debtor_with_ie_gets_only_affordable_options(bot: Bot, redis_se
     assert max(p["amount_minor"] for p in schedule) <= 60001 and arrangement.status == "active"
     promise = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-5019")).scalar_one()
     assert (promise.amount_minor, promise.due_date.isoformat()) == (schedule[0]["amount_minor"], schedule[0]["due"])
+    # the balance answer names what is agreed instead of asking for a payment again
+    reply = joined([bot.say(sender, "what is my balance")])
+    assert f"Your arrangement ARR-{arrangement.id} is in place: the next payment is" in reply, reply
+    assert "tell me an amount and a date" not in reply
 
 
 def test_settlement_below_policy_gets_a_counter_offer(bot: Bot, db_session: Any) -> None:
@@ -208,6 +212,8 @@ def test_an_offer_during_income_and_expenditure_is_answered_not_counted(
     assert "PTP-" in joined([bot.say(sender, "yes")])
     promise = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-5049")).scalar_one()
     assert promise.amount_minor == 20000 and promise.due_date.weekday() == 4
+    reply = joined([bot.say(sender, "how much do i owe")])
+    assert "You've promised to pay $200.00 on Friday" in reply and f"(PTP-{promise.id})" in reply, reply
     assert slot_values(tracker_events(redis_server.port, sender), "monthly_income") == []
 
     # "I can afford 100 a month" at the outgoings question is a counter-offer, not 100 of outgoings

@@ -12,7 +12,15 @@ import yaml
 
 from bot import db
 from bot.affordability import disposable, income_needs_confirming, is_skip, parse_rules, read_statement
-from bot.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement, record_payment
+from bot.arrangements import (
+    NextPayment,
+    mark_broken,
+    next_payment,
+    option_from_dict,
+    option_to_dict,
+    record_arrangement,
+    record_payment,
+)
 from bot.money import Money
 from bot.negotiation import Offer, choose_option, is_counter_offer, read_offer
 from bot.plans import PlanRequest, counter_instalments, counter_settlement, propose
@@ -134,12 +142,30 @@ def test_arrangements_promises_broken_and_kept(tmp_path: Path) -> None:
         )
         assert promise is not None and promise.due_date == option.schedule[0].due
         assert sum(p["amount_minor"] for p in json.loads(row.schedule)) == option.total.minor
-        again, _ = record_arrangement(session, account_id="A-1001", option=option, channel="sms", conversation_id="c1")
+        again, again_promise = record_arrangement(
+            session, account_id="A-1001", option=option, channel="sms", conversation_id="c1"
+        )
+        # one arrangement at a time, and the replaced one's first payment is no longer promised
         assert row.status == "cancelled" and again.status == "active"
+        assert promise.status == "cancelled" and again_promise is not None and again_promise.status == "open"
+        upcoming = next_payment(session, "A-1001", TODAY)
+        assert upcoming == NextPayment(option.schedule[0].amount, option.schedule[0].due, arrangement_id=again.id)
+        second = option.schedule[1]
+        assert next_payment(session, "A-1001", option.schedule[0].due + timedelta(days=1)) == NextPayment(
+            second.amount, second.due, arrangement_id=again.id
+        )
+        # a promise made outside the arrangement, due sooner, is the next payment
+        extra = db.record_promise(
+            session, account_id="A-1001", amount=usd("20"), due_date=TODAY, channel="rest", conversation_id="c2"
+        )
+        session.flush()
+        assert next_payment(session, "A-1001", TODAY) == NextPayment(usd("20"), TODAY, promise_id=extra.id)
+        extra.status = "cancelled"
     with db.session_scope(url) as session:
         assert mark_broken(session, "A-1001", option.schedule[0].due) == []  # due today: not yet broken
         broken = mark_broken(session, "A-1001", option.schedule[0].due + timedelta(days=1))
-        assert [b.amount for b in broken] == [option.schedule[0].amount] * 2
+        assert [b.amount for b in broken] == [option.schedule[0].amount]
+        assert next_payment(session, "A-1001", option.schedule[0].due + timedelta(days=1)) is None
         assert mark_broken(session, "A-1001", option.schedule[0].due + timedelta(days=2)) == []
         kept = record_payment(session, account_id="A-1001", amount=option.schedule[0].amount, paid_on=TODAY)
         assert len(kept) == 1
