@@ -361,6 +361,15 @@ def _get(console: Console, browser: Any, path: str) -> bytes:
         return bytes(resp.read())
 
 
+def _flash(browser: Any) -> str:
+    """The flash message of the page a form post led to: waited for, as the click may return
+    before the next page has loaded (seen once in a full run)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return str(WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CLASS_NAME, "flash"))[0].text)
+
+
 def test_review_label_lands_in_the_nlu_copy_and_validates(run: Run, console: Console, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -372,7 +381,7 @@ def test_review_label_lands_in_the_nlu_copy_and_validates(run: Run, console: Con
     row = rows[0]
     Select(row.find_element(By.NAME, "intent")).select_by_value("request_payment_plan")
     row.find_element(By.NAME, "label").click()
-    assert "Added" in browser.find_element(By.CLASS_NAME, "flash").text, browser.page_source[:2000]
+    assert "Added" in _flash(browser), browser.page_source[:2000]
     assert f"“{UNDERSTOOD_BADLY}”" not in browser.find_element(By.TAG_NAME, "table").text  # left the queue
 
     plans = yaml.safe_load((console.nlu_dir / "plans.yml").read_text())
@@ -390,7 +399,7 @@ def test_review_label_lands_in_the_nlu_copy_and_validates(run: Run, console: Con
     text_box.clear()
     text_box.send_keys(UNDERSTOOD_BADLY.upper())
     again.find_element(By.NAME, "label").click()
-    assert "already an example" in browser.find_element(By.CLASS_NAME, "flash").text
+    assert "already an example" in _flash(browser), browser.page_source[:2000]
     assert (console.nlu_dir / "plans.yml").read_text().count(UNDERSTOOD_BADLY) == 1
 
     result = validate_data(*(console.data_dir / p for p in ("nlu", "rules", "stories")))
