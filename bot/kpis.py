@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from bot.logmask import carries_personal_data
 from bot.plans import dpd_bucket
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -424,12 +425,18 @@ def low_confidence_messages(
     conversations: Iterable[Conversation], threshold: float, exclude: Iterable[str] = ()
 ) -> list[UserMessage]:
     """Messages for the review queue: ``nlu_fallback`` or a top intent below ``threshold`` (0-1),
-    newest first, without the keys in ``exclude`` (already reviewed)."""
+    newest first, without the keys in ``exclude`` (already reviewed). Messages holding a full
+    date, phone number or account reference (``bot.logmask``) are left out: they are answers to
+    the identity questions, ops need not read them, and a labelled one would put a debtor's date
+    of birth into the NLU training data."""
     skip = set(exclude)
     found = [
         m
         for c in conversations
         for m in c.messages
-        if (m.intent == FALLBACK_INTENT or m.confidence < threshold) and m.key not in skip and m.text.strip()
+        if (m.intent == FALLBACK_INTENT or m.confidence < threshold)
+        and m.key not in skip
+        and m.text.strip()
+        and not carries_personal_data(m.text)
     ]
     return sorted(found, key=lambda m: m.at, reverse=True)

@@ -49,6 +49,12 @@ def mask(text: str) -> str:
     return _ACCOUNT.sub(lambda m: "A-" + "*" * len(m.group(1)) + m.group(2), text)
 
 
+def carries_personal_data(text: str) -> bool:
+    """Whether ``text`` holds a full date, a phone number or an account reference (what
+    :func:`mask` hides)."""
+    return mask(text) != text
+
+
 _installed = False
 
 

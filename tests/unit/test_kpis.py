@@ -143,6 +143,9 @@ def test_rates_by_channel_and_promises() -> None:
 def test_review_queue_picks_unsure_messages() -> None:
     e = Events().session().user("blorp", "nlu_fallback", 0.4).user("i cn pay sum", "promise_to_pay", 0.55)
     e.user("hi", "greet", 0.99)
+    # identity answers are not for the review queue (nor for the NLU data it writes to)
+    e.user("12 april 1985", "nlu_fallback", 0.3).user("its +1 617 555 0101", "verify_identity", 0.4)
+    e.user("ref A-1001", "verify_identity", 0.5)
     conversations = conversations_from_tracker("s", {"events": e.events})
     queue = low_confidence_messages(conversations, 0.7)
     assert [m.text for m in queue] == ["i cn pay sum", "blorp"]
