@@ -122,6 +122,11 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
     )
 
 
+def _no_amount(statement: Statement) -> bool:
+    """Whether the message gave no amount at all: no figure and no offer."""
+    return not (statement.income or statement.outgoings or statement.unlabelled or statement.offers)
+
+
 class ValidateIeForm(FormValidationAction):
     """Monthly income and outgoings read from the current message only ("about 2k a month",
     "rent is 900"), skippable ("skip", "no"), and correctable: a later figure for the same
@@ -179,9 +184,7 @@ class ValidateIeForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         asked = tracker.get_slot("requested_slot")
         statement = self._statement(tracker) if asked in IE_SLOTS else None
-        said_nothing = statement is not None and not (
-            statement.income or statement.outgoings or statement.unlabelled or statement.offers
-        )
+        said_nothing = statement is not None and _no_amount(statement)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         pending = tracker.get_slot("income_to_check") if asked == "monthly_income" else None
         pending = pending if isinstance(pending, dict) else None
@@ -218,7 +221,7 @@ class ValidateIeForm(FormValidationAction):
         if not asked or is_skip(text):
             return asked
         statement = self._statement(tracker) if intent == "deny" else None
-        return statement is not None and not (statement.income or statement.outgoings or statement.unlabelled)
+        return statement is not None and _no_amount(statement)
 
     async def extract_monthly_income(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
