@@ -11,8 +11,9 @@ debtor's number (``To``), inbound by ``From``.
 Every call is a new communication: its first request starts a new conversation session, so the
 call opens with the mini-Miranda (12 CFR 1006.18(e)) even when the same number has an SMS
 conversation going, and the call's opening is never taken as the answer to an earlier question.
-Keyed digits: 1, 2 and 3 are the menu; longer input answers the question being asked (eight
-digits for a date of birth become a date in the account's own day/month order).
+Keyed digits: 1, 2 and 3 are the menu, except as the answer to the CSAT question; longer input
+answers the question being asked (eight digits for a date of birth become a date in the account's
+own day/month order).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import redis
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -36,6 +39,7 @@ from bot.handoff import HandoffQueue
 from bot.verification import sender_phone
 from channels.guard import TRY_AGAIN, clean_text, handle_guarded, start_new_session
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
+from policies.csat_policy import CsatPolicy
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
@@ -47,15 +51,19 @@ REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
 STILL_THERE = "Are you still there? Please say something, or press a key."
 CLOSE = "I haven't heard anything, so I'll end the call now. You can call us back at any time. Goodbye."
 CALL_START = "hello"  # the text Rasa gets for a call that has just connected
+CSAT = CsatPolicy.get_default_config()
+RATING = str(CSAT["score_slot"])  # what keypad digits answer right after the CSAT question
 
 
 def digits_as_answer(digits: str, requested_slot: str | None) -> str:
     """The text a keypad entry stands for. ``#`` and ``*`` are dropped. A single 1, 2 or 3 is the
-    menu (:data:`DTMF_MENU`); other digits are the answer to the question being asked, and eight
-    digits asked for a ``date_of_birth`` become ``AA/BB/CCCC`` (or ``CCCC/BB/AA`` when they start
-    with a year), which the form reads in the account's date order (data/verification.yml)."""
+    menu (:data:`DTMF_MENU`), except right after the CSAT question (``requested_slot`` is
+    :data:`RATING`), where every digit is a rating; other digits are the answer to the question
+    being asked, and eight digits asked for a ``date_of_birth`` become ``AA/BB/CCCC`` (or
+    ``CCCC/BB/AA`` when they start with a year), which the form reads in the account's date order
+    (data/verification.yml)."""
     keyed = re.sub(r"\D", "", digits)
-    if keyed in DTMF_MENU:
+    if keyed in DTMF_MENU and requested_slot != RATING:
         return DTMF_MENU[keyed]
     if requested_slot == "date_of_birth" and len(keyed) == 8:
         if keyed[4:6] in ("19", "20") or keyed[:2] not in ("19", "20"):
@@ -110,7 +118,8 @@ class TwilioVoiceInput(InputChannel):
 
     @staticmethod
     async def _requested_slot(agent: Any, sender: str) -> str | None:
-        """The slot the active form is asking for in ``sender``'s conversation, if any."""
+        """The slot the active form is asking for in ``sender``'s conversation, :data:`RATING`
+        when the bot's last action asked the CSAT question and it is unanswered, else None."""
         if agent is None or agent.tracker_store is None:
             return None
         try:
@@ -118,8 +127,19 @@ class TwilioVoiceInput(InputChannel):
         except Exception:
             logger.exception("tracker of %s unreadable for keyed digits", sender)
             return None
-        if tracker is None or not tracker.active_loop_name:
+        if tracker is None:
             return None
+        if not tracker.active_loop_name:
+            last = next(
+                (
+                    e.action_name
+                    for e in reversed(tracker.events)
+                    if isinstance(e, ActionExecuted) and e.action_name != ACTION_LISTEN_NAME
+                ),
+                None,
+            )
+            asked = last == CSAT["question_action"] and tracker.get_slot(CSAT["asked_slot"])
+            return RATING if asked and tracker.get_slot(RATING) is None else None
         slot = tracker.get_slot("requested_slot")
         return str(slot) if slot else None
 

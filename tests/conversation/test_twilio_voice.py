@@ -129,3 +129,29 @@ def test_a_call_after_an_sms_conversation_opens_with_the_mini_miranda(bot: Bot, 
     assert "postcode" in says(root) or "ZIP" in says(root), says(root)
     _, root, _ = call(bot, {**base, "Digits": account.debtor.postcode + "#"})
     assert "that's confirmed" in says(root), says(root)
+
+
+def test_a_rating_keyed_after_the_csat_question_is_a_rating_not_the_menu(
+    bot: Bot, db_session: Any, redis_server: Any
+) -> None:
+    """Keypad 3 is "stop these calls" in the menu; pressed to rate the call it was recorded as an
+    opt-out, and 2 asked for a person."""
+    from tests.conversation.helpers import slot_values, tracker_events
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5055")).scalar_one()
+    phone = account.debtor.phone_e164
+    base = {"CallSid": f"CA{uuid.uuid4().hex}", "From": phone, "To": "+15559870000", "Direction": "inbound"}
+    call(bot, base)
+    for spoken in [account.debtor.date_of_birth.strftime("%B %d %Y"), account.debtor.postcode]:
+        _, root, _ = call(bot, {**base, "SpeechResult": spoken, "Confidence": "0.93"})
+    assert root is not None and "confirmed" in says(root)
+    _, root, _ = call(bot, {**base, "SpeechResult": "ok thanks goodbye", "Confidence": "0.93"})
+    assert root is not None and "press it on your keypad" in says(root)
+    _, root, _ = call(bot, {**base, "Digits": "3"})
+    assert root is not None and "Thank you for your feedback" in says(root), says(root)
+    assert slot_values(tracker_events(redis_server.port, phone), "csat_score") == [3.0]
+    db_session.expire_all()
+    assert db_session.execute(select(db.OptOut).where(db.OptOut.address == phone)).first() is None
+    # afterwards the keypad is the menu again
+    _, root, _ = call(bot, {**base, "Digits": "2"})
+    assert root is not None and "Thank you for your feedback" not in says(root)
