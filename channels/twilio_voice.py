@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -103,18 +104,22 @@ class TwilioVoiceInput(InputChannel):
         self.language = os.environ.get("VOICE_LANGUAGE", "en-US")
         self.collector_phone = os.environ.get("COLLECTOR_PHONE", "")
 
-    def _action(self, silence: int = 0) -> str:
-        return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?silence={silence}" if silence else "")
+    def _action(self, turn: int, silence: int = 0) -> str:
+        """The webhook URL for the caller's next input: ``turn`` numbers the requests of a call
+        that reach the bot, so a retried request (same URL) is told from the same words said
+        again later; ``silence`` counts unanswered prompts."""
+        query = urllib.parse.urlencode([(k, v) for k, v in (("turn", turn), ("silence", silence)) if v])
+        return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?{query}" if query else "")
 
-    def _gather(self, say: list[str], silence: int = 0) -> str:
+    def _gather(self, say: list[str], turn: int, silence: int = 0) -> str:
         spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
         gather = (
             f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(HINTS)} '
-            f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action())} method="POST">'
+            f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action(turn))} method="POST">'
             f"{spoken}</Gather>"
         )
         # no input: Twilio falls through to the redirect, which counts the silence
-        return gather + f'<Redirect method="POST">{escape(self._action(silence + 1))}</Redirect>'
+        return gather + f'<Redirect method="POST">{escape(self._action(turn, silence + 1))}</Redirect>'
 
     @staticmethod
     async def _requested_slot(agent: Any, sender: str) -> str | None:
@@ -165,6 +170,7 @@ class TwilioVoiceInput(InputChannel):
             if not sender:  # Rasa would file it under its shared "default" conversation
                 return response.text("From (or To for outbound calls) or CallSid is required", status=400)
             silence = _number(request.args.get("silence"), int)
+            turn = max(0, _number(request.args.get("turn"), int))
             speech, digits = form.get("SpeechResult", ""), form.get("Digits", "")
             confidence = _number(form.get("Confidence"), float)
 
@@ -172,17 +178,19 @@ class TwilioVoiceInput(InputChannel):
                 return (
                     _twiml(f"<Say language={quoteattr(self.language)}>{escape(CLOSE)}</Say><Hangup/>")
                     if silence >= 2
-                    else _twiml(self._gather([STILL_THERE], silence))
+                    else _twiml(self._gather([STILL_THERE], turn, silence))
                 )
             if speech and confidence < MIN_CONFIDENCE and not digits:
-                return _twiml(self._gather([REPROMPT]))
-            step = digits or speech or "call-start"
+                return _twiml(self._gather([REPROMPT], turn))
+            # whatever happens to this request, the caller's next input is the next turn: the same
+            # words said again ("yes" to two questions) are new, only a retried request repeats
+            following = turn + 1
             agent = getattr(request.app.ctx, "agent", None)
             try:
                 if call_sid and not first_delivery(
-                    redis_client(agent.tracker_store) if agent else None, f"voice:{call_sid}:{step}"
+                    redis_client(agent.tracker_store) if agent else None, f"voice:{call_sid}:turn:{turn}"
                 ):
-                    return _twiml(self._gather([STILL_THERE]))  # a retried request: do not process twice
+                    return _twiml(self._gather([STILL_THERE], following))  # a retried request: not twice
             except redis.exceptions.RedisError:
                 pass  # handle_guarded answers "try again" for an outage
             metadata: dict[str, Any] = {"channel": "voice", "call_sid": call_sid, "speech_confidence": confidence}
@@ -194,7 +202,7 @@ class TwilioVoiceInput(InputChannel):
             else:
                 # a new call is a new communication: a new session, mini-Miranda first
                 if not await start_new_session(request.app, sender, collector, self.name(), metadata):
-                    return _twiml(self._gather([TRY_AGAIN]))
+                    return _twiml(self._gather([TRY_AGAIN], following))
                 text = CALL_START
             text, notes = clean_text(text)
             metadata = {**metadata, "dtmf": digits, **notes}
@@ -216,6 +224,6 @@ class TwilioVoiceInput(InputChannel):
                 said = [STILL_THERE]  # a silent bot turn must not end the call
             if text == CALL_START and not digits and not speech:
                 said.append(MENU)
-            return _twiml(self._gather(said))
+            return _twiml(self._gather(said, following))
 
         return bp

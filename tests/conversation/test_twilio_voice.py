@@ -19,9 +19,16 @@ from tests.conftest import Bot
 PATH = "/webhooks/twilio_voice/webhook"
 
 
+NEXT_QUERY: dict[str, str] = {}  # CallSid → query of the <Gather> action the last TwiML gave
+
+
 def call(
-    bot: Bot, params: dict[str, str], query: str = "", sign: bool = True
+    bot: Bot, params: dict[str, str], query: str | None = None, sign: bool = True
 ) -> tuple[int, ElementTree.Element | None, float]:
+    """POST a voice webhook as Twilio does. Without ``query``, it goes to the action URL of the
+    call's last <Gather> (as Twilio follows it), so each input is its own turn."""
+    if query is None:
+        query = NEXT_QUERY.get(params.get("CallSid", ""), "")
     public = bot.env["PUBLIC_URL"] + PATH + (f"?{query}" if query else "")
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if sign:
@@ -31,14 +38,23 @@ def call(
     started = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
-            body = resp.read()
-            return resp.status, ElementTree.fromstring(body), time.monotonic() - started
+            root = ElementTree.fromstring(resp.read())
+            gather = root.find("Gather")
+            if gather is not None and params.get("CallSid"):
+                NEXT_QUERY[params["CallSid"]] = urllib.parse.urlsplit(gather.get("action") or "").query
+            return resp.status, root, time.monotonic() - started
     except urllib.error.HTTPError as exc:
         return exc.code, None, time.monotonic() - started
 
 
 def says(root: ElementTree.Element) -> str:
     return " ".join(el.text or "" for el in root.iter("Say"))
+
+
+def _redirect_query(root: ElementTree.Element | None) -> str:
+    redirect = root.find("Redirect") if root is not None else None
+    assert redirect is not None and redirect.text
+    return urllib.parse.urlsplit(redirect.text).query
 
 
 def test_voice_call_flow(bot: Bot, db_session: Any) -> None:
@@ -64,9 +80,10 @@ def test_voice_call_flow(bot: Bot, db_session: Any) -> None:
     _, root, _ = call(bot, {**base, "SpeechResult": "mumble mumble", "Confidence": "0.2"})
     assert "didn't catch that" in says(root) and root.find("Gather") is not None
 
-    _, root, _ = call(bot, base, query="silence=1")
+    # no input: Twilio follows the <Redirect>, which counts the silence
+    _, root, _ = call(bot, base, query=_redirect_query(root))
     assert "still there" in says(root) and root.find("Hangup") is None
-    _, root, _ = call(bot, base, query="silence=2")
+    _, root, _ = call(bot, base, query=_redirect_query(root))
     assert root.find("Hangup") is not None and "Goodbye" in says(root)
 
     dob = account.debtor.date_of_birth.strftime("%B %d %Y")
@@ -155,3 +172,30 @@ def test_a_rating_keyed_after_the_csat_question_is_a_rating_not_the_menu(
     # afterwards the keypad is the menu again
     _, root, _ = call(bot, {**base, "Digits": "2"})
     assert root is not None and "Thank you for your feedback" not in says(root)
+
+
+def test_the_same_words_twice_in_a_call_are_two_turns_but_a_retry_is_one(
+    bot: Bot, db_session: Any, redis_server: Any
+) -> None:
+    """Requests were told apart by their words, so a caller saying the same thing again (a date of
+    birth after "let's try again", "yes" to a second question) was answered "are you still
+    there?" and not heard. A retried request is the same URL, so it is still not processed twice."""
+    from tests.conversation.helpers import tracker_events
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5057")).scalar_one()
+    phone = account.debtor.phone_e164
+    base = {"CallSid": f"CA{uuid.uuid4().hex}", "From": phone, "To": "+15559870000", "Direction": "inbound"}
+    dob = {**base, "SpeechResult": account.debtor.date_of_birth.strftime("%B %d %Y"), "Confidence": "0.93"}
+    call(bot, base)
+    assert "ZIP" in says(call(bot, dob)[1])  # type: ignore[arg-type]
+    assert "don't match" in says(call(bot, {**base, "SpeechResult": "60614", "Confidence": "0.93"})[1])  # type: ignore[arg-type]
+    retried = NEXT_QUERY[base["CallSid"]]
+    _, root, _ = call(bot, dob)
+    assert root is not None and "ZIP" in says(root), says(root)
+
+    users = [e for e in tracker_events(redis_server.port, phone) if e["event"] == "user"]
+    _, root, _ = call(bot, dob, query=retried)  # Twilio retrying the request it just made
+    assert root is not None and "still there" in says(root)
+    assert [e for e in tracker_events(redis_server.port, phone) if e["event"] == "user"] == users
+    _, root, _ = call(bot, {**base, "SpeechResult": account.debtor.postcode, "Confidence": "0.93"})
+    assert root is not None and "confirmed" in says(root), says(root)
