@@ -228,7 +228,8 @@ def record_payment(
 ) -> list[int]:
     """A payment received on ``paid_on``: open or broken promises,
     oldest first, are kept while the payment covers them; the balance goes down by ``amount``
-    (never below zero). Returns the ids of the promises kept. Raises ValueError for an unknown
+    (never below zero). An arrangement whose promised instalment is kept gets its next instalment
+    as an open promise, or is kept after its last. Returns the ids of the promises kept. Raises ValueError for an unknown
     account, a currency that is not the account's, an amount of zero or less, or an amount above
     the balance unless ``overpayment`` says the excess was really received."""
     account = session.get(db.Account, account_id)
@@ -262,4 +263,42 @@ def record_payment(
         event="payment_received",
         detail=f"{amount} on {paid_on.isoformat()}; kept {', '.join(f'PTP-{k}' for k in kept) or 'none'}",
     )
+    if kept:
+        session.flush()
+        _promise_next_instalments(session, account_id)
     return kept
+
+
+def _promise_next_instalments(session: Session, account_id: str) -> None:
+    """For each active arrangement whose promised instalment is kept: the next instalment becomes
+    an open promise to pay (so it is reminded and, if missed, found broken like the first), or,
+    when none is left, the arrangement is kept."""
+    for arrangement in session.execute(
+        select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
+    ).scalars():
+        schedule = [p for p in _schedule(arrangement) if p.amount.minor > 0]
+        promises = [
+            promise
+            for promise in session.execute(
+                select(db.PromiseToPay).where(
+                    db.PromiseToPay.account_id == account_id,
+                    db.PromiseToPay.conversation_id == arrangement.conversation_id,
+                )
+            ).scalars()
+            if Payment(promise.due_date, promise.amount) in schedule
+        ]
+        if any(p.status == "open" for p in promises):
+            continue  # an instalment is already promised
+        kept = {p.due_date for p in promises if p.status == "kept"}
+        following = [p for p in schedule if not kept or p.due > max(kept)]
+        if not following:
+            arrangement.status = "kept"
+            continue
+        db.record_promise(
+            session,
+            account_id=account_id,
+            amount=following[0].amount,
+            due_date=following[0].due,
+            channel=str(arrangement.channel),
+            conversation_id=arrangement.conversation_id,
+        )

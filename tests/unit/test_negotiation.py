@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from bot import db
 from bot.affordability import disposable, income_needs_confirming, is_skip, parse_rules, read_statement
@@ -128,6 +129,49 @@ def test_counter_offers() -> None:
     token = counter_instalments(uk, Money.of("5", "GBP"), "monthly")
     assert token.outcome == "token_arrangement" and token.option is not None
     assert "MoneyHelper" in " ".join(token.option.notes)
+
+
+def test_each_kept_instalment_promises_the_next_and_the_last_keeps_the_arrangement(tmp_path: Path) -> None:
+    # only the first instalment used to be a promise: later ones got no reminder and were never
+    # found missed
+    url = f"sqlite:///{tmp_path / 'sor.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    option = next(o for o in propose(PlanRequest(usd("1240.50"), 45, "US-MA", TODAY)) if len(o.schedule) >= 3)
+    with db.session_scope(url) as session:
+        row, _ = record_arrangement(session, account_id="A-1001", option=option, channel="sms", conversation_id="c9")
+        arrangement_id = row.id
+    for paid, following in zip(option.schedule, [*option.schedule[1:], None], strict=True):
+        with db.session_scope(url) as session:
+            assert len(record_payment(session, account_id="A-1001", amount=paid.amount, paid_on=paid.due)) == 1
+            open_ = (
+                session.execute(
+                    select(db.PromiseToPay).where(
+                        db.PromiseToPay.account_id == "A-1001", db.PromiseToPay.status == "open"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            status = session.get(db.Arrangement, arrangement_id).status
+            if following is None:
+                assert open_ == [] and status == "kept"
+            else:
+                assert [(p.due_date, p.amount) for p in open_] == [following] and status == "active"
+                assert open_[0].conversation_id == "c9" and open_[0].channel == "sms"
+
+
+def test_a_missed_later_instalment_breaks_the_arrangement(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sor.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    option = next(o for o in propose(PlanRequest(usd("1240.50"), 45, "US-MA", TODAY)) if len(o.schedule) >= 3)
+    first, second = option.schedule[0], option.schedule[1]
+    with db.session_scope(url) as session:
+        row, _ = record_arrangement(session, account_id="A-1001", option=option, channel="sms", conversation_id="c9")
+        record_payment(session, account_id="A-1001", amount=first.amount, paid_on=first.due)
+        broken = mark_broken(session, "A-1001", second.due + timedelta(days=1))
+        assert [(b.due, b.amount) for b in broken] == [second] and row.status == "broken"
 
 
 def test_arrangements_promises_broken_and_kept(tmp_path: Path) -> None:
