@@ -162,6 +162,9 @@ _WORD_10_99 = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNITS}))?|{_TEENS})"
 # Spoken pairs: "one fifty" = 150, "nineteen eighty five" = 1985, "twenty twenty six" = 2026.
 _SPOKEN_PAIR = re.compile(rf"\b({_WORD_1_99})\s+({_WORD_10_99})\b", re.I)
 _ARTICLE_NUMBER = re.compile(r"\b(?:a|an)\s+(\d)", re.I)
+_SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+# digits with a scale word: "2 thousand", "2.5 million", "3 grand" (text2num would make "2 1000")
+_DIGITS_AND_SCALE = re.compile(r"\b(\d[\d,]*(?:\.\d+)?)\s*(hundred|thousand|grand|million|billion)s?\b", re.I)
 _ORDINAL_WORDS = {
     "first": 1,
     "second": 2,
@@ -186,6 +189,7 @@ _ORDINAL_WORDS = {
     "thirtieth": 30,
 }
 # "the first" / "the twenty first": only after "the", so "first payment" stays a word
+_WORDS_GRAND = re.compile(rf"\b(a|{_WORD_1_99})\s+grand\b", re.I)  # text2num knows no "grand"
 _THE_ORDINAL = re.compile(r"\bthe\s+(?:(twenty|thirty)[\s-])?(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
 
 
@@ -202,9 +206,23 @@ def _word_number(words: str) -> int:
     return int(text2num(words.lower().replace("fourty", "forty").replace(" ", "-").replace("-", " "), "en"))
 
 
+def _scaled(match: re.Match[str]) -> str:
+    value = Decimal(match.group(1).replace(",", "")) * _SCALES[match.group(2).lower()]
+    return format(value.normalize(), "f")
+
+
+def _grand(match: re.Match[str]) -> str:
+    word = match.group(1).lower()
+    try:
+        return str((1 if word == "a" else _word_number(word)) * 1000)
+    except ValueError:
+        return match.group(0)
+
+
 def normalise_numbers(text: str) -> str:
     """Spelled-out English numbers to digits: "fifty dollars on the fifth" → "50 dollars on the 5th",
-    "one fifty" → "150", "a hundred and twenty" → "120", "nineteen eighty five" → "1985"."""
+    "one fifty" → "150", "a hundred and twenty" → "120", "nineteen eighty five" → "1985",
+    "2 thousand" → "2000", "two grand" → "2000", "1.5 million" → "1500000"."""
 
     def pair(match: re.Match[str]) -> str:
         try:
@@ -212,6 +230,7 @@ def normalise_numbers(text: str) -> str:
         except ValueError:
             return match.group(0)
 
+    text = _DIGITS_AND_SCALE.sub(_scaled, _WORDS_GRAND.sub(_grand, text))
     try:
         text = _THE_ORDINAL.sub(_the_ordinal, text)
         text = _SPOKEN_PAIR.sub(pair, text)

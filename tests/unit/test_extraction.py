@@ -29,6 +29,12 @@ def dates(text: str, order: str = "MDY", tz: str = "America/New_York") -> list[d
         ("gbp 40 on 3 december", [(Decimal("40.00"), "GBP")]),
         ("£40 on 12/04", [(Decimal("40.00"), "GBP")]),
         ("i'll pay something on friday", []),
+        # a scale word after digits multiplies them (it was read as two amounts, 2 and 1000)
+        ("about 2 thousand a month", [(Decimal("2000.00"), "USD")]),
+        ("2 hundred on friday", [(Decimal("200.00"), "USD")]),
+        ("I earn 1.5 million a year", [(Decimal("1500000.00"), "USD")]),
+        ("two grand", [(Decimal("2000.00"), "USD")]),
+        ("rent is 3 grand", [(Decimal("3000.00"), "USD")]),
         ("on 12/04/2026", []),
     ],
 )
