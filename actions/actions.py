@@ -261,16 +261,10 @@ class ValidateVerificationForm(FormValidationAction):
         with db.session_scope() as session:
             account = db.find_account(session, reference=reference, phone_e164=phone)
             account_id = account.id if account is not None else None
-            jurisdiction = str(account.jurisdiction) if account is not None else "US"
-        if account_id is None:
-            # no answer here may differ from a known account's: the check fails after the second factor
-            return {"account_reference": reference or "phone", "account_id": None}
-        # a locked account is refused after the second factor too (validate_second_factor)
-        return {
-            "account_reference": reference or "phone",
-            "account_id": account_id,
-            "company_phone": contact_for(jurisdiction)["phone"],
-        }
+        # no answer may differ from here on between a known account, a locked one and no account:
+        # they fail at the second factor alike, and the account's country (its phone number, its
+        # date order) is used only once identity is confirmed
+        return {"account_reference": reference or "phone", "account_id": account_id}
 
     async def validate_date_of_birth(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -281,8 +275,9 @@ class ValidateVerificationForm(FormValidationAction):
         order = verification_rules().date_order_for(account.jurisdiction if account else "US")
         dob = parse_date_of_birth(str(value), order)
         if dob is None:
-            example = {"DMY": "12 April 1985", "YMD": "1985-04-12"}.get(order, "April 12 1985")
-            dispatcher.utter_message(response="utter_dob_unreadable", example=example)
+            # one example for everyone (a month in words reads the same in every date order): an
+            # example per country would tell a caller which country a typed reference belongs to
+            dispatcher.utter_message(response="utter_dob_unreadable")
             return {"date_of_birth": None}
         return {"date_of_birth": dob.isoformat()}
 
@@ -309,6 +304,7 @@ class ValidateVerificationForm(FormValidationAction):
                 if account is not None
                 else None
             )
+            jurisdiction = str(account.jurisdiction) if account is not None else "US"
         if record is None or not dob_text:
             return self._fail(dispatcher, tracker, "account not found" if record is None else "no date of birth")
         dob_ok = record.date_of_birth.isoformat() == dob_text
@@ -316,7 +312,12 @@ class ValidateVerificationForm(FormValidationAction):
         if dob_ok and factor_ok:
             _log(tracker, "rpc_verified")
             # keep no identity data in the tracker once it has served its purpose
-            return {"second_factor": "verified", "date_of_birth": "verified", "identity_verified": True}
+            return {
+                "second_factor": "verified",
+                "date_of_birth": "verified",
+                "identity_verified": True,
+                "company_phone": contact_for(jurisdiction)["phone"],
+            }
         return self._fail(dispatcher, tracker, "details do not match")
 
 

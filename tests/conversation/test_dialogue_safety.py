@@ -71,6 +71,21 @@ def test_lockout_holds_for_the_account_across_conversations(bot: Bot, db_session
     assert locked == attempts("fresh-sender-guessing-a5998", "A-5998")
 
 
+def test_nothing_said_before_verification_tells_an_account_or_its_country(bot: Bot) -> None:
+    """A trial: an unreadable date of birth got an example in the typed reference's date order
+    (UK "12 April 1985", China "1985-04-12"), and the lock message the number of that country."""
+
+    def attempts(sender: str, reference: str) -> list[str]:
+        said = [joined([bot.say(sender, "hi")])]
+        for _ in range(3):
+            said += [joined([bot.say(sender, t)]) for t in [reference, "banana", "1 January 1970", "SW1A 1AA"]]
+        return said
+
+    uk, china = attempts("probe-uk-a5050", "A-5050"), attempts("probe-cn-a5051", "A-5051")
+    assert "12 April 1985" in uk[3] and "wasn't able to confirm your identity" in uk[-1]
+    assert uk == china == attempts("probe-none-a5997", "A-5997")
+
+
 def test_opt_out_holds_until_start(bot: Bot, db_session: Any) -> None:
     account = _account(db_session, "A-5003")
     sender = account.debtor.phone_e164
