@@ -82,7 +82,7 @@ def test_nothing_said_before_verification_tells_an_account_or_its_country(bot: B
         return said
 
     uk, china = attempts("probe-uk-a5050", "A-5050"), attempts("probe-cn-a5051", "A-5051")
-    assert "12 April 1985" in uk[3] and "wasn't able to confirm your identity" in uk[-1]
+    assert "12 April 1985" in uk[2] and "wasn't able to confirm your identity" in uk[-1]
     assert uk == china == attempts("probe-none-a5997", "A-5997")
 
 
