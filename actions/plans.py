@@ -122,6 +122,12 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
     )
 
 
+def _currencies(statement: Statement) -> set[str]:
+    """The currencies of every amount in the statement."""
+    amounts = [statement.income, *statement.outgoings.values(), *statement.unlabelled, *statement.offers]
+    return {m.currency for m in amounts if m is not None}
+
+
 def _no_amount(statement: Statement) -> bool:
     """Whether the message gave no amount at all: no figure and no offer."""
     return not (statement.income or statement.outgoings or statement.unlabelled or statement.offers)
@@ -192,12 +198,16 @@ class ValidateIeForm(FormValidationAction):
             return [SlotSet("monthly_income", pending), SlotSet("income_to_check", None)]
         if pending and said_nothing and intent == "deny":
             return [SlotSet("income_to_check", None)]  # the question is asked afresh
+        account = self._account(tracker) if statement is not None else None
+        if statement is not None and account is not None and _currencies(statement) - {str(account.currency)}:
+            # "£500" on a dollar account: nothing is taken, the question is asked again in its currency
+            return [SlotSet("ie_reask", "other_currency")]
         events = self._check_income(await super().run(dispatcher, tracker, domain), pending)
         filled = any(e.get("event") == "slot" and e["name"] in (*IE_SLOTS, "income_to_check") for e in events)
         if said_nothing and not filled and intent in ie_rules().answer_intents:
             # an answer with no amount: asked again, with an example, in one message (the ask
             # actions); any other request rejects the form and the dialogue answers it
-            events.append(SlotSet("ie_unreadable", True))
+            events.append(SlotSet("ie_reask", "no_amount"))
         return events
 
     @staticmethod
@@ -258,12 +268,18 @@ class ValidateIeForm(FormValidationAction):
 
 
 def _asked_again(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[EventType] | None:
-    """After an answer with no amount (slot ``ie_unreadable``): the question again with an
-    example, ``utter_<slot>_unreadable``, and the flag cleared; None otherwise."""
-    if not tracker.get_slot("ie_unreadable"):
+    """After an answer that gave nothing to take (slot ``ie_reask``): the question again, with an
+    example (``utter_<slot>_unreadable``) or in the account's currency (``utter_ie_other_currency``),
+    and the slot cleared; None otherwise."""
+    reason = tracker.get_slot("ie_reask")
+    account = _load_account(tracker) if reason == "other_currency" else None
+    if reason == "other_currency" and account is not None:
+        dispatcher.utter_message(response="utter_ie_other_currency", currency=str(account.currency))
+    elif reason:
+        dispatcher.utter_message(response=f"utter_{slot}_unreadable")
+    else:
         return None
-    dispatcher.utter_message(response=f"utter_{slot}_unreadable")
-    return [SlotSet("ie_unreadable", None)]
+    return [SlotSet("ie_reask", None)]
 
 
 class ActionAskMonthlyIncome(Action):
@@ -338,7 +354,10 @@ class ActionOfferPlans(Action):
         if tracker.latest_action_name != "ie_form":
             offer = read_offer(text, account.balance, str(account.time_zone), settling=intent == "ask_settlement")
         counter: Counter | None = None
-        if offer is not None and offer.amount.currency == account.balance.currency:
+        if offer is not None and offer.amount.currency != account.balance.currency:
+            currency = str(account.balance.currency)
+            preface += f"Your account is in {currency}, so an offer needs to be in {currency}. "
+        elif offer is not None:
             if offer.kind == "settlement":
                 counter = counter_settlement(request, offer.amount)
             else:

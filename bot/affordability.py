@@ -36,7 +36,8 @@ class IERules:
     (words, periods per year), phrases that skip the questions, phrases that make an amount the
     debtor's offer to pay, per currency the monthly income (major units, ``Decimal``) below
     which a figure is read back before it is used, and the NLU intents of an attempted answer
-    (one with no amount is asked again rather than handed to the rest of the dialogue)."""
+    (one with no amount is asked again rather than handed to the rest of the dialogue), and words
+    that mean an amount of zero ("nothing")."""
 
     income_keywords: tuple[str, ...]
     categories: dict[str, tuple[str, ...]]
@@ -45,6 +46,7 @@ class IERules:
     offer_phrases: tuple[str, ...]
     confirm_income_below: dict[str, Decimal]
     answer_intents: tuple[str, ...]
+    zero_words: tuple[str, ...]
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -84,6 +86,7 @@ def parse_rules(raw: dict[str, Any], where: str) -> IERules:
         offer_phrases=_words(raw.get("offer_phrases"), f"{where}: field 'offer_phrases'"),
         confirm_income_below=parsed_floors,
         answer_intents=tuple(_words(raw.get("answer_intents"), f"{where}: field 'answer_intents'")),
+        zero_words=_words(raw.get("zero_words"), f"{where}: field 'zero_words'"),
     )
 
 
@@ -154,9 +157,11 @@ def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | N
     Each amount takes the nearest keyword on its left since the previous amount ("rent is 900"),
     else the first on its right up to the next amount ("900 on rent"); a period word just after
     it ("50 a week") converts it to monthly. Amounts of one category add up. An amount after an
-    offer phrase ("I can afford 100 a month") is an offer, kept as said.
+    offer phrase ("I can afford 100 a month") is an offer, kept as said. A zero word ("nothing")
+    is an amount of 0.
     """
     rules = rules or ie_rules()
+    text = _pattern(rules.zero_words).sub("0", text)  # "I earn nothing", "nothing" for outgoings
     amounts: list[AmountSpan] = find_amounts(text, currency, tz)
     income: Money | None = None
     outgoings: dict[str, Money] = {}

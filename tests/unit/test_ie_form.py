@@ -110,7 +110,24 @@ def test_no_with_a_figure_is_the_figure_and_skipping_outgoings_keeps_the_income(
 
 def test_an_answer_with_no_amount_is_asked_again_and_a_request_leaves_the_form(reads: list[str]) -> None:
     form = ValidateIeForm()
-    assert _run(form, _tracker("blah blah", "u1", intent="nlu_fallback")) == {"ie_unreadable": True}
-    assert _run(form, _tracker("yes", "u2", "monthly_outgoings", intent="affirm")) == {"ie_unreadable": True}
+    assert _run(form, _tracker("blah blah", "u1", intent="nlu_fallback")) == {"ie_reask": "no_amount"}
+    assert _run(form, _tracker("yes", "u2", "monthly_outgoings", intent="affirm")) == {"ie_reask": "no_amount"}
     # nothing filled and no flag: the form is rejected and the dialogue answers the question
     assert _run(form, _tracker("whats my balance", "u3", intent="ask_balance")) == {}
+
+
+def test_an_amount_in_another_currency_is_not_taken(reads: list[str]) -> None:
+    # "£500" on a dollar account was taken as income, then subtracted from dollar outgoings
+    form = ValidateIeForm()
+    assert _run(form, _tracker("£500", "c1")) == {"ie_reask": "other_currency"}
+    assert _run(form, _tracker("rent 900 and food €200", "c2", "monthly_outgoings")) == {"ie_reask": "other_currency"}
+    assert _run(form, _tracker("$500 a month", "c3")) == {"monthly_income": {"amount": "500.00", "currency": "USD"}}
+
+
+def test_nothing_is_an_amount_of_zero_not_a_skip(reads: list[str]) -> None:
+    # a trial: "nothing" for outgoings was taken as "skip", so a confirmed income of 0 was ignored
+    form = ValidateIeForm()
+    income = {"amount": "0.00", "currency": "USD"}
+    slots = _run(form, _tracker("nothing", "z1", "monthly_outgoings", intent="deny", monthly_income=income))
+    assert slots == {"monthly_outgoings": {"currency": "USD", "items": {"other": "0.00"}}}
+    assert _run(form, _tracker("I earn nothing", "z2")) == {"income_to_check": income}  # read back first
