@@ -63,4 +63,4 @@ def split_for_sms(texts: list[str], footer: str, max_segments: int) -> list[str]
                 current = word
     if current:
         bodies.append(current)
-    return [f"{body} {footer}" for body in bodies]
+    return [f"{body} {footer}".strip() for body in bodies]

@@ -100,19 +100,22 @@ class TwilioSmsInput(InputChannel):
             )
 
     async def send(self, phone: str, texts: list[str], opt_out_exempt: bool = False) -> None:
-        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer.
+        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer
+        (none to a number already opted out: "Reply STOP to opt out" would end its confirmation).
 
         The last line of the opt-out rule: while ``phone`` is in the SMS opt-out ledger nothing is
         sent (the texts are logged as ``sms_suppressed``) unless ``opt_out_exempt``, which only the
         one opt-out confirmation and a HELP answer may claim (12 CFR 1006.6(e); 47 CFR 64.1200)."""
         account_id, jurisdiction = self._account(sender_phone(phone))
-        if not opt_out_exempt and self._opted_out(phone):
+        opted_out = self._opted_out(phone)
+        if not opt_out_exempt and opted_out:
             self._log(account_id, phone, "outbound", "sms_suppressed", f"opted out; body: {' '.join(texts)[:200]}")
             logger.warning("SMS to %s not sent: the number opted out of SMS", phone)
             return
         profile = profile_for(jurisdiction)
+        footer = "" if opted_out else profile.sms_opt_out_footer
         queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
-        for body in split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments):
+        for body in split_for_sms(texts, footer, profile.sms_max_segments):
             if queued:
                 sid, error, retryable = None, "queued behind an earlier part", True
             else:
