@@ -449,7 +449,8 @@ class ActionSelectPlan(Action):
             return await ActionOfferPlans().run(dispatcher, tracker, domain)
         index = 0 if len(options) == 1 and intent == "affirm" else choose_option(text, options)
         if index is None:
-            dispatcher.utter_message(response="utter_ask_plan_choice")
+            single = len(options) == 1  # "reply 1, 2 or 3" when one option is on the table confuses
+            dispatcher.utter_message(response="utter_ask_plan_single" if single else "utter_ask_plan_choice")
             return []
         option = options[index]
         if option.needs_collector:
