@@ -223,6 +223,7 @@ def test_an_offer_during_income_and_expenditure_is_answered_not_counted(
     assert "outgoings" in joined([bot.say(sender, "about 2000 a month")])
     reply = joined([bot.say(sender, "I can afford 100 a month")])
     assert "At $100.00 the plan would run past the 24 months" in reply, reply
+    assert "Reply yes to set up that option" in joined([bot.say(sender, "2")])  # one option: no "1, 2 or 3"
     events = tracker_events(redis_server.port, sender)
     assert slot_values(events, "monthly_outgoings") == [] and slot_values(events, "monthly_income")
 
@@ -252,4 +253,5 @@ def test_an_answer_with_no_amount_gets_one_reply_that_asks_again(bot: Bot, redis
     # a question in between is answered, then the same question comes back
     reply = joined([bot.say(sender, "how much do i owe")])
     assert "$2,288.29" in reply and "main outgoings each month" in reply, reply
+    assert "tell me an amount and a date" not in reply, "two prompts at once"
     assert "$1,400.00 a month" in joined([bot.say(sender, "rent 500")])
