@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import db
-from bot.arrangements import next_payment
+from bot.arrangements import upcoming_payments
 from bot.compliance import audit
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.preferences import as_detail, parse_contact_preference
@@ -354,23 +354,30 @@ class ActionTellBalance(Action):
             dispatcher.utter_message(response="utter_verify_first")
             return []
         with db.session_scope() as session:
-            upcoming = next_payment(session, str(account.id), today_in(str(account.time_zone)))
+            upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
         said = {
             "last_four": account.last_four,
             "balance": account.balance.format(_locale(account)),
             "days_past_due": account.days_past_due,
         }
-        if upcoming is None:
+        # what is already agreed, instead of asking for a payment again: the arrangement first,
+        # then the earliest promise made beside it
+        arrangement = next((u for u in upcoming if u.arrangement_id), None)
+        promise = next((u for u in upcoming if u.promise_id), None)
+        if arrangement is None and promise is None:
             dispatcher.utter_message(response="utter_balance", **said)
-        else:
-            # what is already agreed, instead of asking for a payment again
-            dispatcher.utter_message(
-                response="utter_balance_with_arrangement" if upcoming.arrangement_id else "utter_balance_with_promise",
-                reference=upcoming.arrangement_id or upcoming.promise_id,
-                amount=upcoming.amount.format(_locale(account)),
-                date=_format_day(upcoming.due, account),
-                **said,
-            )
+        for agreed, response in (
+            (arrangement, "utter_balance_with_arrangement"),
+            (promise, "utter_promise_also" if arrangement else "utter_balance_with_promise"),
+        ):
+            if agreed is not None:
+                dispatcher.utter_message(
+                    response=response,
+                    reference=agreed.arrangement_id or agreed.promise_id,
+                    amount=agreed.amount.format(_locale(account)),
+                    date=_format_day(agreed.due, account),
+                    **said,
+                )
         _log(tracker, "balance_disclosed", detail=str(account.balance))
         return []
 

@@ -153,17 +153,20 @@ class NextPayment:
     promise_id: int | None = None
 
 
-def next_payment(session: Session, account_id: str, today: date) -> NextPayment | None:
-    """The earliest agreed payment due on or after ``today`` (debtor's local date): the next
-    instalment of the active arrangement or an open promise to pay, whichever is due first (the
-    arrangement's when a promise is its own instalment); None when nothing is agreed."""
-    candidates: list[NextPayment] = []
+def upcoming_payments(session: Session, account_id: str, today: date) -> list[NextPayment]:
+    """Agreed payments due on or after ``today`` (debtor's local date), earliest first: the next
+    instalment of the active arrangement, and each open promise to pay that is not that
+    instalment's own promise."""
+    found: list[NextPayment] = []
+    instalments: set[tuple[date, int]] = set()
     for arrangement in session.execute(
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
-        upcoming = [p for p in _schedule(arrangement) if p.due >= today and p.amount.minor > 0]
+        schedule = [p for p in _schedule(arrangement) if p.amount.minor > 0]
+        instalments |= {(p.due, p.amount.minor) for p in schedule}
+        upcoming = [p for p in schedule if p.due >= today]
         if upcoming:
-            candidates.append(NextPayment(upcoming[0].amount, upcoming[0].due, arrangement_id=int(arrangement.id)))
+            found.append(NextPayment(upcoming[0].amount, upcoming[0].due, arrangement_id=int(arrangement.id)))
     for promise in session.execute(
         select(db.PromiseToPay).where(
             db.PromiseToPay.account_id == account_id,
@@ -171,9 +174,14 @@ def next_payment(session: Session, account_id: str, today: date) -> NextPayment 
             db.PromiseToPay.due_date >= today,
         )
     ).scalars():
-        candidates.append(NextPayment(promise.amount, promise.due_date, promise_id=int(promise.id)))
-    # earliest first; on the same day the arrangement's instalment stands for its own promise
-    return min(candidates, key=lambda n: (n.due, n.arrangement_id is None), default=None)
+        if (promise.due_date, int(promise.amount_minor)) not in instalments:
+            found.append(NextPayment(promise.amount, promise.due_date, promise_id=int(promise.id)))
+    return sorted(found, key=lambda n: (n.due, n.arrangement_id is None))
+
+
+def next_payment(session: Session, account_id: str, today: date) -> NextPayment | None:
+    """The earliest of :func:`upcoming_payments`, or None when nothing is agreed."""
+    return next(iter(upcoming_payments(session, account_id, today)), None)
 
 
 @dataclass(frozen=True)

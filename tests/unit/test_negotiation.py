@@ -21,6 +21,7 @@ from bot.arrangements import (
     option_to_dict,
     record_arrangement,
     record_payment,
+    upcoming_payments,
 )
 from bot.money import Money
 from bot.negotiation import Offer, choose_option, is_counter_offer, read_offer
@@ -204,6 +205,11 @@ def test_arrangements_promises_broken_and_kept(tmp_path: Path) -> None:
         )
         session.flush()
         assert next_payment(session, "A-1001", TODAY) == NextPayment(usd("20"), TODAY, promise_id=extra.id)
+        # both are listed; the arrangement's own first-payment promise is not listed twice
+        assert upcoming_payments(session, "A-1001", TODAY) == [
+            NextPayment(usd("20"), TODAY, promise_id=extra.id),
+            NextPayment(option.schedule[0].amount, option.schedule[0].due, arrangement_id=again.id),
+        ]
         extra.status = "cancelled"
     with db.session_scope(url) as session:
         assert mark_broken(session, "A-1001", option.schedule[0].due) == []  # due today: not yet broken
