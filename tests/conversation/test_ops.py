@@ -440,17 +440,12 @@ def test_conversation_viewer_exports_a_test_story(run: Run, console: Console, br
 
 def test_csat_spoken_on_a_voice_call(bot: Bot, redis_server: Redis, db_session: Any) -> None:
     from tests.conversation.helpers import slot_values, tracker_events
-    from tests.conversation.test_twilio_voice import call, says
+    from tests.conversation.test_twilio_voice import call, says, verified_call_said_goodbye
 
     account = db_session.execute(select(db.Account).where(db.Account.id == "A-5237")).scalar_one()
     phone = account.debtor.phone_e164
-    base = {"CallSid": f"CA{uuid.uuid4().hex}", "From": phone, "To": "+15559870000", "Direction": "inbound"}
-    call(bot, base)
-    for spoken in [account.debtor.date_of_birth.strftime("%B %d %Y"), account.debtor.postcode]:
-        _, root, _ = call(bot, {**base, "SpeechResult": spoken, "Confidence": "0.93"})
-    assert root is not None and "confirmed" in says(root)
-    _, root, _ = call(bot, {**base, "SpeechResult": "ok thanks goodbye", "Confidence": "0.93"})
-    assert root is not None and "Goodbye" in says(root) and "say a number from one" in says(root)
+    base, root = verified_call_said_goodbye(bot, account)
+    assert "say a number from one" in says(root)
     assert root.find("Hangup") is None
     _, root, _ = call(bot, {**base, "SpeechResult": "Five.", "Confidence": "0.91"})
     assert root is not None and "Thank you for your feedback" in says(root)

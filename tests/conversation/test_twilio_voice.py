@@ -51,6 +51,24 @@ def says(root: ElementTree.Element) -> str:
     return " ".join(el.text or "" for el in root.iter("Say"))
 
 
+def verified_call_said_goodbye(bot: Bot, account: db.Account) -> tuple[dict[str, str], ElementTree.Element]:
+    """An inbound call from ``account``'s phone: verified by speech, then "goodbye". Returns the
+    call's base parameters and the TwiML of the goodbye (which asks the CSAT question)."""
+    base = {
+        "CallSid": f"CA{uuid.uuid4().hex}",
+        "From": account.debtor.phone_e164,
+        "To": "+15559870000",
+        "Direction": "inbound",
+    }
+    call(bot, base)
+    for spoken in [account.debtor.date_of_birth.strftime("%B %d %Y"), account.debtor.postcode]:
+        _, root, _ = call(bot, {**base, "SpeechResult": spoken, "Confidence": "0.93"})
+    assert root is not None and "confirmed" in says(root)
+    _, root, _ = call(bot, {**base, "SpeechResult": "ok thanks goodbye", "Confidence": "0.93"})
+    assert root is not None and "Goodbye" in says(root)
+    return base, root
+
+
 def _redirect_query(root: ElementTree.Element | None) -> str:
     redirect = root.find("Redirect") if root is not None else None
     assert redirect is not None and redirect.text
@@ -157,13 +175,8 @@ def test_a_rating_keyed_after_the_csat_question_is_a_rating_not_the_menu(
 
     account = db_session.execute(select(db.Account).where(db.Account.id == "A-5055")).scalar_one()
     phone = account.debtor.phone_e164
-    base = {"CallSid": f"CA{uuid.uuid4().hex}", "From": phone, "To": "+15559870000", "Direction": "inbound"}
-    call(bot, base)
-    for spoken in [account.debtor.date_of_birth.strftime("%B %d %Y"), account.debtor.postcode]:
-        _, root, _ = call(bot, {**base, "SpeechResult": spoken, "Confidence": "0.93"})
-    assert root is not None and "confirmed" in says(root)
-    _, root, _ = call(bot, {**base, "SpeechResult": "ok thanks goodbye", "Confidence": "0.93"})
-    assert root is not None and "press it on your keypad" in says(root)
+    base, root = verified_call_said_goodbye(bot, account)
+    assert "press it on your keypad" in says(root)
     _, root, _ = call(bot, {**base, "Digits": "3"})
     assert root is not None and "Thank you for your feedback" in says(root), says(root)
     assert slot_values(tracker_events(redis_server.port, phone), "csat_score") == [3.0]
