@@ -85,7 +85,7 @@ def parse_rules(raw: dict[str, Any], where: str) -> IERules:
         skip_phrases=_words(raw.get("skip_phrases"), f"{where}: field 'skip_phrases'"),
         offer_phrases=_words(raw.get("offer_phrases"), f"{where}: field 'offer_phrases'"),
         confirm_income_below=parsed_floors,
-        answer_intents=tuple(_words(raw.get("answer_intents"), f"{where}: field 'answer_intents'")),
+        answer_intents=_words(raw.get("answer_intents"), f"{where}: field 'answer_intents'"),
         zero_words=_words(raw.get("zero_words"), f"{where}: field 'zero_words'"),
     )
 

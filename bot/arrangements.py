@@ -237,9 +237,9 @@ def record_payment(
     """A payment received on ``paid_on``: open or broken promises,
     oldest first, are kept while the payment covers them; the balance goes down by ``amount``
     (never below zero). An arrangement whose promised instalment is kept gets its next instalment
-    as an open promise, or is kept after its last. Returns the ids of the promises kept. Raises ValueError for an unknown
-    account, a currency that is not the account's, an amount of zero or less, or an amount above
-    the balance unless ``overpayment`` says the excess was really received."""
+    as an open promise, or is kept after its last. Returns the ids of the promises kept. Raises
+    ValueError for an unknown account, a currency that is not the account's, an amount of zero or
+    less, or an amount above the balance unless ``overpayment`` says the excess was really received."""
     account = session.get(db.Account, account_id)
     if account is None:
         raise ValueError(f"no account {account_id}")
