@@ -122,17 +122,6 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
     )
 
 
-def _currencies(statement: Statement) -> set[str]:
-    """The currencies of every amount in the statement."""
-    amounts = [statement.income, *statement.outgoings.values(), *statement.unlabelled, *statement.offers]
-    return {m.currency for m in amounts if m is not None}
-
-
-def _no_amount(statement: Statement) -> bool:
-    """Whether the message gave no amount at all: no figure and no offer."""
-    return not (statement.income or statement.outgoings or statement.unlabelled or statement.offers)
-
-
 class ValidateIeForm(FormValidationAction):
     """Monthly income and outgoings read from the current message only ("about 2k a month",
     "rent is 900"), skippable ("skip", "no"), and correctable: a later figure for the same
@@ -144,36 +133,39 @@ class ValidateIeForm(FormValidationAction):
     ("2") is held in ``income_to_check`` and read back (:class:`ActionAskMonthlyIncome`): a yes,
     or the same figure again, makes it the income; no, or another figure, replaces it."""
 
-    TURNS_KEPT = 64  # accounts remembered, one per (conversation, user message, account id)
+    TURNS_KEPT = 64  # turns remembered, one per (conversation, user message, account id)
 
     def __init__(self) -> None:
         super().__init__()
-        self._accounts: OrderedDict[tuple[str, str, str], db.Account | None] = OrderedDict()
+        self._turns: OrderedDict[tuple[str, str, str], tuple[db.Account | None, Statement | None]] = OrderedDict()
 
     def name(self) -> str:
         return "validate_ie_form"
 
-    def _account(self, tracker: Tracker) -> db.Account | None:
-        """The debtor's account (detached), read from the database once per user message: both
-        ``extract_...`` methods of a form turn share it. Keyed on the conversation, the latest user
-        message's ``message_id`` and the ``account_id`` slot; without a message id every call reads."""
+    def _turn(self, tracker: Tracker) -> tuple[db.Account | None, Statement | None]:
+        """The debtor's account (detached) and what the latest message says about money, worked
+        out once per user message: ``run`` and both ``extract_...`` methods of a form turn share
+        them (one database read, one parse). Keyed on the conversation, the latest user message's
+        ``message_id`` and the ``account_id`` slot; without a message id every call works them out."""
         message_id = next((e.get("message_id") for e in reversed(tracker.events) if e.get("event") == "user"), None)
-        if not message_id:
-            return _load_account(tracker)
         key = (tracker.sender_id, str(message_id), str(tracker.get_slot("account_id")))
-        if key in self._accounts:
-            self._accounts.move_to_end(key)
-            return self._accounts[key]
-        account = self._accounts[key] = _load_account(tracker)
-        while len(self._accounts) > self.TURNS_KEPT:
-            self._accounts.popitem(last=False)
-        return account
+        if message_id and key in self._turns:
+            self._turns.move_to_end(key)
+            return self._turns[key]
+        account = _load_account(tracker)
+        text = tracker.latest_message.get("text") or ""
+        statement = read_statement(text, str(account.currency), str(account.time_zone)) if account else None
+        if message_id:
+            self._turns[key] = (account, statement)
+            while len(self._turns) > self.TURNS_KEPT:
+                self._turns.popitem(last=False)
+        return account, statement
+
+    def _account(self, tracker: Tracker) -> db.Account | None:
+        return self._turn(tracker)[0]
 
     def _statement(self, tracker: Tracker) -> Statement | None:
-        account = self._account(tracker)
-        if account is None:
-            return None
-        return read_statement(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
+        return self._turn(tracker)[1]
 
     @staticmethod
     def _offers_instead(tracker: Tracker, statement: Statement) -> bool:
@@ -190,7 +182,7 @@ class ValidateIeForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         asked = tracker.get_slot("requested_slot")
         statement = self._statement(tracker) if asked in IE_SLOTS else None
-        said_nothing = statement is not None and _no_amount(statement)
+        said_nothing = statement is not None and not statement.amounts
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         pending = tracker.get_slot("income_to_check") if asked == "monthly_income" else None
         pending = pending if isinstance(pending, dict) else None
@@ -199,7 +191,11 @@ class ValidateIeForm(FormValidationAction):
         if pending and said_nothing and intent == "deny":
             return [SlotSet("income_to_check", None)]  # the question is asked afresh
         account = self._account(tracker) if statement is not None else None
-        if statement is not None and account is not None and _currencies(statement) - {str(account.currency)}:
+        if (
+            statement is not None
+            and account is not None
+            and {m.currency for m in statement.amounts} - {str(account.currency)}
+        ):
             # "£500" on a dollar account: nothing is taken, the question is asked again in its currency
             return [SlotSet("ie_reask", "other_currency")]
         events = self._check_income(await super().run(dispatcher, tracker, domain), pending)
@@ -231,7 +227,7 @@ class ValidateIeForm(FormValidationAction):
         if not asked or is_skip(text):
             return asked
         statement = self._statement(tracker) if intent == "deny" else None
-        return statement is not None and _no_amount(statement)
+        return statement is not None and not statement.amounts
 
     async def extract_monthly_income(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -125,6 +125,12 @@ class Statement:
     unlabelled: tuple[Money, ...]
     offers: tuple[Money, ...] = ()
 
+    @property
+    def amounts(self) -> tuple[Money, ...]:
+        """Every amount the message gave: income, outgoings, unlabelled and offered."""
+        income = (self.income,) if self.income is not None else ()
+        return (*income, *self.outgoings.values(), *self.unlabelled, *self.offers)
+
 
 def _label(left: str, right: str, rules: IERules) -> str | None:
     """The income/category/offer word nearest the amount: last one before it, else first one after it."""

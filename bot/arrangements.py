@@ -63,7 +63,7 @@ def record_arrangement(
 ) -> tuple[db.Arrangement, db.PromiseToPay | None]:
     """Store an accepted plan as an arrangement, and its first payment as a promise to pay
     (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
-    account is cancelled, with the open promise of its first payment: one arrangement at a time.
+    account is cancelled, with its open instalment promise: one arrangement at a time.
     Returns the rows, flushed (ids set).
     Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
     account = session.get(db.Account, account_id)
@@ -77,8 +77,9 @@ def record_arrangement(
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
         earlier.status = "cancelled"
-        for stale in _first_payment_promises(session, earlier):
-            stale.status = "cancelled"
+        for stale in _instalment_promises(session, earlier):
+            if stale.status == "open":
+                stale.status = "cancelled"
     row = db.Arrangement(
         account_id=account_id,
         kind=option.kind,
@@ -125,21 +126,21 @@ def _schedule(arrangement: db.Arrangement) -> list[Payment]:
     ]
 
 
-def _first_payment_promises(session: Session, arrangement: db.Arrangement) -> list[db.PromiseToPay]:
-    """The open promise :func:`record_arrangement` made for the arrangement's first payment:
-    same account and conversation, same due date and amount."""
-    first = _schedule(arrangement)[0]
-    return list(
-        session.execute(
+def _instalment_promises(session: Session, arrangement: db.Arrangement) -> list[db.PromiseToPay]:
+    """The promises made for the arrangement's instalments (by :func:`record_arrangement` and
+    :func:`record_payment`): same account and conversation, and the due date and amount of one
+    of its scheduled payments."""
+    schedule = set(_schedule(arrangement))
+    return [
+        promise
+        for promise in session.execute(
             select(db.PromiseToPay).where(
                 db.PromiseToPay.account_id == arrangement.account_id,
                 db.PromiseToPay.conversation_id == arrangement.conversation_id,
-                db.PromiseToPay.status == "open",
-                db.PromiseToPay.due_date == first.due,
-                db.PromiseToPay.amount_minor == first.amount.minor,
             )
         ).scalars()
-    )
+        if Payment(promise.due_date, promise.amount) in schedule
+    ]
 
 
 @dataclass(frozen=True)
@@ -285,16 +286,7 @@ def _promise_next_instalments(session: Session, account_id: str) -> None:
         select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
     ).scalars():
         schedule = [p for p in _schedule(arrangement) if p.amount.minor > 0]
-        promises = [
-            promise
-            for promise in session.execute(
-                select(db.PromiseToPay).where(
-                    db.PromiseToPay.account_id == account_id,
-                    db.PromiseToPay.conversation_id == arrangement.conversation_id,
-                )
-            ).scalars()
-            if Payment(promise.due_date, promise.amount) in schedule
-        ]
+        promises = _instalment_promises(session, arrangement)
         if any(p.status == "open" for p in promises):
             continue  # an instalment is already promised
         kept = {p.due_date for p in promises if p.status == "kept"}

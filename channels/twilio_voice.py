@@ -122,9 +122,9 @@ class TwilioVoiceInput(InputChannel):
         return gather + f'<Redirect method="POST">{escape(self._action(turn, silence + 1))}</Redirect>'
 
     @staticmethod
-    async def _requested_slot(agent: Any, sender: str) -> str | None:
-        """The slot the active form is asking for in ``sender``'s conversation, :data:`RATING`
-        when the bot's last action asked the CSAT question and it is unanswered, else None."""
+    async def _answering(agent: Any, sender: str) -> str | None:
+        """What keypad digits answer in ``sender``'s conversation: the slot the active form asks
+        for, :data:`RATING` when the bot's last action asked the unanswered CSAT question, else None."""
         if agent is None or agent.tracker_store is None:
             return None
         try:
@@ -196,7 +196,7 @@ class TwilioVoiceInput(InputChannel):
             metadata: dict[str, Any] = {"channel": "voice", "call_sid": call_sid, "speech_confidence": confidence}
             collector = CollectingOutputChannel()
             if digits:
-                text = digits_as_answer(digits, await self._requested_slot(agent, sender))
+                text = digits_as_answer(digits, await self._answering(agent, sender))
             elif speech:
                 text = speech
             else:
