@@ -1,4 +1,9 @@
-"""Speed-ups for Rasa 3.6 that keep its behaviour, applied when the channels are imported.
+"""Every reach into Rasa's internals, in one place: private names, attributes Rasa sets on its
+own objects, and the text of its log messages. :func:`apply` installs what needs installing once
+per process and refuses any Rasa but :data:`PINNED_RASA`, the version each reach was read from;
+``tests/unit/test_rasa_internals.py`` fails when Rasa's behaviour under one of them changes.
+
+Speed-ups that keep Rasa's behaviour (measured in ``make bench``):
 
 - ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` on every action server
   answer, which first checks the (constant) response schema against the JSON Schema meta-schema:
@@ -13,37 +18,64 @@
   calls a turn) runs even when a rule, memoization or one of our policies already predicts an
   action with confidence 1.0, which TED (lowest priority) can never beat in Rasa's ensemble
   (``DefaultPolicyPredictionEnsemble._pick_best_policy``: highest confidence, then priority). Here
-  the TED node of the prediction graph also receives the other policies' predictions and returns
-  an empty prediction when one of them already wins for certain. It still runs whenever its
-  prediction could count, and never when TED can make end-to-end (text) predictions, which
-  outrank the others in the ensemble.
+  the TED node of the prediction graph (``DaskGraphRunner._graph_schema``,
+  ``_instantiated_nodes``, a node's ``_inputs`` and ``_fn``) also receives the other policies'
+  predictions and returns an empty prediction when one of them already wins for certain. It still
+  runs whenever its prediction could count, and never when TED can make end-to-end (text)
+  predictions, which outrank the others in the ensemble.
 - ``SpacyEntityExtractor`` parses every message a second time with the whole spaCy pipeline (the
-  first parse, of the lower-cased text, is for tokens). In ``en_core_web_sm`` the entity recogniser
-  has its own embedding layer, so the second parse runs only tokenizer + ``ner``; the first skips
-  ``ner``, whose entities nothing reads. Same tokens, lemmas and entities, about half the spaCy time.
+  first parse, ``SpacyNLP._doc_for_text`` of the lower-cased text, is for tokens). In
+  ``en_core_web_sm`` the entity recogniser has its own embedding layer, so the second parse runs
+  only tokenizer + ``ner``; the first skips ``ner``, whose entities nothing reads. Same tokens,
+  lemmas and entities, about half the spaCy time.
 - ``DaskGraphRunner.run`` hands every graph run (one for NLU and 2-3 predictions a turn) to dask's
   synchronous scheduler, whose bookkeeping took about a tenth of the server's CPU in a profile of
   ``make bench``. Here the nodes are called directly in dependency order, which is what that
   scheduler does: the same nodes, inputs, results and exceptions.
+
+What Rasa does not offer in public, used by the channels and the tracker store:
+
+- Failed custom actions (:func:`watching_action_failures`): ``MessageProcessor._run_action`` logs
+  "Encountered an exception while running action '<name>'" on the ``rasa.core.processor`` logger
+  and carries on without the action's events, which would leave the debtor with silence or half
+  an answer. The log text is the only sign of it; the channel guard sends a holding reply.
+- A session started on demand (:func:`run_session_start`): a phone call is a new communication
+  whose first words must be the mini-Miranda, but Rasa starts a session only when the last one
+  expired; ``MessageProcessor._get_action`` and ``_run_action`` run ``action_session_start`` with
+  the call's output channel, as Rasa itself does for an expired session.
+- No silent context loss: ``FailSafeTrackerStore`` (which Rasa wraps every tracker store in) falls
+  back to an in-memory store on a Redis error, so the debtor gets an answer that has forgotten the
+  conversation (RasaHQ/rasa#3243). :func:`apply` makes its two error hooks raise
+  :class:`StoreUnavailable` instead, for every instance; :func:`primary_tracker_store` reads the
+  wrapped store from its ``_tracker_store`` attribute.
+- ``RedisTrackerStore._merge_trackers`` (:func:`merge_trackers`), Rasa's merge of a stored
+  tracker with the one being saved, for the shapes ``stores.redis_store`` does not merge itself.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import rasa
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import OutputChannel
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.core.processor import MessageProcessor
+from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, TrackerStore
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.extractors.spacy_entity_extractor import SpacyEntityExtractor
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -53,6 +85,25 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 logger = logging.getLogger(__name__)
+PINNED_RASA = "3.6.21"  # the version every reach below was read from and is tested against
+
+
+class UnsupportedRasaVersion(RuntimeError):
+    """Rasa is not :data:`PINNED_RASA`: the internals used here may have changed."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The tracker store (Redis) cannot be reached; the message must not be processed."""
+
+
+def check_version(version: str = rasa.__version__) -> None:
+    """Raise :class:`UnsupportedRasaVersion` unless ``version`` is :data:`PINNED_RASA`."""
+    if version != PINNED_RASA:
+        raise UnsupportedRasaVersion(
+            f"rasa {version} is installed, but this project reaches into the internals of rasa {PINNED_RASA} "
+            "(see rasa_internals.py) and refuses to run on another version: install requirements.lock"
+        )
+
 
 _validators: tuple[Any, dict[str, Any]] | None = None
 
@@ -265,11 +316,78 @@ def _extract_entities_process(self: SpacyEntityExtractor, messages: list[Message
     return messages
 
 
+_ACTION_FAILED = "Encountered an exception while running action '"
+_turn_failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("turn_failures", default=None)
+
+
+class _ActionFailureWatch(logging.Filter):
+    """Notes, for the turn being handled, the action named in Rasa's "action failed" log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failures = _turn_failures.get()
+        message = str(record.msg)
+        if failures is not None and message.startswith(_ACTION_FAILED):
+            failures.append(message[len(_ACTION_FAILED) :].split("'", 1)[0])
+        return True
+
+
+_failure_watch = _ActionFailureWatch()
+
+
+@contextmanager
+def watching_action_failures() -> Iterator[list[str]]:
+    """Within the block, the names of the actions whose run failed in this task (action server
+    down, timeout, 5xx) are appended to the yielded list, read from Rasa's log text."""
+    failures: list[str] = []
+    token = _turn_failures.set(failures)
+    try:
+        yield failures
+    finally:
+        _turn_failures.reset(token)
+
+
+async def run_session_start(processor: MessageProcessor, tracker: DialogueStateTracker, output: OutputChannel) -> None:
+    """Run ``action_session_start`` on ``tracker`` now, its messages to ``output``, as Rasa's
+    processor does when a session has expired (errors are Rasa's own: logged, events lost)."""
+    from rasa.core.policies.policy import PolicyPrediction
+
+    action = processor._get_action(ACTION_SESSION_START_NAME)
+    prediction = PolicyPrediction.for_action_name(processor.domain, ACTION_SESSION_START_NAME)
+    await processor._run_action(action, tracker, output, processor.nlg, prediction)
+
+
+def _raise_unavailable(self: FailSafeTrackerStore, error: Exception) -> None:
+    logger.error("tracker store error, refusing to continue without context: %s", error)
+    raise StoreUnavailable(str(error)) from error
+
+
+def primary_tracker_store(tracker_store: TrackerStore) -> TrackerStore:
+    """The store that ``FailSafeTrackerStore`` wraps (the one in ``endpoints.yml``), else the store."""
+    inner = getattr(tracker_store, "_tracker_store", None)
+    return inner if isinstance(inner, TrackerStore) else tracker_store
+
+
+def merge_trackers(
+    store: RedisTrackerStore, stored: DialogueStateTracker, tracker: DialogueStateTracker
+) -> DialogueStateTracker:
+    """Rasa's ``RedisTrackerStore`` merge of the ``stored`` tracker (earlier sessions) with
+    ``tracker`` (the latest session) before a save."""
+    return store._merge_trackers(stored, tracker)
+
+
 def apply() -> None:
-    """Install the patches (idempotent)."""
+    """Check the Rasa version and install the patches (idempotent)."""
+    check_version()
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(_cached_resolve_by_type)  # type: ignore[method-assign,assignment]
     DaskGraphRunner.__init__ = _runner_init_deferring_ted  # type: ignore[method-assign]
     DaskGraphRunner.run = _run_in_dependency_order  # type: ignore[method-assign]
     SpacyNLP._doc_for_text = _doc_for_text  # type: ignore[method-assign]
     SpacyEntityExtractor.process = _extract_entities_process  # type: ignore[method-assign]
+    # Rasa calls these hooks inside its ``except`` blocks: raising turns a reply that lost the
+    # conversation's context into an error the channel answers with "try again"
+    FailSafeTrackerStore.on_tracker_store_error = _raise_unavailable  # type: ignore[method-assign]
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = _raise_unavailable  # type: ignore[method-assign]
+    processor_logger = logging.getLogger("rasa.core.processor")
+    if _failure_watch not in processor_logger.filters:
+        processor_logger.addFilter(_failure_watch)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import hmac
 import json
 import logging
@@ -16,19 +15,17 @@ from typing import Any
 import redis
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.lock_store import LockError
-from rasa.core.policies.policy import PolicyPrediction
-from rasa.shared.core.constants import ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
+from rasa.shared.core.constants import SESSION_START_METADATA_SLOT
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+import rasa_internals
 from bot import logmask
 from bot.handoff import HandoffQueue
-from channels import rasa_patches
 from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput, jurisdiction_of
 from stores.redis_store import (
     StoreUnavailable,
-    make_failures_loud,
     redis_client,
     remember_saved_trackers,
     store_healthy,
@@ -36,7 +33,7 @@ from stores.redis_store import (
 
 logger = logging.getLogger(__name__)
 logmask.install()  # every channel imports this module: the Rasa server's logs are masked
-rasa_patches.apply()
+rasa_internals.apply()  # every Rasa server process imports this module
 
 MAX_TEXT_CHARS = 2000  # longer messages are cut; a debtor never needs more in one turn
 TRY_AGAIN = (
@@ -100,24 +97,6 @@ def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
         text = text[:MAX_TEXT_CHARS]
     return text, notes
 
-
-# Rasa's processor logs a failing custom action (action server down, timeout, 5xx) and carries on
-# without its events, which leaves the debtor with silence or a half answer; this notes the failure
-# for the turn being handled so the guard can send a holding reply.
-_ACTION_FAILED = "Encountered an exception while running action '"
-_turn_failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("turn_failures", default=None)
-
-
-class _ActionFailureWatch(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        failures = _turn_failures.get()
-        message = str(record.msg)
-        if failures is not None and message.startswith(_ACTION_FAILED):
-            failures.append(message[len(_ACTION_FAILED) :].split("'", 1)[0])
-        return True
-
-
-logging.getLogger("rasa.core.processor").addFilter(_ActionFailureWatch())
 
 UNCONFIRMED_TURN_TTL_S = 600.0  # the debtor was told to try again "in a few minutes"
 
@@ -198,21 +177,19 @@ async def handle_guarded(
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         logger.error("message from %s refused: no model loaded", message.sender_id)
         return False
-    make_failures_loud(agent.tracker_store)
     account_id, jurisdiction = jurisdiction_of(message.sender_id)
     message.output_channel = LintedOutput(output, message.input_channel or "rest", account_id, jurisdiction)
     if not store_healthy(agent.tracker_store):
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         return False
-    failures: list[str] = []
-    token = _turn_failures.set(failures)
     red = redis_client(agent.tracker_store)
     saved: dict[str, Any] = {}  # the turn's saved trackers, once the ``with`` below has begun
+    failures: list[str] = []  # custom actions that failed in this turn
     try:
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True
-        with remember_saved_trackers() as saved:
+        with remember_saved_trackers() as saved, rasa_internals.watching_action_failures() as failures:
             replayed = await _replayed_unconfirmed_turn(agent, message, output)
             if replayed is not None:
                 saved[message.sender_id] = replayed
@@ -231,8 +208,6 @@ async def handle_guarded(
         logger.exception("message from %s failed", message.sender_id)
         await output.send_text_message(message.sender_id, SOMETHING_WENT_WRONG)
         return False
-    finally:
-        _turn_failures.reset(token)
     if red is not None:
         try:
             await after_turn(agent, red, message, message.output_channel, saved.get(message.sender_id))
@@ -272,9 +247,7 @@ async def start_new_session(
             tracker = await processor.get_tracker(sender_id)
             known = len(tracker.events)
             tracker.update(SlotSet(SESSION_START_METADATA_SLOT, metadata), processor.domain)
-            action = processor._get_action(ACTION_SESSION_START_NAME)
-            prediction = PolicyPrediction.for_action_name(processor.domain, ACTION_SESSION_START_NAME)
-            await processor._run_action(action, tracker, linted, processor.nlg, prediction)
+            await rasa_internals.run_session_start(processor, tracker, linted)
             if not any(isinstance(e, SessionStarted) for e in list(tracker.events)[known:]):
                 logger.error("new session for %s not started: action_session_start failed", sender_id)
                 return False

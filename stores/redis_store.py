@@ -2,8 +2,8 @@
 
 Rasa's stock behaviour wraps every tracker store in ``FailSafeTrackerStore``, which on a Redis
 error returns an empty tracker and saves to memory: the debtor gets a reply that has forgotten
-the conversation (RasaHQ/rasa#3243). This store pings at start-up; the channels in ``channels/``
-make run-time errors raise (see :func:`make_failures_loud`).
+the conversation (RasaHQ/rasa#3243). This store pings at start-up; ``rasa_internals.apply``
+makes run-time errors raise :class:`StoreUnavailable` instead.
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ from typing import Any
 
 import redis
 from rasa.core.lock_store import LockError
-from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, TrackerStore
+from rasa.core.tracker_store import RedisTrackerStore, TrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from rasa_internals import StoreUnavailable, merge_trackers, primary_tracker_store
 from stores.lock_store import FENCED_SET, current_fence
 
 logger = logging.getLogger(__name__)
 DEFAULT_SOCKET_TIMEOUT_S = 3.0  # a Redis command normally answers in well under a millisecond
 
 
-class StoreUnavailable(RuntimeError):
-    """The tracker store (Redis) cannot be reached; the message must not be processed."""
-
+__all__ = ["StoreUnavailable", "StrictRedisTrackerStore", "redis_client", "remember_saved_trackers", "store_healthy"]
 
 _saved_trackers: contextvars.ContextVar[dict[str, DialogueStateTracker] | None] = contextvars.ContextVar(
     "saved_trackers", default=None
@@ -120,7 +119,7 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         start = _stored_overlap(stored_events, events)
         if start is not None:
             return json.dumps({"events": stored_events[:start] + events, "name": tracker.sender_id})
-        merged = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        merged = merge_trackers(self, self.deserialise_tracker(tracker.sender_id, stored), tracker)
         return self.serialise_tracker(merged)
 
     def ping(self) -> bool:
@@ -163,24 +162,9 @@ def _stored_overlap(stored: list[dict[str, Any]], events: list[dict[str, Any]]) 
     return start
 
 
-def _raise_unavailable(error: Exception) -> None:
-    logger.error("tracker store error, refusing to continue without context: %s", error)
-    raise StoreUnavailable(str(error)) from error
-
-
-def make_failures_loud(tracker_store: TrackerStore) -> None:
-    """Make Rasa's ``FailSafeTrackerStore`` raise instead of silently falling back to memory.
-
-    ``FailSafeTrackerStore`` calls ``_on_tracker_store_error`` inside its ``except`` blocks; a
-    callback that raises turns a lost-context reply into an error the channel can answer.
-    """
-    if isinstance(tracker_store, FailSafeTrackerStore):
-        tracker_store._on_tracker_store_error = _raise_unavailable
-
-
 def store_healthy(tracker_store: TrackerStore) -> bool:
     """Whether the primary tracker store answers (Redis PING); True for stores without ``ping``."""
-    inner = getattr(tracker_store, "_tracker_store", tracker_store)
+    inner = primary_tracker_store(tracker_store)
     ping = getattr(inner, "ping", None)
     if ping is None:
         red = getattr(inner, "red", None)
@@ -195,5 +179,4 @@ def store_healthy(tracker_store: TrackerStore) -> bool:
 
 def redis_client(tracker_store: TrackerStore) -> redis.Redis | None:
     """The Redis connection behind the (fail-safe wrapped) tracker store, if it is a Redis one."""
-    inner = getattr(tracker_store, "_tracker_store", tracker_store)
-    return getattr(inner, "red", None)
+    return getattr(primary_tracker_store(tracker_store), "red", None)

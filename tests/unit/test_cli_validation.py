@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import cli, db
-from bot.arrangements import record_payment
 from bot.money import Money
+from bot.repayment.arrangements import record_payment
 
 
 def _balance(url: str, account_id: str = "A-1003") -> Money:

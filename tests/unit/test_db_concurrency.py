@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot import db
-from bot.outreach import run
+from bot.outreach.campaigns import run
 from bot.verification import sender_phone
 
 NOW = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)  # inside US contact windows

@@ -137,9 +137,9 @@ def test_a_bad_rules_file_names_the_field(bad: str, tmp_path: Any, monkeypatch: 
 def test_offers_in_the_summary_are_readable_lines() -> None:
     from datetime import date
 
-    from bot.arrangements import option_to_dict
     from bot.money import Money
-    from bot.plans import Payment, PlanOption
+    from bot.repayment.arrangements import option_to_dict
+    from bot.repayment.plans import Payment, PlanOption
 
     option = PlanOption(
         kind="instalments",

@@ -12,8 +12,10 @@ import yaml
 from sqlalchemy import select
 
 from bot import db
-from bot.affordability import disposable, income_needs_confirming, is_skip, parse_rules, read_statement
-from bot.arrangements import (
+from bot.money import Money
+from bot.outreach.portfolio import generate, load_into
+from bot.repayment.affordability import disposable, income_needs_confirming, is_skip, parse_rules, read_statement
+from bot.repayment.arrangements import (
     NextPayment,
     mark_broken,
     next_payment,
@@ -23,10 +25,8 @@ from bot.arrangements import (
     record_payment,
     upcoming_payments,
 )
-from bot.money import Money
-from bot.negotiation import Offer, choose_option, is_counter_offer, read_offer
-from bot.plans import PlanRequest, counter_instalments, counter_settlement, propose
-from bot.portfolio import generate, load_into
+from bot.repayment.negotiation import Offer, choose_option, is_counter_offer, read_offer
+from bot.repayment.plans import PlanRequest, counter_instalments, counter_settlement, propose
 from bot.settings import DataFileError
 
 TODAY = date(2026, 11, 30)

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from bot import db
-from bot.outreach import _cadence, decide, opening_texts, sms_bodies
-from bot.portfolio import generate, generate_cohort, history_for, load_into
-from bot.risk import early_warning, save_chart, train
-from bot.segments import AccountFacts, classify, segment_key
+from bot.outreach.campaigns import _cadence, decide, opening_texts, sms_bodies
+from bot.outreach.portfolio import generate, generate_cohort, history_for, load_into
+from bot.outreach.risk import early_warning, save_chart, train
+from bot.outreach.segments import AccountFacts, classify, segment_key
+from bot.outreach.strategies import DATA, load_strategies, strategies, strategy_for
 from bot.settings import DataFileError
-from bot.strategies import DATA, load_strategies, strategies, strategy_for
 
 NOW = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)
 

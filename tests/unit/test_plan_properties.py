@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.money import Money
-from bot.plans import PERIODS_PER_YEAR, PlanRequest, counter_instalments, policy_for, propose
+from bot.repayment.plans import PERIODS_PER_YEAR, PlanRequest, counter_instalments, policy_for, propose
 
 JURISDICTIONS = {"US-MA": "USD", "US-CA": "USD", "UK": "GBP", "CN": "CNY"}
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot import plans
+from bot.accounts import dpd_bucket
 from bot.money import Money
-from bot.plans import PlanRequest, dpd_bucket, parse_policy, policy_for, propose, split_evenly
+from bot.repayment import plans
+from bot.repayment.plans import PlanRequest, parse_policy, policy_for, propose, split_evenly
 from bot.settings import DataFileError
 
 TODAY = date(2026, 11, 29)  # a Sunday

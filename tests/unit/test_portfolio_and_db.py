@@ -4,7 +4,7 @@ from pathlib import Path
 
 from bot import db
 from bot.money import Money
-from bot.portfolio import count_accounts, generate, load_into
+from bot.outreach.portfolio import count_accounts, generate, load_into
 
 
 def test_portfolio_is_deterministic_and_spread() -> None:

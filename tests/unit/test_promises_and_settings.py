@@ -6,7 +6,7 @@ import pytest
 
 from bot import settings
 from bot.money import Money
-from bot.promises import check_promise
+from bot.repayment.promises import check_promise
 from bot.settings import DataFileError, PromiseRules
 
 RULES = PromiseRules(min_amount=Decimal("1.00"), max_days_ahead=30)

@@ -8,7 +8,7 @@ import pytest
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
-from channels import rasa_patches
+import rasa_internals as rasa_patches
 
 
 def test_cached_event_lookup_matches_rasas_own() -> None:

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from actions.plans import ActionOfferPlans, ActionRecordArrangement
 from bot import db
-from bot.arrangements import option_to_dict, record_arrangement
 from bot.money import Money
-from bot.plans import PlanRequest, propose
+from bot.repayment.arrangements import option_to_dict, record_arrangement
+from bot.repayment.plans import PlanRequest, propose
 
 TODAY = date(2026, 11, 30)
 
