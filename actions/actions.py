@@ -14,7 +14,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import db
-from bot.arrangements import upcoming_payments
 from bot.compliance import audit
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.compliance.preferences import as_detail, parse_contact_preference
@@ -24,7 +23,8 @@ from bot.compliance.validation import validation_period_end
 from bot.extraction import find_amounts, find_dates, parse_date_of_birth, today_in
 from bot.kpis import parse_rating
 from bot.money import Money, MoneyError
-from bot.promises import check_amount, check_due_date, latest_due_date
+from bot.repayment.arrangements import upcoming_payments
+from bot.repayment.promises import check_amount, check_due_date, latest_due_date
 from bot.settings import company_contacts, contact_for, helplines, promise_rules, verification_rules
 from bot.verification import (
     IdentityRecord,

@@ -14,9 +14,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.actions import _log
 from bot import db
-from bot.segments import classify, facts_for
+from bot.outreach.segments import classify, facts_for
+from bot.outreach.strategies import strategy_for
 from bot.settings import contact_for
-from bot.strategies import strategy_for
 from bot.verification import sender_phone
 
 REASONS = ("collection", "follow_up", "ptp_reminder")

@@ -1,6 +1,6 @@
 """Plan actions: the I&E form, options and counter-offers, selection, and the arrangement.
-The rules live in ``bot/plans.py`` (engine), ``bot/affordability.py`` (I&E),
-``bot/negotiation.py`` (choices and offers) and ``bot/arrangements.py`` (system of record)."""
+The rules live in ``bot/repayment/plans.py`` (engine), ``bot/repayment/affordability.py`` (I&E),
+``bot/repayment/negotiation.py`` (choices and offers) and ``bot/repayment/arrangements.py`` (system of record)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.actions import _channel, _load_account, _locale, _log, _verified
 from bot import db
-from bot.affordability import (
+from bot.extraction import today_in
+from bot.money import Money
+from bot.repayment.affordability import (
     SKIPPED,
     Statement,
     disposable,
@@ -28,11 +30,17 @@ from bot.affordability import (
     outgoings_total,
     read_statement,
 )
-from bot.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement
-from bot.extraction import today_in
-from bot.money import Money
-from bot.negotiation import choose_option, is_counter_offer, read_offer
-from bot.plans import Counter, PlanOption, PlanRequest, counter_instalments, counter_settlement, policy_for, propose
+from bot.repayment.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement
+from bot.repayment.negotiation import choose_option, is_counter_offer, read_offer
+from bot.repayment.plans import (
+    Counter,
+    PlanOption,
+    PlanRequest,
+    counter_instalments,
+    counter_settlement,
+    policy_for,
+    propose,
+)
 
 ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
 IE_SLOTS = ("monthly_income", "monthly_outgoings")

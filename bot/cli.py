@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from bot import db
 from bot.money import Money
-from bot.portfolio import count_accounts, generate, load_into
+from bot.outreach.portfolio import count_accounts, generate, load_into
 
 
 def iso_instant(value: str) -> datetime:
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {c.at:%Y-%m-%d %H:%M:%S}  {c.channel:<8} {c.event:<24} {c.detail or ''}")
         return 0
     if args.command == "payment":
-        from bot.arrangements import record_payment
         from bot.money import MoneyError
+        from bot.repayment.arrangements import record_payment
 
         with db.session_scope() as session:
             account = session.get(db.Account, args.account_id.upper())

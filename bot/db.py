@@ -189,6 +189,24 @@ class HandoffTicket(Base):
     summary = Column(Text, nullable=True)  # JSON: verification, hardship, offers, PTP, last messages
 
 
+class AuditEntry(Base):
+    """One compliance decision in the append-only, hash-chained audit log: who (``actor``) did or
+    asked what (``action``), the ``outcome`` and reason codes. Written only through
+    :func:`bot.compliance.audit.record`."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    actor = Column(String(64), nullable=False)  # bot, gate, collector:<name>, outreach
+    account_id = Column(String(16), nullable=True, index=True)
+    action = Column(String(64), nullable=False)  # e.g. outbound_sms, bot_reply, opt_out
+    outcome = Column(String(16), nullable=False)  # allow, deny, defer, blocked, recorded
+    reasons = Column(Text, nullable=False, default="[]")  # JSON list of reason codes
+    detail = Column(Text, nullable=True)
+    prev_hash = Column(String(64), nullable=False)
+    hash = Column(String(64), nullable=False)
+
+
 def database_url() -> str:
     """``DATABASE_URL`` or the default SQLite file under ``var/``."""
     url = os.environ.get("DATABASE_URL")
@@ -216,8 +234,6 @@ def get_engine(url: str | None = None) -> Engine:
                 cur.execute("PRAGMA busy_timeout=5000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-
-        import bot.compliance.audit  # noqa: F401  (registers the audit_log table)
 
         Base.metadata.create_all(engine)
         _add_missing_columns(engine)

@@ -251,7 +251,7 @@ def offer_line(raw: Any) -> str:
     """One line for a collector about an offer in the ``plan_options`` slot, e.g.
     "instalments (monthly): 3 payments, total $3,812.76, first due 2026-12-04"; anything that is
     not an offer dict is shown as text."""
-    from bot.arrangements import option_from_dict  # plans pull in the offer data only when needed
+    from bot.repayment.arrangements import option_from_dict  # plans pull in the offer data only when needed
 
     try:
         option = option_from_dict(raw)

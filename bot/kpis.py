@@ -4,7 +4,7 @@ dicts) and the system of record (promises to pay).
 A *conversation* is one Rasa session of one sender (split at ``action_session_start``) with at
 least one message from the debtor (an ``EXTERNAL_`` intent, such as the outreach trigger, is the
 bot's own doing: an outreach SMS nobody answered is not a conversation); its day is the UTC date of its first event, its channel the input channel
-of its first user message, its segment the DPD bucket of the linked account (``bot.plans.dpd_bucket``;
+of its first user message, its segment the DPD bucket of the linked account (``bot.accounts.dpd_bucket``;
 "unlinked" when no account was linked).
 
 Definitions (numerator / denominator):
@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from bot.accounts import dpd_bucket
 from bot.logmask import carries_personal_data
-from bot.plans import dpd_bucket
 
 FALLBACK_INTENT = "nlu_fallback"
 EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's convention for intents the system triggers, not the user

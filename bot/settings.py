@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"  # rule data files ops edit
+DOMAIN = ROOT / "bot" / "domain"  # the Rasa domain: responses, slots, intents
 
 
 class DataFileError(ValueError):

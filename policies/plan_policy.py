@@ -27,8 +27,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.affordability import read_statement
-from bot.negotiation import FREQUENCY_WORDS
+from bot.repayment.affordability import read_statement
+from bot.repayment.negotiation import FREQUENCY_WORDS
 from policies.fixed_policy import FixedPolicy
 
 _BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#)?\s*[123]\s*[.!)]?\s*$", re.I)

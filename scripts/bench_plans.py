@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.money import Money
-from bot.plans import PlanRequest, counter_instalments, propose
+from bot.repayment.plans import PlanRequest, counter_instalments, propose
 
 CURRENCY = {"US-MA": "USD", "US-CA": "USD", "US-NY": "USD", "UK": "GBP", "CN": "CNY"}
 
@@ -42,7 +42,7 @@ def requests(count: int, seed: int = 7) -> list[PlanRequest]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Time :func:`bot.plans.propose` over ``--count`` requests; print the figures as JSON."""
+    """Time :func:`bot.repayment.plans.propose` over ``--count`` requests; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=10_000)
     args = parser.parse_args(argv)

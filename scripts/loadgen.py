@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from bot.money import Money
-from bot.portfolio import PortfolioAccount
+from bot.outreach.portfolio import PortfolioAccount
 
 FIRST, LAST = 5300, 5399
 
@@ -45,7 +45,7 @@ def load_accounts() -> list[PortfolioAccount]:
 def ensure_accounts(database_url: str) -> list[PortfolioAccount]:
     """Insert A-5300..A-5399 into the system of record when missing; returns them."""
     from bot import db
-    from bot.portfolio import load_into
+    from bot.outreach.portfolio import load_into
 
     accounts = load_accounts()
     with db.session_scope(database_url) as session:

@@ -26,9 +26,9 @@ from sqlalchemy import select
 
 from bot import db
 from bot.cli import iso_instant
-from bot.outreach import RasaOpener, RunResult, TwilioSender, run
+from bot.outreach.campaigns import RasaOpener, RunResult, TwilioSender, run
+from bot.outreach.strategies import strategies
 from bot.settings import DataFileError
-from bot.strategies import strategies
 from scripts.services import base_env
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bot import db
-from bot.risk import FEATURES, early_warning, save_chart, train
+from bot.outreach.risk import FEATURES, early_warning, save_chart, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -151,7 +151,7 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
 def portfolio_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite system of record with the demo portfolio, set as DATABASE_URL; its URL."""
     from bot import db
-    from bot.portfolio import generate, load_into
+    from bot.outreach.portfolio import generate, load_into
 
     url = f"sqlite:///{tmp_path / 'collections.db'}"
     monkeypatch.setenv("DATABASE_URL", url)

@@ -8,26 +8,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import Base, utcnow
+from bot.db import AuditEntry, utcnow
 
-
-class AuditEntry(Base):
-    """One decision: who (``actor``) did or asked what (``action``), the ``outcome`` and reason codes."""
-
-    __tablename__ = "audit_log"
-    id = Column(Integer, primary_key=True)
-    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    actor = Column(String(64), nullable=False)  # bot, gate, collector:<name>, outreach
-    account_id = Column(String(16), nullable=True, index=True)
-    action = Column(String(64), nullable=False)  # e.g. outbound_sms, bot_reply, opt_out
-    outcome = Column(String(16), nullable=False)  # allow, deny, defer, blocked, recorded
-    reasons = Column(Text, nullable=False, default="[]")  # JSON list of reason codes
-    detail = Column(Text, nullable=True)
-    prev_hash = Column(String(64), nullable=False)
-    hash = Column(String(64), nullable=False)
+__all__ = ["AuditEntry", "record", "verify_chain"]
 
 
 def _digest(

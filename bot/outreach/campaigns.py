@@ -1,7 +1,7 @@
 """Outreach: which accounts to contact now, on which channel, with what opening, and why the
 rest wait.
 
-For each account: its segment and strategy (``bot/segments.py``, ``data/strategies/``); a PTP
+For each account: its segment and strategy (``bot/outreach/segments.py``, ``data/strategies/``); a PTP
 reminder when an open promise falls due within the strategy's ``reminder_days`` (debtor's local
 date), else a collection contact unless a promise is pending; a collector instead of the bot
 for a first contact when the strategy says so; the strategy's cadence (days between attempts,
@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -39,11 +38,12 @@ from sqlalchemy.orm import Session
 from bot import db
 from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
-from bot.segments import classify, facts_for, segment_key
+from bot.outreach.segments import classify, facts_for, segment_key
+from bot.outreach.strategies import Strategy, strategy_for
+from bot.settings import DOMAIN as DOMAIN_DIR
 from bot.sms import split_for_sms
-from bot.strategies import Strategy, strategy_for
 
-DOMAIN = Path(__file__).resolve().parent / "domain"
+DOMAIN = DOMAIN_DIR
 CONTACT_EVENTS = ("sms_sent", "call_attempt")  # what counts as an outreach attempt for cadence
 
 

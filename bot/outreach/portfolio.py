@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.money import Money
+from bot.settings import DATA as DATA_DIR
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "portfolio"
+DATA = DATA_DIR / "portfolio"
 
 
 @dataclass(frozen=True)

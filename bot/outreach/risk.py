@@ -2,7 +2,7 @@
 
 A logistic regression (scikit-learn; features standardised, so each coefficient is the change
 in log-odds of rolling per standard deviation of the feature) trained on the synthetic cohort of
-:func:`bot.portfolio.generate_cohort`: will the account move to the next DPD bucket within 30
+:func:`bot.outreach.portfolio.generate_cohort`: will the account move to the next DPD bucket within 30
 days? AUC is measured on a stratified held-out quarter. The early-warning list scores the live
 portfolio from the system of record.
 """
@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
-from bot.plans import dpd_bucket
-from bot.portfolio import balance_position, generate_cohort
+from bot.accounts import dpd_bucket
+from bot.outreach.portfolio import balance_position, generate_cohort
 
 FEATURES = (
     "days_past_due",

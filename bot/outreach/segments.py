@@ -1,9 +1,9 @@
 """Segmentation of accounts (``data/segments.yml``): DPD bucket, balance band, payment history,
 broken promises and hardship flags, read from the system of record.
 
-A segment is a mapping of the dimensions in :data:`bot.strategies.DIMENSIONS` to a value, e.g.
+A segment is a mapping of the dimensions in :data:`bot.outreach.strategies.DIMENSIONS` to a value, e.g.
 ``{"dpd_bucket": "31-60", "balance_band": "medium", "history": "poor", "broken_promises": "some",
-"hardship": "none"}``; :func:`bot.strategies.strategy_for` picks its strategy.
+"hardship": "none"}``; :func:`bot.outreach.strategies.strategy_for` picks its strategy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
-from bot.plans import dpd_bucket
+from bot.accounts import dpd_bucket
 from bot.settings import DataFileError, _load
 
 HARDSHIP_EVENTS = ("hardship_disclosed", "handoff_crisis", "breathing_space")

@@ -17,17 +17,18 @@ from typing import Any
 
 import yaml
 
-from bot.plans import _raw as _offer_raw
-from bot.plans import parse_policy
+from bot.accounts import DPD_BUCKETS
+from bot.repayment.plans import load_policy
+from bot.settings import DATA as DATA_DIR
 from bot.settings import DataFileError
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "strategies"
+DATA = DATA_DIR / "strategies"
 TONES = ("soft", "neutral", "firm")
 OUTREACH_CHANNELS = ("sms", "voice")
 FIRST_CONTACT = ("bot", "collector")
-# segment dimensions a strategy may match on, and their allowed values (bot/segments.py)
+# segment dimensions a strategy may match on, and their allowed values (bot/outreach/segments.py)
 DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "dpd_bucket": ("1-30", "31-60", "61-90", "90+"),
+    "dpd_bucket": DPD_BUCKETS,
     "balance_band": ("low", "medium", "high"),
     "history": ("good", "mixed", "poor"),
     "broken_promises": ("none", "some"),
@@ -94,7 +95,7 @@ def parse_strategy(raw: Any, where: str) -> Strategy:
         raise DataFileError(f"{where}: field 'tone' must be one of {', '.join(TONES)}")
     offer = str(_need(raw, "offer_policy", where))
     try:
-        parse_policy(_offer_raw(offer), f"data/offers/{offer}.yml")
+        load_policy(offer)
     except DataFileError as exc:
         raise DataFileError(f"{where}: field 'offer_policy': {exc}") from exc
     channels = _need(raw, "channels", where)

@@ -22,9 +22,10 @@ import yaml
 
 from bot.extraction import AmountSpan, find_amounts
 from bot.money import Money, MoneyError
+from bot.settings import DATA as DATA_DIR
 from bot.settings import DataFileError
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "income_expenditure.yml"
+DATA = DATA_DIR / "income_expenditure.yml"
 INCOME = "income"
 OFFER = "offer"
 SKIPPED = "skipped"

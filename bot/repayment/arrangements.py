@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import db
 from bot.money import Money
-from bot.plans import Payment, PlanOption
+from bot.repayment.plans import Payment, PlanOption
 
 
 def option_to_dict(option: PlanOption) -> dict[str, Any]:

@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.affordability import read_statement
 from bot.extraction import find_amounts, normalise_numbers
 from bot.money import Money
-from bot.plans import PlanOption
+from bot.repayment.affordability import read_statement
+from bot.repayment.plans import PlanOption
 
 ORDINALS = {
     "1": 0, "one": 0, "first": 0, "1st": 0, "a": 0,

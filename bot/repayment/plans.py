@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
+from bot.accounts import DPD_BUCKETS, dpd_bucket
 from bot.money import Money
+from bot.settings import DATA as DATA_DIR
 from bot.settings import DataFileError
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "offers"
+DATA = DATA_DIR / "offers"
 PERIODS_PER_YEAR = {"monthly": 12, "fortnightly": 26, "weekly": 52}
 SCRA_RATE_CAP = Decimal("0.06")
 
@@ -68,6 +69,7 @@ def _int(raw: dict[str, Any], key: str, where: str) -> int:
 
 
 def _raw(name: str) -> dict[str, Any]:
+    """The mapping of ``data/offers/<name>.yml`` with what it ``extends`` merged under it."""
     path = DATA / f"{name}.yml"
     if not path.exists():
         raise DataFileError(f"no offer policy file data/offers/{name}.yml")
@@ -82,9 +84,7 @@ def parse_policy(raw: dict[str, Any], where: str) -> OfferPolicy:
     if not frequencies or any(f not in PERIODS_PER_YEAR for f in frequencies):
         raise DataFileError(f"{where}: field 'frequencies' must list some of {', '.join(PERIODS_PER_YEAR)}")
     settlement_raw = raw.get("settlement") or {}
-    settlement = {
-        bucket: _dec(settlement_raw, bucket, f"{where}: settlement") for bucket in ("1-30", "31-60", "61-90", "90+")
-    }
+    settlement = {bucket: _dec(settlement_raw, bucket, f"{where}: settlement") for bucket in DPD_BUCKETS}
     if any(v >= 1 for v in settlement.values()):
         raise DataFileError(f"{where}: field 'settlement' discounts must be fractions below 1")
     forbearance = raw.get("forbearance") or {}
@@ -106,17 +106,14 @@ def parse_policy(raw: dict[str, Any], where: str) -> OfferPolicy:
 
 
 @cache
-def policy_for(jurisdiction: str) -> OfferPolicy:
-    """The offer policy for a jurisdiction: ``uk.yml`` for the UK, else ``default.yml``."""
-    name = "uk" if jurisdiction.split("-")[0] == "UK" else "default"
+def load_policy(name: str) -> OfferPolicy:
+    """The offer policy ``data/offers/<name>.yml``. Raises DataFileError naming the file and field."""
     return parse_policy(_raw(name), f"data/offers/{name}.yml")
 
 
-def dpd_bucket(days_past_due: int) -> str:
-    """The DPD bucket: "1-30", "31-60", "61-90" or "90+"."""
-    return (
-        "1-30" if days_past_due <= 30 else "31-60" if days_past_due <= 60 else "61-90" if days_past_due <= 90 else "90+"
-    )
+def policy_for(jurisdiction: str) -> OfferPolicy:
+    """The offer policy for a jurisdiction: ``uk.yml`` for the UK, else ``default.yml``."""
+    return load_policy("uk" if jurisdiction.split("-")[0] == "UK" else "default")
 
 
 class Payment(NamedTuple):

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import db
-from bot.arrangements import option_from_dict
 from bot.extraction import today_in
 from bot.money import Money
+from bot.repayment.arrangements import option_from_dict
 from tests.conftest import Bot
 from tests.conversation.helpers import joined, slot_values, tracker_events
 

@@ -1,0 +1,1 @@
+"""Repayment: the plan engine, I&E (affordability), negotiation, arrangements and promises to pay."""
