@@ -12,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.actions import _log
+from actions.common import log_event
 from bot import db
 from bot.outreach.segments import classify, facts_for
 from bot.outreach.strategies import strategy_for
@@ -54,12 +54,12 @@ class ActionOutreachOpen(Action):
                 tone = strategy_for(classify(facts_for(session, account, datetime.now(timezone.utc)))).tone
                 events += [
                     SlotSet("account_id", account.id),
-                    SlotSet("company_phone", contact_for(str(account.jurisdiction))["phone"]),
+                    SlotSet("company_phone", contact_for(str(account.jurisdiction)).phone),
                 ]
             else:
                 account = None
         if account is None:
-            _log(tracker, "outreach_open_unlinked", detail=f"{reference} {reason}")
+            log_event(tracker, "outreach_open_unlinked", detail=f"{reference} {reason}")
         dispatcher.utter_message(response="utter_mini_miranda")
         if reason == "ptp_reminder":
             dispatcher.utter_message(response="utter_outreach_ptp_reminder")

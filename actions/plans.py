@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.actions import _channel, _load_account, _locale, _log, _verified
+from actions.common import channel_of, is_verified, load_account, locale_for, log_event
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
@@ -41,67 +41,75 @@ from bot.repayment.plans import (
     policy_for,
     propose,
 )
+from bot.settings import contact_for
+from bot.texts import Texts, texts_for
 
 ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
 IE_SLOTS = ("monthly_income", "monthly_outgoings")
 
-FREQUENCY_TEXT = {
-    "US": {"monthly": "monthly", "fortnightly": "every-two-weeks", "weekly": "weekly"},
-    "UK": {"monthly": "monthly", "fortnightly": "fortnightly", "weekly": "weekly"},
-}
-
 
 def _day(value: date, account: db.Account) -> str:
-    return str(format_date(value, format="medium", locale=_locale(account)))
+    return str(format_date(value, format="medium", locale=locale_for(account)))
 
 
 def _money(value: Money, account: db.Account) -> str:
-    return value.format(_locale(account))
+    return value.format(locale_for(account))
 
 
-def _frequency(frequency: str | None, account: db.Account) -> str:
-    region = "UK" if str(account.jurisdiction).startswith("UK") else "US"
-    return FREQUENCY_TEXT[region].get(frequency or "", frequency or "")
+def texts(account: db.Account) -> Texts:
+    """The texts (``data/texts``) in the account's language, with its jurisdiction's wording."""
+    return texts_for(contact_for(str(account.jurisdiction)).language, str(account.jurisdiction))
 
 
 def describe(option: PlanOption, account: db.Account) -> str:
     """One line for an option: what, how much, when, in total, and any interest or discount."""
+    t = texts(account)
     first, last = option.schedule[0], option.schedule[-1]
     count = len(option.schedule)
+    due = _day(first.due, account)
     if option.kind == "settlement":
-        return (
-            f"settle for {_money(option.total, account)} by {_day(first.due, account)}, "
-            f"saving {_money(option.discount, account)}"
+        return t.get(
+            "plan.option.settlement",
+            total=_money(option.total, account),
+            first_due=due,
+            discount=_money(option.discount, account),
         )
     if option.kind == "pay_in_full":
-        return f"pay the balance of {_money(option.total, account)} by {_day(first.due, account)}"
+        return t.get("plan.option.pay_in_full", total=_money(option.total, account), first_due=due)
     if option.kind == "deferral":
-        return f"no payment until {_day(first.due, account)}, then we agree a plan together"
-    freq = _frequency(option.frequency, account)
+        return t.get("plan.option.deferral", first_due=due)
+    freq = t.get(f"plan.frequency.{option.frequency}") if option.frequency else ""
+    amount = _money(first.amount, account)
     if option.kind == "reduced_payments":
-        return (
-            f"{count} {freq} payments of {_money(first.amount, account)} from {_day(first.due, account)}, "
-            "then we review your situation together (interest and charges frozen meanwhile)"
-        )
-    line = f"{count} {freq} payments of {_money(first.amount, account)}"
+        return t.get("plan.option.reduced_payments", count=count, frequency=freq, amount=amount, first_due=due)
+    line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
     if abs(last.amount.minor - first.amount.minor) > 1:  # not for a cent of rounding
-        line += f" (last one {_money(last.amount, account)})"
-    line += f", {_day(first.due, account)} to {_day(last.due, account)}, {_money(option.total, account)} in all"
+        line += t.get("plan.option.last_payment", amount=_money(last.amount, account))
+    line += t.get(
+        "plan.option.span", first_due=due, last_due=_day(last.due, account), total=_money(option.total, account)
+    )
     if option.interest.minor:
-        line += f", including {_money(option.interest, account)} interest at {option.rate * 100:.2f}% a year"
+        rate = f"{option.rate * 100:.2f}"
+        line += t.get("plan.option.interest", interest=_money(option.interest, account), rate=rate)
     else:
-        line += ", no interest"
+        line += t.get("plan.option.no_interest")
     return line
 
 
 def schedule_lines(option: PlanOption, account: db.Account, shown: int = 6) -> str:
     """The payment dates and amounts, one per line; long schedules are shortened."""
-    lines = [f"- {_day(p.due, account)}: {_money(p.amount, account)}" for p in option.schedule if p.amount.minor]
+    t = texts(account)
+    lines = [
+        t.get("plan.schedule.payment", day=_day(p.due, account), amount=_money(p.amount, account))
+        for p in option.schedule
+        if p.amount.minor
+    ]
     if not lines:
-        return f"- nothing to pay until {_day(option.schedule[0].due, account)}"
+        return t.get("plan.schedule.nothing_until", day=_day(option.schedule[0].due, account))
     if len(lines) > shown:
         rest = len(lines) - shown + 1
-        lines = [*lines[: shown - 1], f"- … {rest} more, the last on {_day(option.schedule[-1].due, account)}"]
+        last = _day(option.schedule[-1].due, account)
+        lines = [*lines[: shown - 1], t.get("plan.schedule.more", rest=rest, day=last)]
     return "\n".join(lines)
 
 
@@ -160,7 +168,7 @@ class ValidateIeForm(FormValidationAction):
         if message_id and key in self._turns:
             self._turns.move_to_end(key)
             return self._turns[key]
-        account = _load_account(tracker)
+        account = load_account(tracker)
         text = tracker.latest_message.get("text") or ""
         statement = read_statement(text, str(account.currency), str(account.time_zone)) if account else None
         if message_id:
@@ -276,7 +284,7 @@ def _asked_again(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) 
     example (``utter_<slot>_unreadable``) or in the account's currency (``utter_ie_other_currency``),
     and the slot cleared; None otherwise."""
     reason = tracker.get_slot("ie_reask")
-    account = _load_account(tracker) if reason == "other_currency" else None
+    account = load_account(tracker) if reason == "other_currency" else None
     if reason == "other_currency" and account is not None:
         dispatcher.utter_message(response="utter_ie_other_currency", currency=str(account.currency))
     elif reason:
@@ -299,7 +307,7 @@ class ActionAskMonthlyIncome(Action):
         if again is not None:
             return again
         pending = tracker.get_slot("income_to_check")
-        account = _load_account(tracker) if isinstance(pending, dict) else None
+        account = load_account(tracker) if isinstance(pending, dict) else None
         if isinstance(pending, dict) and account is not None:
             amount = _money(Money.of(pending["amount"], pending["currency"]), account)
             dispatcher.utter_message(response="utter_check_monthly_income", amount=amount)
@@ -331,12 +339,12 @@ class ActionOfferPlans(Action):
         return "action_offer_plans"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        account = _load_account(tracker) if _verified(tracker) else None
+        account = load_account(tracker) if is_verified(tracker) else None
         if account is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
         if account.balance.minor <= 0:
-            _log(tracker, "plans_offered", detail="none: nothing owing")
+            log_event(tracker, "plans_offered", detail="none: nothing owing")
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         events: list[EventType] = []
@@ -344,13 +352,16 @@ class ActionOfferPlans(Action):
         preface = ""
         figures = _disposable(tracker)
         skipped = SKIPPED in (tracker.get_slot("monthly_income"), tracker.get_slot("monthly_outgoings"))
+        t = texts(account)
         if skipped and tracker.latest_action_name == "ie_form":
-            preface = "That's fine, we can do without it. "
+            preface = t.get("plan.preface.ie_skipped")
         elif figures and tracker.latest_action_name == "ie_form":
             income, spent, left = figures
-            preface = (
-                f"Thanks. That leaves about {_money(left, account)} a month after your outgoings "
-                f"({_money(income, account)} in, {_money(spent, account)} out), so I'll keep within that. "
+            preface = t.get(
+                "plan.preface.ie_figures",
+                left=_money(left, account),
+                income=_money(income, account),
+                spent=_money(spent, account),
             )
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
@@ -359,8 +370,7 @@ class ActionOfferPlans(Action):
             offer = read_offer(text, account.balance, str(account.time_zone), settling=intent == "ask_settlement")
         counter: Counter | None = None
         if offer is not None and offer.amount.currency != account.balance.currency:
-            currency = str(account.balance.currency)
-            preface += f"Your account is in {currency}, so an offer needs to be in {currency}. "
+            preface += t.get("plan.preface.other_currency", currency=str(account.balance.currency))
         elif offer is not None:
             if offer.kind == "settlement":
                 counter = counter_settlement(request, offer.amount)
@@ -379,7 +389,7 @@ class ActionOfferPlans(Action):
             elif counter.option is not None:
                 options = [counter.option]  # the answer to the debtor's own offer, within policy
         offered = [o for o in options if not o.needs_collector]
-        _log(tracker, "plans_offered", detail="; ".join(o.reason for o in offered)[:500] or "none")
+        log_event(tracker, "plans_offered", detail="; ".join(o.reason for o in offered)[:500] or "none")
         if not offered:
             dispatcher.utter_message(response="utter_plan_none", preface=preface)
             return [*events, SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
@@ -397,32 +407,13 @@ class ActionOfferPlans(Action):
         ]
 
     def _counter_preface(self, counter: Counter, offered: Money | None, account: db.Account) -> str:
-        said = _money(offered, account) if offered else ""
-        floor = _money(counter.floor, account) if counter.floor else ""
-        policy = policy_for(str(account.jurisdiction))
-        texts = {
-            "accepted": f"Yes, I can accept {said} a time. ",
-            "token_arrangement": f"Yes, I can accept {said} as a token payment for now. ",
-            "below_minimum": (
-                f"The smallest regular payment I can agree is {floor}. If that is too much, say 'speak to a "
-                "person' and a member of our team will look at your offer. "
-            ),
-            "above_disposable": (
-                f"{said} is more than your figures show you can spare, and I'd rather agree something you can keep up. "
-            ),
-            "beyond_term": (
-                f"At {said} the plan would run past the {policy.max_term_months} months I can agree on my own. "
-                f"The smallest payment I can agree is about {floor}; or say 'speak to a person' and a member of "
-                "our team will look at your offer. "
-            ),
-            "never_repays": f"{said} would not cover the interest, so the balance would never come down. ",
-            "settlement_accepted": f"Yes, I can accept {said} to settle the account. ",
-            "settlement_countered": (
-                f"I can't accept {said} to settle, but the lowest settlement I can agree is {floor}. "
-            ),
-            "settlement_unavailable": "A reduced settlement isn't available on this account. ",
-        }
-        return texts.get(counter.outcome, "")
+        """What the bot says to the debtor's own offer, before the option it can agree."""
+        return texts(account).get(
+            f"plan.counter.{counter.outcome}",
+            offered=_money(offered, account) if offered else "",
+            floor=_money(counter.floor, account) if counter.floor else "",
+            max_months=policy_for(str(account.jurisdiction)).max_term_months,
+        )
 
 
 def _options(tracker: Tracker) -> list[PlanOption]:
@@ -443,7 +434,7 @@ class ActionSelectPlan(Action):
         return "action_select_plan"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        account = _load_account(tracker) if _verified(tracker) else None
+        account = load_account(tracker) if is_verified(tracker) else None
         options = _options(tracker)
         if account is None or not options:
             return await ActionOfferPlans().run(dispatcher, tracker, domain)
@@ -473,7 +464,7 @@ class ActionRecordArrangement(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         raw = tracker.get_slot("selected_plan")
-        account = _load_account(tracker) if _verified(tracker) else None
+        account = load_account(tracker) if is_verified(tracker) else None
         if account is None or not isinstance(raw, dict):
             dispatcher.utter_message(response="utter_how_can_help")
             return [SlotSet("plan_stage", None)]
@@ -486,7 +477,7 @@ class ActionRecordArrangement(Action):
                 session,
                 account_id=str(account.id),
                 option=option,
-                channel=_channel(tracker),
+                channel=channel_of(tracker),
                 conversation_id=tracker.sender_id,
             )
             reference = row.id

@@ -95,23 +95,67 @@ def promise_rules() -> PromiseRules:
     return PromiseRules(min_amount, days)
 
 
+@dataclass(frozen=True)
+class Contact:
+    """What a debtor in one jurisdiction is told about us (``data/company.yml``): the ``phone``
+    number to call, the Babel ``locale`` of money and dates, the ``language`` of responses, and
+    the IANA ``time_zone`` assumed when the debtor's own is not known."""
+
+    jurisdiction: str
+    phone: str
+    locale: str
+    language: str
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class Company:
+    """``data/company.yml``: a :class:`Contact` per jurisdiction prefix, the ``default``
+    jurisdiction and the jurisdiction of each phone country (ISO 3166 region code)."""
+
+    contacts: dict[str, Contact]
+    default: str
+    phone_countries: dict[str, str]
+
+    def contact(self, jurisdiction: str | None) -> Contact:
+        """The contact for a jurisdiction code such as "US-MA" (by its prefix), else the default's."""
+        prefix = (jurisdiction or self.default).split("-")[0]
+        return self.contacts.get(prefix, self.contacts[self.default])
+
+
 @cache
-def company_contacts() -> dict[str, dict[str, str]]:
-    """Phone number and locale shown to debtors, by jurisdiction prefix plus ``default`` (data/company.yml)."""
+def company() -> Company:
+    """Parsed ``data/company.yml``. Raises DataFileError naming the field."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     file = "company.yml"
     raw = _load(file)
-    _field(raw, "default", file)
-    for key, value in raw.items():
-        for field in ("phone", "locale"):
-            if not isinstance(value, dict) or field not in value:
-                raise DataFileError(f"data/{file}: '{key}.{field}' is missing")
-    return {str(k): {"phone": str(v["phone"]), "locale": str(v["locale"])} for k, v in raw.items()}
+    table = _field(raw, "jurisdictions", file)
+    if not isinstance(table, dict) or not table:
+        raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
+    contacts: dict[str, Contact] = {}
+    for key, value in table.items():
+        for name in ("phone", "locale", "language", "time_zone"):
+            if not isinstance(value, dict) or not value.get(name):
+                raise DataFileError(f"data/{file}: 'jurisdictions.{key}.{name}' is missing")
+        try:
+            ZoneInfo(str(value["time_zone"]))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise DataFileError(f"data/{file}: 'jurisdictions.{key}.time_zone' is not an IANA time zone") from exc
+        contacts[str(key)] = Contact(
+            str(key), str(value["phone"]), str(value["locale"]), str(value["language"]), str(value["time_zone"])
+        )
+    default = str(_field(raw, "default", file))
+    countries = {str(k): str(v) for k, v in (_field(raw, "phone_countries", file) or {}).items()}
+    for where, code in [("default", default), *((f"phone_countries.{k}", v) for k, v in countries.items())]:
+        if code not in contacts:
+            raise DataFileError(f"data/{file}: '{where}' names {code!r}, which is not under 'jurisdictions'")
+    return Company(contacts, default, countries)
 
 
-def contact_for(jurisdiction: str) -> dict[str, str]:
-    """Phone and locale for a jurisdiction code such as "US-MA" (by its prefix)."""
-    contacts = company_contacts()
-    return contacts.get(jurisdiction.split("-")[0], contacts["default"])
+def contact_for(jurisdiction: str | None) -> Contact:
+    """The :class:`Contact` for a jurisdiction code such as "US-MA" (by its prefix)."""
+    return company().contact(jurisdiction)
 
 
 @cache

@@ -3,14 +3,9 @@ each message stays within a segment budget (GSM-7 153 / UCS-2 67 per concatenate
 
 from __future__ import annotations
 
-import logging
 import re
 
 from bot.compliance.lint import sms_segments
-
-# Every process that sends SMS imports this module. The twilio client logs each request's URL
-# and headers at INFO, a dozen lines per message; its warnings and errors still show.
-logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 def _fits(body: str, footer: str, max_segments: int) -> bool:

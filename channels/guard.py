@@ -18,12 +18,15 @@ from rasa.core.lock_store import LockError
 from rasa.shared.core.constants import SESSION_START_METADATA_SLOT
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import SQLAlchemyError
 
 import rasa_internals
 from bot import logmask
+from bot.context import SENDER_KEY, SenderContext, contact_channel, from_metadata, resolve_now
 from bot.handoff import HandoffQueue
+from bot.texts import texts_for
 from channels.handoff import after_turn, paused_turn
-from channels.linting import LintedOutput, jurisdiction_of
+from channels.linting import LintedOutput
 from stores.redis_store import (
     StoreUnavailable,
     redis_client,
@@ -36,18 +39,11 @@ logmask.install()  # every channel imports this module: the Rasa server's logs a
 rasa_internals.apply()  # every Rasa server process imports this module
 
 MAX_TEXT_CHARS = 2000  # longer messages are cut; a debtor never needs more in one turn
-TRY_AGAIN = (
-    "Sorry, we're having a technical problem and can't continue this conversation right now. "
-    "Nothing you've told us is lost. Please try again in a few minutes."
-)
-EMPTY_REPLY = "I didn't receive any text. Please type your message."
-SOMETHING_WENT_WRONG = (
-    "Sorry, something went wrong on our side with that message. Please try again, or say 'agent' to reach a person."
-)
-HOLDING_REPLY = (
-    "Sorry, part of our system isn't responding, so I can't finish that right now. "
-    "Nothing you've told us is lost. Please try again in a few minutes."
-)
+# the guard's replies in the default language (data/texts); a known sender gets their own language's
+TRY_AGAIN = texts_for().get("channel.try_again")
+EMPTY_REPLY = texts_for().get("channel.empty")
+SOMETHING_WENT_WRONG = texts_for().get("channel.failed")
+HOLDING_REPLY = texts_for().get("channel.holding")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SLASH_PAYLOAD = re.compile(r"[{\[@].*$", re.S)
 
@@ -159,10 +155,28 @@ async def _replayed_unconfirmed_turn(agent: Any, message: UserMessage, output: A
     return tracker
 
 
+def message_context(message: UserMessage) -> SenderContext:
+    """The sender context carried in ``message``'s metadata by :func:`handle_guarded`, else
+    resolved now from its sender id and input channel (one database read)."""
+    context = from_metadata(message.metadata)
+    if context is None:
+        context = resolve_now(message.sender_id, contact_channel(message.input_channel))
+    return context
+
+
 async def handle_guarded(
-    app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+    app: Any,
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    message: UserMessage,
+    context: SenderContext | None = None,
+    saved: dict[str, Any] | None = None,
 ) -> bool:
     """Pass ``message`` to Rasa unless the stores are down; on failure reply with :data:`TRY_AGAIN`.
+    ``saved``, when given, receives the trackers the turn saved (sender id → tracker).
+
+    The sender context (``bot.context``) is resolved here once, unless the channel already did
+    (``context``), and travels in the message's metadata to the policies, the actions and the
+    handoff; the send-time lint and the replies below are in the context's language.
 
     While a person owns the conversation (an open handoff ticket) the message is stored and shown
     in the console instead, and the bot says nothing; a turn that asks for a person opens a ticket
@@ -177,52 +191,67 @@ async def handle_guarded(
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         logger.error("message from %s refused: no model loaded", message.sender_id)
         return False
-    account_id, jurisdiction = jurisdiction_of(message.sender_id)
-    message.output_channel = LintedOutput(output, message.input_channel or "rest", account_id, jurisdiction)
-    if not store_healthy(agent.tracker_store):
-        logger.error("message from %s refused: tracker store unreachable", message.sender_id)
+    try:
+        context = context or message_context(message)
+    except Exception:
+        # without the opt-out ledger and the account nothing may be said: no guess
+        logger.exception("message from %s refused: its sender could not be looked up", message.sender_id)
         await output.send_text_message(message.sender_id, TRY_AGAIN)
         return False
+    message.metadata = {**(message.metadata or {}), SENDER_KEY: context.as_metadata()}
+    texts = texts_for(context.language, context.jurisdiction)
+    message.output_channel = LintedOutput(output, message.input_channel or "rest", context)
+    if not store_healthy(agent.tracker_store):
+        logger.error("message from %s refused: tracker store unreachable", message.sender_id)
+        await output.send_text_message(message.sender_id, texts.get("channel.try_again"))
+        return False
     red = redis_client(agent.tracker_store)
-    saved: dict[str, Any] = {}  # the turn's saved trackers, once the ``with`` below has begun
+    turn: dict[str, Any] = {}  # the turn's saved trackers, once the ``with`` below has begun
     failures: list[str] = []  # custom actions that failed in this turn
     try:
         if red is not None and await paused_turn(agent, red, message, message.output_channel):
             return True
-        with remember_saved_trackers() as saved, rasa_internals.watching_action_failures() as failures:
+        with remember_saved_trackers() as turn, rasa_internals.watching_action_failures() as failures:
             replayed = await _replayed_unconfirmed_turn(agent, message, output)
             if replayed is not None:
-                saved[message.sender_id] = replayed
+                turn[message.sender_id] = replayed
             else:
                 await on_new_message(message)
+        if saved is not None:
+            saved.update(turn)
     except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
         logger.error("message from %s not processed: %s", message.sender_id, exc)
         if hasattr(output, "messages"):
-            if message.sender_id in saved:  # the save was under way: Redis may have done it
-                _remember_unconfirmed_turn(message, output, saved[message.sender_id])
+            if message.sender_id in turn:  # the save was under way: Redis may have done it
+                _remember_unconfirmed_turn(message, output, turn[message.sender_id])
             # drop anything already collected: it may have been produced without context
             output.messages.clear()
-        await output.send_text_message(message.sender_id, TRY_AGAIN)
+        await output.send_text_message(message.sender_id, texts.get("channel.try_again"))
         return False
     except Exception:
         logger.exception("message from %s failed", message.sender_id)
-        await output.send_text_message(message.sender_id, SOMETHING_WENT_WRONG)
+        await output.send_text_message(message.sender_id, texts.get("channel.failed"))
         return False
     if red is not None:
         try:
-            await after_turn(agent, red, message, message.output_channel, saved.get(message.sender_id))
+            await after_turn(agent, red, message, message.output_channel, turn.get(message.sender_id))
         except Exception:
             # the bot's reply stands; the missing ticket is an error for operations to see
             logger.exception("handoff ticket for %s could not be opened", message.sender_id)
     if failures:
         logger.error("custom action(s) %s failed for %s: sent a holding reply", failures, message.sender_id)
-        await message.output_channel.send_text_message(message.sender_id, HOLDING_REPLY)
+        await message.output_channel.send_text_message(message.sender_id, texts.get("channel.holding"))
         return False
     return True
 
 
 async def start_new_session(
-    app: Any, sender_id: str, output: OutputChannel, input_channel: str, metadata: dict[str, Any]
+    app: Any,
+    sender_id: str,
+    output: OutputChannel,
+    input_channel: str,
+    metadata: dict[str, Any],
+    context: SenderContext | None = None,
 ) -> bool:
     """Start a new conversation session for ``sender_id`` now, whatever the state of the last one
     (Rasa only starts one when the last has expired): ``action_session_start`` runs, so the bot's
@@ -236,10 +265,11 @@ async def start_new_session(
     if agent is None or not agent.is_ready() or not store_healthy(agent.tracker_store):
         logger.error("new session for %s not started: model or tracker store unavailable", sender_id)
         return False
-    account_id, jurisdiction = jurisdiction_of(sender_id)
-    linted = LintedOutput(output, input_channel, account_id, jurisdiction)
     processor = agent.processor
     try:
+        context = context or resolve_now(sender_id, contact_channel(input_channel))
+        linted = LintedOutput(output, input_channel, context)
+        metadata = {**metadata, SENDER_KEY: context.as_metadata()}
         red = redis_client(agent.tracker_store)
         if red is not None and HandoffQueue(red).is_paused(sender_id):
             return True
@@ -252,7 +282,7 @@ async def start_new_session(
                 logger.error("new session for %s not started: action_session_start failed", sender_id)
                 return False
             await processor.save_tracker(tracker)
-    except (StoreUnavailable, redis.exceptions.RedisError, LockError) as exc:
+    except (StoreUnavailable, redis.exceptions.RedisError, LockError, SQLAlchemyError) as exc:
         logger.error("new session for %s not started: %s", sender_id, exc)
         return False
     return True

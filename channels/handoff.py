@@ -17,10 +17,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import db
 from bot.compliance.profiles import contact_channel
+from bot.context import SenderContext, from_metadata, resolve_now
 from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
-from bot.settings import contact_for, helplines
-from bot.verification import sender_phone
-from policies.safety_policy import crisis_rule
+from bot.safety import crisis_rule, helpline_for, record_crisis
 
 logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
@@ -31,15 +30,17 @@ def channel_of(message: UserMessage) -> str:
     return contact_channel(message.input_channel)
 
 
-def _account(account_id: str | None, sender_id: str) -> tuple[str | None, str | None, str]:
-    """(account id, time zone, locale) from the slot, else from the sender's phone number."""
-    with db.session_scope() as session:
-        account = session.get(db.Account, account_id) if account_id else None
-        if account is None and (phone := sender_phone(sender_id)):
-            account = db.find_account(session, phone_e164=phone)
-        if account is None:
-            return account_id, None, contact_for("US")["locale"]
-        return str(account.id), str(account.time_zone), contact_for(str(account.jurisdiction))["locale"]
+def linked_context(message: UserMessage, account_id: str | None) -> SenderContext:
+    """The message's sender context (its metadata, else resolved now) placed by the account the
+    conversation is linked to (slot ``account_id``), when that is not the sender's own."""
+    context = from_metadata(message.metadata) or resolve_now(message.sender_id, channel_of(message))
+    if account_id and account_id != context.account_id:
+        with db.session_scope() as session:
+            account = session.get(db.Account, account_id)
+            if account is not None:
+                session.expunge(account)
+        context = context.for_account(account)
+    return context
 
 
 def _open_promises(account_id: str | None) -> list[str]:
@@ -74,7 +75,8 @@ async def after_turn(
         return
     queue = HandoffQueue(red)
     slots = tracker.current_slot_values()
-    account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
+    context = linked_context(message, slots.get("account_id"))
+    account_id = context.account_id
     summary = build_summary(events, slots, _open_promises(account_id))
     ticket, created = queue.open(
         conversation_id=message.sender_id,
@@ -94,7 +96,7 @@ async def after_turn(
             template = rules.notice
         else:
             template = rules.notice_no_push if account_id else rules.notice_no_contact
-        notice = template.format(eta=reply_eta(db.utcnow(), time_zone, locale))
+        notice = template.format(eta=reply_eta(db.utcnow(), context.time_zone, context.locale))
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)
         logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
@@ -116,22 +118,27 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
     queue.add_message(message.sender_id, "debtor", message.text or "")
     ticket = queue.get(ticket_id) if ticket_id is not None else None
     slots = tracker.current_slot_values()
-    account_id, time_zone, locale = _account(slots.get("account_id"), message.sender_id)
+    context = linked_context(message, slots.get("account_id"))
+    account_id, time_zone, locale = context.account_id, context.time_zone, context.locale
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     crisis = ticket is not None and crisis_rule().matches(parse)  # SafetyPolicy's rule, from config.yml
-    rows = [("message_during_handoff", (message.text or "")[:500])]
-    if crisis:  # the contact gate holds collection contact after crisis language (data/compliance)
-        rows.append(("handoff_crisis", "priority=1 crisis language while waiting for a person"))
-    with db.session_scope() as session:  # one transaction for the message and any crisis row
-        for event, detail in rows:
-            db.log_contact(
+    with db.session_scope() as session:  # one transaction for the message and any crisis rows
+        db.log_contact(
+            session,
+            account_id=account_id,
+            channel=channel_of(message),
+            direction="inbound",
+            event="message_during_handoff",
+            conversation_id=message.sender_id,
+            detail=(message.text or "")[:500],
+        )
+        if crisis:  # the contact gate holds collection contact after crisis language (data/compliance)
+            record_crisis(
                 session,
                 account_id=account_id,
                 channel=channel_of(message),
-                direction="inbound",
-                event=event,
                 conversation_id=message.sender_id,
-                detail=detail,
+                detail="priority=1 crisis language while waiting for a person",
             )
     if ticket is not None and crisis:
         queue.open(
@@ -142,13 +149,13 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             summary=ticket.summary,
         )
         if ticket.status == "queued":
-            text = _helpline(account_id)
+            text = helpline_for(context.jurisdiction).text
             await output.send_text_message(message.sender_id, text)
             queue.add_message(message.sender_id, "bot", text)
         return True
     if ticket is not None and ticket.status == "queued" and ticket.reason == "crisis":
         reply = handoff_rules().crisis_holding_reply.format(
-            helpline=_helpline(account_id), eta=reply_eta(db.utcnow(), time_zone, locale)
+            helpline=helpline_for(context.jurisdiction).text, eta=reply_eta(db.utcnow(), time_zone, locale)
         )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
@@ -158,16 +165,3 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
     return True
-
-
-def _helpline(account_id: str | None) -> str:
-    """The crisis helpline for the account's jurisdiction, then the emergency line (data/helplines.yml)."""
-    lines = helplines()
-    region = _jurisdiction(account_id) if account_id else "US"
-    return f"{lines.get(region.split('-')[0], lines['default'])} {lines['emergency']}"
-
-
-def _jurisdiction(account_id: str) -> str:
-    with db.session_scope() as session:
-        account = session.get(db.Account, account_id)
-        return str(account.jurisdiction) if account is not None else "US"

@@ -7,7 +7,6 @@ block is written to the audit log. Wraps any Rasa output channel.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
@@ -16,46 +15,24 @@ from bot import db
 from bot.compliance import audit
 from bot.compliance.profiles import all_profiles
 from bot.compliance.service import lint_outgoing
-from bot.verification import sender_phone
+from bot.context import SenderContext
+from bot.texts import texts_for
 
 logger = logging.getLogger(__name__)
 all_profiles()  # the Rasa server refuses to start on a bad compliance profile
-BLOCKED_REPLACEMENT = "Sorry, I can't send that reply. A member of our team will follow up with you."
-
-
-JURISDICTION_CACHE_SECONDS = 60  # a phone's account rarely changes; a database query per message costs more
-_found: dict[str, tuple[float, str, str]] = {}  # phone -> (monotonic time, account id, jurisdiction)
-
-
-def jurisdiction_of(sender_id: str) -> tuple[str | None, str | None]:
-    """(account id, jurisdiction) for a sender that is a debtor's phone number, else (None, None).
-    A found account is remembered for :data:`JURISDICTION_CACHE_SECONDS` seconds; an unknown
-    phone is looked up again on every message (its account may be loaded at any time)."""
-    phone = sender_phone(sender_id)
-    if not phone:
-        return None, None
-    now = time.monotonic()
-    hit = _found.get(phone)
-    if hit is not None and now - hit[0] < JURISDICTION_CACHE_SECONDS:
-        return hit[1], hit[2]
-    with db.session_scope() as session:
-        account = db.find_account(session, phone_e164=phone)
-        if account is None:
-            return None, None
-        if len(_found) >= 10_000:
-            _found.clear()
-        _found[phone] = (now, str(account.id), str(account.jurisdiction))
-        return _found[phone][1], _found[phone][2]
+BLOCKED_REPLACEMENT = texts_for().get("channel.blocked")  # in the default language
 
 
 class LintedOutput(OutputChannel):
-    """Delegates to ``inner`` after linting text against the debtor's jurisdiction profile."""
+    """Delegates to ``inner`` after linting text against the sender's jurisdiction profile; a
+    sender with no account on file is held to every profile at once (the strictest reading)."""
 
-    def __init__(self, inner: OutputChannel, channel: str, account_id: str | None, jurisdiction: str | None) -> None:
+    def __init__(self, inner: OutputChannel, channel: str, context: SenderContext) -> None:
         self.inner = inner
         self.channel = channel
-        self.account_id = account_id
-        self.jurisdiction = jurisdiction
+        self.context = context
+        self.account_id = context.account_id
+        self.jurisdiction = context.jurisdiction if context.account_id else None
 
     def name(self) -> str:  # type: ignore[override]
         """The input channel's name (``twilio_voice``, ...): Rasa's NLG picks a response's
@@ -82,7 +59,7 @@ class LintedOutput(OutputChannel):
                 account_id=self.account_id,
                 detail={"text": text[:500], "citations": [v.citation for v in result.violations]},
             )
-        return BLOCKED_REPLACEMENT
+        return texts_for(self.context.language, self.context.jurisdiction).get("channel.blocked")
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.inner.send_text_message(recipient_id, self._checked(text), **kwargs)

@@ -1,14 +1,13 @@
-"""Twilio SMS channel at ``/webhooks/twilio_sms/webhook`` (status callbacks at ``.../status``).
+"""Twilio SMS input at ``/webhooks/twilio_sms/webhook`` (status callbacks at ``.../status``).
 
 What Rasa's stock Twilio channel does not: every request's ``X-Twilio-Signature`` is checked
 against PUBLIC_URL (unsigned or forged → 403); a redelivered ``MessageSid`` is processed once;
 an MMS with no text is answered; STOP/START/HELP are handled as carriers expect, recorded in
 the opt-out ledger and in the conversation's tracker (as ``action_opt_out``/``action_opt_in``,
 like a typed opt-out); after an opt-out the bot stays silent on SMS until START (only HELP is
-answered), and nothing is sent to an opted-out number except the one confirmation (12 CFR
-1006.6(e); 47 CFR 64.1200; CTIA keyword rules). The webhook answers at once and the reply goes out through the REST API
-without blocking the event loop, split into messages that each carry the opt-out footer, with
-retries; every send, failure and delivery status is in the contact log.
+answered) (12 CFR 1006.6(e); 47 CFR 64.1200; CTIA keyword rules). The sender context (account
+and opt-out ledger) is resolved once per inbound message. The webhook answers at once; the reply
+goes out through :class:`channels.sms_output.SmsOutput` without blocking the event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +16,11 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import redis
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -28,21 +28,15 @@ from sanic.response import HTTPResponse
 
 from bot import db, logmask
 from bot.compliance.optout import record_opt_in, record_opt_out
-from bot.compliance.profiles import profile_for
+from bot.context import SENDER_KEY, SenderContext, from_metadata, resolve_now
 from bot.handoff import HandoffQueue, build_summary
-from bot.settings import contact_for
-from bot.sms import split_for_sms
+from bot.safety import crisis_rule, record_crisis
+from bot.telephony import TwilioSettings
+from bot.texts import texts_for
 from bot.verification import sender_phone
-from channels.guard import EMPTY_REPLY, TRY_AGAIN, clean_text, handle_guarded
-from channels.twilio_common import (
-    SmsOutbox,
-    TwilioSender,
-    TwilioSettings,
-    first_delivery,
-    forget_delivery,
-    signature_ok,
-)
-from policies.safety_policy import crisis_rule
+from channels.guard import clean_text, handle_guarded
+from channels.sms_output import SmsOutput, mark_stopped
+from channels.twilio_common import first_delivery, forget_delivery, signature_ok
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
@@ -50,8 +44,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START_WORDS = {"START", "UNSTOP"}
 HELP_WORDS = {"HELP", "INFO"}
-MEDIA_ONLY_REPLY = "I can only read the text of messages, not pictures or files. Please type your message."
-OPT_OUT_ACTION = "action_opt_out"  # the typed opt-out's action (actions/actions.py); KPIs count it
+OPT_OUT_ACTION = "action_opt_out"  # the typed opt-out's action (actions/account_events.py); KPIs count it
 OPT_IN_ACTION = "action_opt_in"
 
 
@@ -59,8 +52,19 @@ def _twiml() -> HTTPResponse:
     return response.text(EMPTY_TWIML, content_type="text/xml")
 
 
+def _ran_opt_out(saved: dict[str, Any], phone: str) -> bool:
+    """Whether the turn just saved for ``phone`` ran the typed opt-out (``action_opt_out``)."""
+    tracker = saved.get(phone)
+    for event in reversed(list(tracker.events) if tracker is not None else []):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name == OPT_OUT_ACTION:
+            return True
+    return False
+
+
 class TwilioSmsInput(InputChannel):
-    """Settings come from the environment (see channels.twilio_common.TwilioSettings)."""
+    """Settings come from the environment (:class:`bot.telephony.TwilioSettings`)."""
 
     @classmethod
     def name(cls) -> str:
@@ -72,147 +76,58 @@ class TwilioSmsInput(InputChannel):
 
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
-        self.sender = TwilioSender(settings)
-        self.outbox = SmsOutbox(self.sender, self._outbox_done, self._outbox_may_send)
         self.red: redis.Redis | None = None  # the tracker store's Redis, once the server runs
+        self.output = SmsOutput(settings, lambda: self.red)
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def _status_url(self) -> str:
-        return f"{self.settings.public_url}/webhooks/{self.name()}/status"
+    def get_output_channel(self) -> OutputChannel | None:
+        return self.output
 
-    def _account(self, phone: str | None) -> tuple[str | None, str]:
-        if not phone:
-            return None, "US"
-        with db.session_scope() as session:
-            account = db.find_account(session, phone_e164=phone)
-            return (str(account.id), str(account.jurisdiction)) if account else (None, "US")
+    async def send(
+        self, phone: str, texts: list[str], opt_out_exempt: bool = False, context: SenderContext | None = None
+    ) -> None:
+        """Send a turn's texts to ``phone`` (see :meth:`SmsOutput.send_turn`)."""
+        await self.output.send_turn(phone, texts, context, opt_out_exempt)
 
-    def _log(self, account_id: str | None, phone: str, direction: str, event: str, detail: str | None = None) -> None:
-        with db.session_scope() as session:
-            db.log_contact(
-                session,
-                account_id=account_id,
-                channel="sms",
-                direction=direction,
-                event=event,
-                conversation_id=phone,
-                detail=detail,
-            )
-
-    async def send(self, phone: str, texts: list[str], opt_out_exempt: bool = False) -> None:
-        """Send the texts of one bot turn as SMS, each with the jurisdiction's opt-out footer
-        (none to a number already opted out: "Reply STOP to opt out" would end its confirmation).
-
-        The last line of the opt-out rule: while ``phone`` is in the SMS opt-out ledger nothing is
-        sent (the texts are logged as ``sms_suppressed``) unless ``opt_out_exempt``, which only the
-        one opt-out confirmation and a HELP answer may claim (12 CFR 1006.6(e); 47 CFR 64.1200)."""
-        account_id, jurisdiction = self._account(sender_phone(phone))
-        opted_out = self._opted_out(phone)
-        if not opt_out_exempt and opted_out:
-            self._log(account_id, phone, "outbound", "sms_suppressed", f"opted out; body: {' '.join(texts)[:200]}")
-            logger.warning("SMS to %s not sent: the number opted out of SMS", phone)
-            return
-        profile = profile_for(jurisdiction)
-        footer = "" if opted_out else profile.sms_opt_out_footer
-        queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
-        for body in split_for_sms(texts, footer, profile.sms_max_segments):
-            if queued:
-                sid, error, retryable = None, "queued behind an earlier part", True
-            else:
-                sid, error, retryable = await self.sender.send_sms(phone, body, self._status_url())
-            if sid:
-                self._log(account_id, phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
-            elif retryable and self._queue(account_id, phone, body, queued, opt_out_exempt):
-                queued += 1
-                self._log(account_id, phone, "outbound", "sms_retry_queued", f"{error}; body: {body[:200]}")
-            else:
-                # the debtor's turn is already saved; the failure is visible for a person to follow up
-                self._log(account_id, phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
-                logger.error("SMS to %s not delivered: %s", phone, error)
-
-    def _queue(
-        self, account_id: str | None, phone: str, body: str, position: int, opt_out_exempt: bool = False
-    ) -> bool:
-        """Put a reply Twilio refused for now (5xx, network) in the outbox; False when Redis is down too."""
-        if self.red is None:
-            return False
-        item = {"to": phone, "body": body, "status_callback": self._status_url(), "account_id": account_id}
-        if opt_out_exempt:
-            item["opt_out_exempt"] = True
-        try:
-            SmsOutbox.put(self.red, item, order=position)
-            return True
-        except redis.exceptions.RedisError as exc:
-            logger.error("SMS outbox unavailable: %s", exc)
-            return False
-
-    def _outbox_done(self, item: dict[str, Any], sid: str | None, error: str | None) -> None:
-        phone, body = item["to"], item["body"]
-        if sid:
-            self._log(item.get("account_id"), phone, "outbound", "sms_reply", f"{sid} {body[:200]}")
-        else:
-            self._log(item.get("account_id"), phone, "outbound", "sms_failed", f"{error}; body: {body[:200]}")
-            logger.error("SMS to %s not delivered after the outbox retries: %s", phone, error)
-
-    def _outbox_may_send(self, item: dict[str, Any]) -> bool:
-        """Whether a retried reply may still go out: not once the number opted out of SMS."""
-        if item.get("opt_out_exempt") or not self._opted_out(item["to"]):
-            return True
-        self._log(
-            item.get("account_id"), item["to"], "outbound", "sms_suppressed", f"opted out; body: {item['body'][:200]}"
-        )
-        return False
-
-    def _record_keyword(self, phone: str, keyword: str) -> None:
-        account_id, _ = self._account(sender_phone(phone))
-        address = sender_phone(phone) or phone
+    def _record_keyword(self, context: SenderContext, keyword: str) -> None:
+        address = context.phone or context.sender_id
         with db.session_scope() as session:
             if keyword == "stop":
                 record_opt_out(
                     session,
                     address=address,
                     channel="sms",
-                    account_id=account_id,
+                    account_id=context.account_id,
                     actor="sms",
-                    conversation_id=phone,
+                    conversation_id=context.sender_id,
                     wording="STOP",
                 )
             else:
                 record_opt_in(
-                    session, address=address, channel="sms", account_id=account_id, actor="sms", conversation_id=phone
+                    session,
+                    address=address,
+                    channel="sms",
+                    account_id=context.account_id,
+                    actor="sms",
+                    conversation_id=context.sender_id,
                 )
-
-    def _opted_out(self, phone: str) -> bool:
-        with db.session_scope() as session:
-            return (
-                session.query(db.OptOut).filter_by(address=sender_phone(phone) or phone, channel="sms").first()
-                is not None
-            )
+        mark_stopped(self.red, context.sender_id, keyword == "stop")
 
     async def _process(
         self, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage, phone: str
     ) -> None:
-        await handle_guarded(app, on_new_message, message)
+        """Hand the message to the bot (its sender context is in its metadata) and send the reply.
+        A typed opt-out ("please stop texting me") gets its one confirmation; any other turn that
+        ends with the number opted out (a STOP that arrived meanwhile) sends nothing."""
+        saved: dict[str, Any] = {}
+        await handle_guarded(app, on_new_message, message, saved=saved)
         texts = [m.get("text", "") for m in getattr(message.output_channel, "messages", []) if m.get("text")]
         if texts:
-            # a typed opt-out ("please stop texting me") gets its one confirmation; any other turn
-            # that ends with the number opted out (a STOP that arrived meanwhile) sends nothing
-            exempt = self._opted_out(phone) and await self._turn_opted_out(app, phone)
-            await self.send(phone, texts, opt_out_exempt=exempt)
-
-    @staticmethod
-    async def _turn_opted_out(app: Any, phone: str) -> bool:
-        """Whether the conversation's latest turn ran the typed opt-out (``action_opt_out``)."""
-        agent = getattr(app.ctx, "agent", None)
-        tracker = await agent.tracker_store.retrieve(phone) if agent else None
-        if tracker is None:
-            return False
-        for event in reversed(tracker.events):
-            if isinstance(event, UserUttered):
-                return False
-            if isinstance(event, ActionExecuted) and event.action_name == OPT_OUT_ACTION:
-                return True
-        return False
+            context = from_metadata(message.metadata) or resolve_now(phone, "sms")
+            exempt = _ran_opt_out(saved, phone)
+            if exempt:  # the number is opted out now: its one confirmation carries no footer
+                context = replace(context, opted_out=context.opted_out | {"sms"})
+            await self.send(phone, texts, opt_out_exempt=exempt, context=context)
 
     async def _keyword_to_tracker(
         self, app: Any, phone: str, keyword: str, text: str, metadata: dict[str, Any]
@@ -248,7 +163,7 @@ class TwilioSmsInput(InputChannel):
             # the opt-out ledger already holds it, which is what suppresses contact
             logger.exception("%s from %s not recorded in the tracker", keyword, phone)
 
-    async def _log_silently(self, app: Any, message: UserMessage) -> None:
+    async def _log_silently(self, app: Any, message: UserMessage, context: SenderContext) -> None:
         """Keep a message from an opted-out number in its tracker without predicting a reply.
         Crisis language still reaches a person: it opens a top-priority crisis ticket (no SMS is
         sent; the collector decides how to reach the debtor)."""
@@ -268,7 +183,7 @@ class TwilioSmsInput(InputChannel):
         queue = HandoffQueue(red)
         if crisis_rule().matches(parse):
             slots = tracker.current_slot_values()
-            account_id = slots.get("account_id") or self._account(sender_phone(message.sender_id))[0]
+            account_id = slots.get("account_id") or context.account_id
             ticket, _ = queue.open(
                 conversation_id=message.sender_id,
                 channel="sms",
@@ -276,20 +191,32 @@ class TwilioSmsInput(InputChannel):
                 account_id=account_id,
                 summary=build_summary([e.as_dict() for e in tracker.events], slots, []),
             )
-            self._log(
-                account_id, message.sender_id, "inbound", "handoff_crisis", f"ticket {ticket.id}; opted out of SMS"
-            )
+            with db.session_scope() as session:
+                record_crisis(
+                    session,
+                    account_id=account_id,
+                    channel="sms",
+                    conversation_id=message.sender_id,
+                    detail=f"ticket {ticket.id}; opted out of SMS",
+                )
             logger.warning("crisis language from opted-out %s: ticket %s opened", message.sender_id, ticket.id)
         if queue.open_ticket_id(message.sender_id) is not None:
             queue.add_message(message.sender_id, "debtor", message.text or "")  # the collector sees it
 
     async def _keyword_turn(
-        self, app: Any, phone: str, kind: str, text: str, metadata: dict[str, Any], reply: str | None
+        self,
+        app: Any,
+        context: SenderContext,
+        kind: str,
+        text: str,
+        metadata: dict[str, Any],
+        reply: str | None,
     ) -> None:
         """STOP/START: into the tracker, then the channel's own confirmation when Twilio does not send it."""
-        await self._keyword_to_tracker(app, phone, kind, text, metadata)
+        await self._keyword_to_tracker(app, context.sender_id, kind, text, metadata)
         if reply:
-            await self.send(phone, [reply], opt_out_exempt=True)
+            now = context.opted_out | {"sms"} if kind == "stop" else context.opted_out - {"sms"}
+            await self.send(context.sender_id, [reply], opt_out_exempt=True, context=replace(context, opted_out=now))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -315,7 +242,7 @@ class TwilioSmsInput(InputChannel):
             if not first_delivery(red, f"sms:{sid}"):
                 return _twiml()  # a redelivery: already handled
         except redis.exceptions.RedisError:
-            self._spawn(self.send(phone, [TRY_AGAIN]))
+            self._spawn(self.send(phone, [texts_for().get("channel.try_again")]))
             return _twiml()
         try:
             return self._handle_first_delivery(app, on_new_message, form)
@@ -327,40 +254,43 @@ class TwilioSmsInput(InputChannel):
         self, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]], form: dict[str, str]
     ) -> HTTPResponse:
         phone, sid = form["From"], form["MessageSid"]
-        account_id, _ = self._account(sender_phone(phone))
+        context = resolve_now(phone, "sms")  # the account and the opt-out ledger, read once
+        texts = texts_for(context.language, context.jurisdiction)
         text, notes = clean_text(form.get("Body", ""))
         # the contact log keeps what was said, not a date of birth or another person's number
-        self._log(account_id, phone, "inbound", "sms_received", f"{sid} {logmask.mask(text[:200])}")
+        self.output.log(context.account_id, phone, "inbound", "sms_received", f"{sid} {logmask.mask(text[:200])}")
         keyword = text.upper().strip(" .!")
-        metadata = {"channel": "sms", "message_sid": sid, "num_media": form.get("NumMedia", "0"), **notes}
-        opted_out = self._opted_out(phone)
+        metadata = {
+            "channel": "sms",
+            "message_sid": sid,
+            "num_media": form.get("NumMedia", "0"),
+            **notes,
+            SENDER_KEY: context.as_metadata(),
+        }
+        opted_out = context.opted_out_of("sms")
         if keyword in STOP_WORDS or keyword in START_WORDS or (keyword == "YES" and opted_out):
             kind = "stop" if keyword in STOP_WORDS else "start"
-            self._record_keyword(phone, kind)
+            self._record_keyword(context, kind)
             reply = None
             if not self.settings.twilio_handles_keywords:
-                reply = (
-                    "You won't get more texts from us. Reply START to opt back in."
-                    if kind == "stop"
-                    else "You'll get texts from us again. Reply STOP to opt out."
-                )
-            self._spawn(self._keyword_turn(app, phone, kind, text, metadata, reply))
+                reply = texts.get("sms.stop_confirmed" if kind == "stop" else "sms.start_confirmed")
+            self._spawn(self._keyword_turn(app, context, kind, text, metadata, reply))
             return _twiml()  # Twilio's opt-out handling sends the one confirmation
         if keyword in HELP_WORDS:
             if not self.settings.twilio_handles_keywords:
-                jurisdiction = self._account(sender_phone(phone))[1]
-                help_text = f"Collections help: call {contact_for(jurisdiction)['phone']}."
-                self._spawn(self.send(phone, [help_text], opt_out_exempt=True))
+                help_text = texts.get("sms.help", company_phone=context.company_phone)
+                self._spawn(self.send(phone, [help_text], opt_out_exempt=True, context=context))
             return _twiml()
         if opted_out:
             # after STOP only START (and HELP) gets an answer; the message is kept, unanswered
-            self._log(account_id, phone, "inbound", "sms_ignored_opted_out", f"{sid}")
+            self.output.log(context.account_id, phone, "inbound", "sms_ignored_opted_out", f"{sid}")
             message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
-            self._spawn(self._log_silently(app, message))
+            self._spawn(self._log_silently(app, message, context))
             return _twiml()
         if not text:
             media = form.get("NumMedia", "0").strip() not in ("", "0")
-            self._spawn(self.send(phone, [MEDIA_ONLY_REPLY if media else EMPTY_REPLY]))
+            reply = texts.get("sms.media_only" if media else "channel.empty")
+            self._spawn(self.send(phone, [reply], context=context))
             return _twiml()
         message = UserMessage(text, CollectingOutputChannel(), phone, input_channel=self.name(), metadata=metadata)
         self._spawn(self._process(app, on_new_message, message, phone))
@@ -377,7 +307,7 @@ class TwilioSmsInput(InputChannel):
                 self.red = redis_client(agent.tracker_store) if agent and agent.tracker_store else None
                 return self.red
 
-            self._spawn(self.outbox.drain_forever(current_redis))
+            self._spawn(self.output.outbox.drain_forever(current_redis))
 
         @bp.route("/", methods=["GET"])
         async def index(_: Request) -> HTTPResponse:
@@ -402,11 +332,7 @@ class TwilioSmsInput(InputChannel):
         async def status(request: Request) -> HTTPResponse:
             if not signature_ok(self.settings, request):
                 return response.text("invalid or missing X-Twilio-Signature", status=403)
-            form = {k: v[0] for k, v in (request.form or {}).items() if v}
-            phone = form.get("To", "")
-            account_id, _ = self._account(sender_phone(phone))
-            detail = f"{form.get('MessageSid', '')} {form.get('MessageStatus', '')} {form.get('ErrorCode', '')}".strip()
-            self._log(account_id, phone, "outbound", "sms_status", detail)
+            self.output.log_status({k: v[0] for k, v in (request.form or {}).items() if v})
             return response.text("", status=204)
 
         return bp

@@ -36,36 +36,32 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.context import SENDER_KEY, resolve_now
 from bot.handoff import HandoffQueue
+from bot.texts import Texts, texts_for
 from bot.verification import sender_phone
-from channels.guard import TRY_AGAIN, clean_text, handle_guarded, start_new_session
+from channels.guard import clean_text, handle_guarded, start_new_session
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
 from policies.csat_policy import CsatPolicy
 from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.45  # below this Twilio's transcript is more often wrong than right
-HINTS = "balance, payment, pay in full, promise, plan, dispute, attorney, bankruptcy, agent, stop calling"
-MENU = "You can also use your keypad: press 1 to make a payment, 2 to speak to a person, 3 to stop these calls."
-DTMF_MENU = {"1": "i want to make a payment", "2": "i want to speak to a person", "3": "stop calling me"}
-REPROMPT = "Sorry, I didn't catch that. Could you say it again?"
-STILL_THERE = "Are you still there? Please say something, or press a key."
-CLOSE = "I haven't heard anything, so I'll end the call now. You can call us back at any time. Goodbye."
-CALL_START = "hello"  # the text Rasa gets for a call that has just connected
+MENU_KEYS = ("1", "2", "3")  # keypad menu; what each means to the NLU is voice.key_<n> in data/texts
 CSAT = CsatPolicy.get_default_config()
 RATING = str(CSAT["score_slot"])  # what keypad digits answer right after the CSAT question
 
 
-def digits_as_answer(digits: str, requested_slot: str | None) -> str:
+def digits_as_answer(digits: str, requested_slot: str | None, texts: Texts | None = None) -> str:
     """The text a keypad entry stands for. ``#`` and ``*`` are dropped. A single 1, 2 or 3 is the
-    menu (:data:`DTMF_MENU`), except right after the CSAT question (``requested_slot`` is
-    :data:`RATING`), where every digit is a rating; other digits are the answer to the question
-    being asked, and eight digits asked for a ``date_of_birth`` become ``AA/BB/CCCC`` (or
-    ``CCCC/BB/AA`` when they start with a year), which the form reads in the account's date order
-    (data/verification.yml)."""
+    menu (``voice.key_<n>`` in ``texts``, default the default language's), except right after the
+    CSAT question (``requested_slot`` is :data:`RATING`), where every digit is a rating; other
+    digits are the answer to the question being asked, and eight digits asked for a
+    ``date_of_birth`` become ``AA/BB/CCCC`` (or ``CCCC/BB/AA`` when they start with a year), which
+    the form reads in the account's date order (data/verification.yml)."""
     keyed = re.sub(r"\D", "", digits)
-    if keyed in DTMF_MENU and requested_slot != RATING:
-        return DTMF_MENU[keyed]
+    if keyed in MENU_KEYS and requested_slot != RATING:
+        return (texts or texts_for()).get(f"voice.key_{keyed}")
     if requested_slot == "date_of_birth" and len(keyed) == 8:
         if keyed[4:6] in ("19", "20") or keyed[:2] not in ("19", "20"):
             return f"{keyed[:2]}/{keyed[2:4]}/{keyed[4:]}"
@@ -88,7 +84,7 @@ def _twiml(*verbs: str) -> HTTPResponse:
 
 
 class TwilioVoiceInput(InputChannel):
-    """Settings from the environment (channels.twilio_common), plus VOICE_LANGUAGE (default
+    """Settings from the environment (:class:`bot.telephony.TwilioSettings`), plus VOICE_LANGUAGE (default
     en-US) and COLLECTOR_PHONE (where handoffs are dialled)."""
 
     @classmethod
@@ -111,10 +107,11 @@ class TwilioVoiceInput(InputChannel):
         query = urllib.parse.urlencode([(k, v) for k, v in (("turn", turn), ("silence", silence)) if v])
         return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?{query}" if query else "")
 
-    def _gather(self, say: list[str], turn: int, silence: int = 0) -> str:
+    def _gather(self, say: list[str], turn: int, texts: Texts, silence: int = 0) -> str:
         spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
+        hints = texts.get("voice.hints")
         gather = (
-            f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(HINTS)} '
+            f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(hints)} '
             f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action(turn))} method="POST">'
             f"{spoken}</Gather>"
         )
@@ -173,15 +170,25 @@ class TwilioVoiceInput(InputChannel):
             turn = max(0, _number(request.args.get("turn"), int))
             speech, digits = form.get("SpeechResult", ""), form.get("Digits", "")
             confidence = _number(form.get("Confidence"), float)
+            try:
+                context = resolve_now(sender, "voice")  # the caller's account and opt-outs, read once
+            except Exception:
+                logger.exception("voice request for %s: the caller could not be looked up", call_sid)
+                context = None
+            texts = texts_for(context.language, context.jurisdiction) if context else texts_for()
+            if context is None:
+                return _twiml(self._gather([texts.get("channel.try_again")], turn + 1, texts))
 
             if silence:
                 return (
-                    _twiml(f"<Say language={quoteattr(self.language)}>{escape(CLOSE)}</Say><Hangup/>")
+                    _twiml(
+                        f"<Say language={quoteattr(self.language)}>{escape(texts.get('voice.close'))}</Say><Hangup/>"
+                    )
                     if silence >= 2
-                    else _twiml(self._gather([STILL_THERE], turn, silence))
+                    else _twiml(self._gather([texts.get("voice.still_there")], turn, texts, silence))
                 )
             if speech and confidence < MIN_CONFIDENCE and not digits:
-                return _twiml(self._gather([REPROMPT], turn))
+                return _twiml(self._gather([texts.get("voice.reprompt")], turn, texts))
             # whatever happens to this request, the caller's next input is the next turn: the same
             # words said again ("yes" to two questions) are new, only a retried request repeats
             following = turn + 1
@@ -190,24 +197,26 @@ class TwilioVoiceInput(InputChannel):
                 if call_sid and not first_delivery(
                     redis_client(agent.tracker_store) if agent else None, f"voice:{call_sid}:turn:{turn}"
                 ):
-                    return _twiml(self._gather([STILL_THERE], following))  # a retried request: not twice
+                    # a retried request: not twice
+                    return _twiml(self._gather([texts.get("voice.still_there")], following, texts))
             except redis.exceptions.RedisError:
                 pass  # handle_guarded answers "try again" for an outage
             metadata: dict[str, Any] = {"channel": "voice", "call_sid": call_sid, "speech_confidence": confidence}
             collector = CollectingOutputChannel()
+            call_start = texts.get("voice.call_start")  # the text Rasa gets for a call that has just connected
             if digits:
-                text = digits_as_answer(digits, await self._answering(agent, sender))
+                text = digits_as_answer(digits, await self._answering(agent, sender), texts)
             elif speech:
                 text = speech
             else:
                 # a new call is a new communication: a new session, mini-Miranda first
-                if not await start_new_session(request.app, sender, collector, self.name(), metadata):
-                    return _twiml(self._gather([TRY_AGAIN], following))
-                text = CALL_START
+                if not await start_new_session(request.app, sender, collector, self.name(), metadata, context):
+                    return _twiml(self._gather([texts.get("channel.try_again")], following, texts))
+                text = call_start
             text, notes = clean_text(text)
-            metadata = {**metadata, "dtmf": digits, **notes}
+            metadata = {**metadata, "dtmf": digits, **notes, SENDER_KEY: context.as_metadata()}
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-            await handle_guarded(request.app, on_new_message, message)
+            await handle_guarded(request.app, on_new_message, message, context)
             said = [m.get("text", "") for m in collector.messages if m.get("text")]
             handoff = any((m.get("custom") or {}).get("handoff") for m in collector.messages)
             try:
@@ -221,9 +230,9 @@ class TwilioVoiceInput(InputChannel):
                 spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in said)
                 return _twiml(spoken + f"<Dial>{escape(self.collector_phone)}</Dial>")
             if not said:
-                said = [STILL_THERE]  # a silent bot turn must not end the call
-            if text == CALL_START and not digits and not speech:
-                said.append(MENU)
-            return _twiml(self._gather(said, following))
+                said = [texts.get("voice.still_there")]  # a silent bot turn must not end the call
+            if text == call_start and not digits and not speech:
+                said.append(texts.get("voice.menu"))
+            return _twiml(self._gather(said, following, texts))
 
         return bp

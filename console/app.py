@@ -35,7 +35,7 @@ def _secret_key() -> str:
 def default_config() -> dict[str, Any]:
     """Settings from the environment: DATABASE_URL, REDIS_HOST/PORT/DB/PASSWORD, RASA_URL (the
     Rasa server's HTTP API, default http://127.0.0.1:RASA_PORT), RASA_API_TOKEN, the Twilio
-    settings (channels.twilio_common.TwilioSettings) and WEBCHAT_DELIVERY_URL."""
+    settings (bot.telephony.TwilioSettings) and WEBCHAT_DELIVERY_URL."""
     rasa_port = os.environ.get("RASA_PORT", "5005")
     rasa_url = os.environ.get("RASA_URL", f"http://127.0.0.1:{rasa_port}").rstrip("/")
     return {

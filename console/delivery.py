@@ -15,7 +15,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
 
 from bot import db
 from bot.compliance import audit
@@ -23,6 +22,7 @@ from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
 from bot.handoff import Ticket, handoff_rules
 from bot.sms import split_for_sms
+from bot.telephony import SendError, TwilioSender, TwilioSettings
 from bot.verification import sender_phone
 from console import rasa_api
 
@@ -41,10 +41,9 @@ class Delivery:
     blocked: list[str] = field(default_factory=list)
 
 
-def _twilio(config: dict[str, Any]) -> Client:
-    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
-    client.api.base_url = config["TWILIO_API_BASE_URL"]
-    return client
+def _twilio(config: dict[str, Any]) -> TwilioSender:
+    """The project's Twilio sender, with the console's settings (no status callbacks)."""
+    return TwilioSender(TwilioSettings.from_env({k: str(v) for k, v in config.items() if k.startswith("TWILIO_")}))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -132,21 +131,22 @@ def _log(config: dict[str, Any], ticket: Ticket, channel: str, event: str, detai
 def _send_sms(config: dict[str, Any], ticket: Ticket, collector: str, phone: str | None, bodies: list[str]) -> Delivery:
     if not phone:
         return Delivery(False, "sms", "no phone number for this conversation", ["no_address"])
-    client = _twilio(config)
+    sender = _twilio(config)
     sids = []
     for body in bodies:
         try:
-            message = client.messages.create(to=phone, from_=config["TWILIO_NUMBER"], body=body)
-        except TwilioRestException as exc:
-            _log(config, ticket, "sms", "sms_failed", f"collector:{collector} twilio {exc.status} {exc.code}")
-            return Delivery(
-                False, "sms", f"Twilio refused the message ({exc.status}, code {exc.code})", ["twilio_error"]
-            )
-        except OSError as exc:
+            sid = sender.sms(phone, body)
+        except SendError as exc:
             _log(config, ticket, "sms", "sms_failed", f"collector:{collector} {exc}")
-            return Delivery(False, "sms", f"Twilio unreachable: {exc}", ["twilio_unreachable"])
-        sids.append(str(message.sid))
-        _log(config, ticket, "sms", "sms_reply", f"{message.sid} collector:{collector} {body[:200]}")
+            refused = isinstance(exc.__cause__, TwilioRestException)
+            return Delivery(
+                False,
+                "sms",
+                f"Twilio {'refused the message' if refused else 'unreachable'}: {exc}",
+                ["twilio_error" if refused else "twilio_unreachable"],
+            )
+        sids.append(sid)
+        _log(config, ticket, "sms", "sms_reply", f"{sid} collector:{collector} {body[:200]}")
     return Delivery(True, "sms", f"sent as SMS ({', '.join(sids)})")
 
 
@@ -157,9 +157,9 @@ def _call_back(config: dict[str, Any], ticket: Ticket, collector: str, phone: st
     dial = f"<Dial>{escape(config['COLLECTOR_PHONE'])}</Dial>" if config.get("COLLECTOR_PHONE") else ""
     twiml = f"<Response><Say>{escape(text)}</Say>{dial}</Response>"
     try:
-        call = _twilio(config).calls.create(to=phone, from_=config["TWILIO_NUMBER"], twiml=twiml)
-    except (TwilioRestException, OSError) as exc:
+        sid = _twilio(config).call(phone, twiml=twiml)
+    except SendError as exc:
         _log(config, ticket, "voice", "callback_failed", f"collector:{collector} {exc}")
         return Delivery(False, "voice", f"call-back not placed: {exc}", ["twilio_error"])
-    _log(config, ticket, "voice", "callback_placed", f"{call.sid} collector:{collector} {text[:200]}")
-    return Delivery(True, "voice", f"call-back placed ({call.sid})")
+    _log(config, ticket, "voice", "callback_placed", f"{sid} collector:{collector} {text[:200]}")
+    return Delivery(True, "voice", f"call-back placed ({sid})")

@@ -5,7 +5,7 @@ confidence 1.0).
 - Crisis: ``action_crisis_response`` when the latest user message is ``crisis_intent`` (top
   intent, or in the ranking with at least ``crisis_ranking_threshold``) or carries the hardship
   crisis flag. Both keys are required in this policy's entry in ``config.yml``, the one source
-  of the rule: the handoff channel reads the same entry (:func:`crisis_rule`).
+  of the rule: the handoff channel reads the same entry (:func:`bot.safety.crisis_rule`).
 - ``always_handle``: intent → action for requests that must never be lost in a form (opt-out,
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
   least ``intent_threshold`` confidence.
@@ -28,74 +28,18 @@ After its action it predicts ``action_listen``; otherwise it abstains (all zeros
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.safety import CONFIG, POLICY_NAME, CrisisRule, crisis_rule, is_crisis
 from policies.fixed_policy import FixedPolicy
 
-CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
-POLICY_NAME = "policies.safety_policy.SafetyPolicy"
-
-
-@dataclass(frozen=True)
-class CrisisRule:
-    """When a parse result counts as crisis language: ``intent`` on top or in the intent ranking
-    with a confidence of at least ``ranking_threshold`` (0..1), or the hardship crisis flag."""
-
-    intent: str
-    ranking_threshold: float
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], source: str = "config.yml") -> CrisisRule:
-        """From SafetyPolicy's config (keys ``crisis_intent``, ``crisis_ranking_threshold``).
-        Raises ValueError naming ``source`` and the key when one is missing or out of range."""
-        for key in ("crisis_intent", "crisis_ranking_threshold"):
-            if key not in config:
-                raise ValueError(f"{source}: SafetyPolicy needs '{key}'")
-        intent, threshold = config["crisis_intent"], config["crisis_ranking_threshold"]
-        if not isinstance(intent, str) or not intent:
-            raise ValueError(f"{source}: SafetyPolicy 'crisis_intent' must be an intent name")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise ValueError(f"{source}: SafetyPolicy 'crisis_ranking_threshold' must be a number from 0 to 1")
-        return cls(intent, float(threshold))
-
-    def matches(self, parse_data: dict[str, Any]) -> bool:
-        """Whether a Rasa parse result (``intent``, ``intent_ranking``, ``hardship``) shows crisis."""
-        return is_crisis(parse_data, self.intent, self.ranking_threshold)
-
-
-@cache
-def crisis_rule(config_path: Path = CONFIG) -> CrisisRule:
-    """The crisis rule from SafetyPolicy's entry in ``config.yml``, for code outside the policy
-    (the handoff channel while a conversation waits for a person). Raises ValueError naming the
-    file when the entry or a key is missing."""
-    raw = yaml.safe_load(config_path.read_text()) or {}
-    entry = next((p for p in raw.get("policies") or [] if p.get("name") == POLICY_NAME), None)
-    if entry is None:
-        raise ValueError(f"{config_path}: no '{POLICY_NAME}' under policies")
-    return CrisisRule.from_config(entry, str(config_path))
-
-
-def is_crisis(parse_data: dict[str, Any], intent_name: str, threshold: float) -> bool:
-    """Whether a parse result shows crisis: ``intent_name`` on top, or in the ranking with a
-    confidence of at least ``threshold``, or the hardship classifier's crisis flag."""
-    hardship = parse_data.get("hardship") or {}
-    if hardship.get("crisis"):
-        return True
-    ranking = parse_data.get("intent_ranking") or []
-    top = (parse_data.get("intent") or {}).get("name")
-    if top == intent_name:
-        return True
-    return any(r.get("name") == intent_name and (r.get("confidence") or 0) >= threshold for r in ranking)
+__all__ = ["CONFIG", "POLICY_NAME", "CrisisRule", "SafetyPolicy", "crisis_rule", "is_crisis"]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)

@@ -26,9 +26,10 @@ from sqlalchemy import select
 
 from bot import db
 from bot.cli import iso_instant
-from bot.outreach.campaigns import RasaOpener, RunResult, TwilioSender, run
+from bot.outreach.campaigns import RasaOpener, RunResult, run
 from bot.outreach.strategies import strategies
 from bot.settings import DataFileError
+from bot.telephony import TwilioSender, TwilioSettings
 from scripts.services import base_env
 
 
@@ -89,13 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     opener = None
     if not args.dry_run:
         env = base_env()  # make run's defaults: the local fake of Twilio, the Rasa server on RASA_PORT
-        sender = TwilioSender(
-            env["TWILIO_ACCOUNT_SID"],
-            env["TWILIO_AUTH_TOKEN"],
-            env["TWILIO_NUMBER"],
-            env["TWILIO_API_BASE_URL"],
-            env["PUBLIC_URL"],
-        )
+        sender = TwilioSender(TwilioSettings.from_env(env))
         if not args.no_open:
             rasa_url = env.get("RASA_URL") or f"http://127.0.0.1:{env['RASA_PORT']}"
             opener = RasaOpener(rasa_url, env["RASA_API_TOKEN"])

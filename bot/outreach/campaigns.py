@@ -42,6 +42,7 @@ from bot.outreach.segments import classify, facts_for, segment_key
 from bot.outreach.strategies import Strategy, strategy_for
 from bot.settings import DOMAIN as DOMAIN_DIR
 from bot.sms import split_for_sms
+from bot.telephony import SendError
 
 DOMAIN = DOMAIN_DIR
 CONTACT_EVENTS = ("sms_sent", "call_attempt")  # what counts as an outreach attempt for cadence
@@ -205,7 +206,8 @@ def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
 
 
 class Sender(Protocol):
-    """Sends outbound SMS and starts calls; returns the provider's id or raises OutreachError."""
+    """Sends outbound SMS and starts calls; returns the provider's id or raises
+    :class:`bot.telephony.SendError` (:class:`bot.telephony.TwilioSender` is the real one)."""
 
     def sms(self, to: str, body: str) -> str: ...
 
@@ -220,42 +222,6 @@ class Opener(Protocol):
 
 class OutreachError(RuntimeError):
     """A send or a conversation opening failed; the message says why."""
-
-
-class TwilioSender:
-    """The real ``twilio`` REST client (TWILIO_API_BASE_URL points it at Twilio or the local fake)."""
-
-    def __init__(self, account_sid: str, auth_token: str, number: str, api_base_url: str, public_url: str) -> None:
-        from twilio.rest import Client
-
-        self.client = Client(account_sid, auth_token)
-        self.client.api.base_url = api_base_url.rstrip("/")
-        self.number = number
-        self.public_url = public_url.rstrip("/")
-
-    def sms(self, to: str, body: str) -> str:
-        """Send one SMS with a delivery-status callback to the SMS channel; returns its SID."""
-        from twilio.base.exceptions import TwilioException
-
-        try:
-            message = self.client.messages.create(
-                to=to, from_=self.number, body=body, status_callback=f"{self.public_url}/webhooks/twilio_sms/status"
-            )
-        except (TwilioException, OSError) as exc:
-            raise OutreachError(f"SMS to {to} failed: {exc}") from exc
-        return str(message.sid)
-
-    def call(self, to: str) -> str:
-        """Start a call answered by the voice channel (keyed by ``To``); returns its SID."""
-        from twilio.base.exceptions import TwilioException
-
-        try:
-            call = self.client.calls.create(
-                to=to, from_=self.number, url=f"{self.public_url}/webhooks/twilio_voice/webhook"
-            )
-        except (TwilioException, OSError) as exc:
-            raise OutreachError(f"call to {to} failed: {exc}") from exc
-        return str(call.sid)
 
 
 class RasaOpener:
@@ -366,8 +332,8 @@ def execute(
             if sender is not None:
                 sids = [sender.sms(attempt.phone, body) for body in bodies]
                 _log(session, attempt, now, "sms_sent", "sms", f"{_label(attempt)} {' '.join(sids)}")
-    except OutreachError as exc:
-        failed = failed or ("conversation_not_opened" if "Rasa" in str(exc) else "send_failed")
+    except (OutreachError, SendError) as exc:
+        failed = failed or ("conversation_not_opened" if isinstance(exc, OutreachError) else "send_failed")
         result.deferred[failed] += 1
         _log(session, attempt, now, "outreach_failed", attempt.channel or "sms", f"{_label(attempt)} {failed}: {exc}")
         return Attempt(**{**attempt.__dict__, "outcome": "deferred", "reasons": (failed,)})

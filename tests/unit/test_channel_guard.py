@@ -38,11 +38,24 @@ def test_send_time_lint_blocks_prohibited_wording(tmp_path, monkeypatch) -> None
 
     from bot import db
     from bot.compliance import audit
+    from bot.context import SenderContext
     from channels.linting import BLOCKED_REPLACEMENT, LintedOutput
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'lint.db'}")
     inner = CollectingOutputChannel()
-    out = LintedOutput(inner, "rest", "A-1001", "US-MA")
+    context = SenderContext(
+        sender_id="+16175550101",
+        channel="rest",
+        phone="+16175550101",
+        account_id="A-1001",
+        jurisdiction="US-MA",
+        time_zone="America/New_York",
+        locale="en_US",
+        language="en",
+        opted_out=frozenset(),
+        resolved_at=db.utcnow(),
+    )
+    out = LintedOutput(inner, "rest", context)
     asyncio.run(out.send_text_message("+16175550101", "Pay now or you will be arrested."))
     asyncio.run(out.send_text_message("+16175550101", "Your balance is $10.00."))
     assert [m["text"] for m in inner.messages] == [BLOCKED_REPLACEMENT, "Your balance is $10.00."]

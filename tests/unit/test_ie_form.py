@@ -40,7 +40,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(tracker.get_slot("account_id"))
         return db.Account(id="A-1001", currency="USD", time_zone="America/New_York", jurisdiction="US-MA")
 
-    monkeypatch.setattr(actions.plans, "_load_account", load)
+    monkeypatch.setattr(actions.plans, "load_account", load)
     return calls
 
 

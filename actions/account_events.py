@@ -1,0 +1,161 @@
+"""What the debtor tells us about the account or about contact: a request for a person, an
+opt-out or opt-in, a dispute, attorney, bankruptcy, death, cease-contact or contact preference;
+and the answer to collection talk while a hold is in force."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    audit_event,
+    current_hold,
+    format_day,
+    is_verified,
+    ledger_entry,
+    load_account,
+    locale_for,
+    log_event,
+    stop_form,
+)
+from bot import db
+from bot.compliance.optout import record_opt_in, record_opt_out
+from bot.compliance.preferences import as_detail, parse_contact_preference
+from bot.compliance.validation import validation_period_end
+from bot.extraction import today_in
+
+
+class ActionRequestHuman(Action):
+    """Records the request for a person in the contact log and asks for a handoff."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        log_event(tracker, "human_requested")
+        dispatcher.utter_message(response="utter_human_requested")
+        dispatcher.utter_message(json_message={"handoff": "requested"})  # voice transfers the call
+        return [SlotSet("handoff_reason", "requested")]  # the channels open a ticket for a collector
+
+
+class ActionOptOut(Action):
+    """Suppresses this channel for this sender (12 CFR 1006.6(e); 1006.14(h)) and confirms once,
+    with no payment request in the confirmation."""
+
+    def name(self) -> str:
+        return "action_opt_out"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        with db.session_scope() as session:
+            record_opt_out(session, **ledger_entry(tracker), wording=tracker.latest_message.get("text") or "")
+        dispatcher.utter_message(response="utter_opt_out_confirmed")
+        return stop_form(tracker) + [SlotSet("opted_out", True)]
+
+
+ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
+    "dispute_debt": ("dispute", "utter_dispute_recorded", "dispute"),
+    "already_paid": ("already_paid_claim", "utter_already_paid_recorded", "already_paid"),
+    "request_validation": ("validation_requested", "utter_validation_recorded", None),
+    "cease_contact": ("cease_contact", "utter_cease_recorded", None),
+    "attorney_representation": ("attorney", "utter_attorney_recorded", "attorney"),
+    "bankruptcy": ("bankruptcy", "utter_bankruptcy_recorded", "bankruptcy"),
+    "deceased": ("deceased", "utter_deceased_recorded", "deceased"),
+    "set_contact_preference": ("contact_preference", "utter_contact_preference_recorded", None),
+    "abusive": ("abuse", "utter_abuse_response", "abuse"),
+}
+
+
+# events that change what the contact gate allows
+COMPLIANCE_EVENTS = {
+    "dispute",
+    "validation_requested",
+    "cease_contact",
+    "attorney",
+    "bankruptcy",
+    "deceased",
+    "contact_preference",
+}
+
+
+class ActionRecordAccountEvent(Action):
+    """Records what the debtor told us (dispute, attorney, bankruptcy, ...) in the contact log with
+    the debtor's own words, answers with the matching response, and flags a handoff where a person
+    must act. Sources: 12 CFR 1006.34/1006.38 (disputes), 1006.6(b)(2) (attorney), 11 U.S.C. 362
+    (automatic stay)."""
+
+    def name(self) -> str:
+        return "action_record_account_event"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name", "")
+        event, response, handoff = ACCOUNT_EVENTS.get(intent, ("unclassified", "utter_default", None))
+        text = tracker.latest_message.get("text") or ""
+        log_event(tracker, event, detail=text[:500])
+        if intent == "set_contact_preference" and (preference := parse_contact_preference(text)):
+            # the gate treats hours outside these as inconvenient (12 CFR 1006.6(b)(1)(i))
+            log_event(tracker, "inconvenient_time", detail=as_detail(preference))
+        events = stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
+        if event in COMPLIANCE_EVENTS:
+            audit_event(tracker, event, detail={"handoff": handoff})
+            hold = current_hold(tracker)
+            if hold:
+                events.append(SlotSet("collection_hold", hold))
+        dispatcher.utter_message(response=response)
+        account = (
+            load_account(tracker) if intent in ("dispute_debt", "request_validation") and is_verified(tracker) else None
+        )
+        if account is not None:
+            # validation information to the right party only (12 CFR 1006.34(c)); the dispute hold
+            # stays until written verification is sent (1006.38(d)(2))
+            today = today_in(str(account.time_zone))
+            dispatcher.utter_message(
+                response="utter_validation_information",
+                last_four=account.last_four,
+                as_of=format_day(today, account),
+                balance=account.balance.format(locale_for(account)),
+                dispute_by=format_day(validation_period_end(today), account),
+            )
+            log_event(tracker, "validation_information_sent")
+        return events
+
+
+class ActionOptIn(Action):
+    """START: lifts this sender's opt-out on this channel and confirms."""
+
+    def name(self) -> str:
+        return "action_opt_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        with db.session_scope() as session:
+            record_opt_in(session, **ledger_entry(tracker))
+        dispatcher.utter_message(response="utter_opted_in")
+        return [SlotSet("opted_out", False)]
+
+
+class ActionOptedOutNotice(Action):
+    """A message on a channel the debtor opted out of: no collection content, only how to opt
+    back in (12 CFR 1006.6(e))."""
+
+    def name(self) -> str:
+        return "action_opted_out_notice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_opted_out_notice")
+        return stop_form(tracker)
+
+
+class ActionCollectionPaused(Action):
+    """A collection question while a hold is in force (dispute, attorney, bankruptcy, deceased,
+    cease contact, crisis): no balance pitch and no promise, only what happens next."""
+
+    def name(self) -> str:
+        return "action_collection_paused"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hold = tracker.get_slot("collection_hold") or "dispute"
+        response = f"utter_paused_{hold}"
+        known = response in (domain.get("responses") or {})
+        dispatcher.utter_message(response=response if known else "utter_human_requested")
+        return stop_form(tracker)

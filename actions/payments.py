@@ -1,0 +1,228 @@
+"""The balance, and payments the debtor offers: pay in full or a promise to pay (amount and
+date read back, then recorded in the system of record)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import channel_of, format_day, is_verified, load_account, locale_for, log_event, now, stop_form
+from bot import db
+from bot.extraction import find_amounts, find_dates, today_in
+from bot.money import Money, MoneyError
+from bot.repayment.arrangements import upcoming_payments
+from bot.repayment.promises import check_amount, check_due_date, latest_due_date
+from bot.settings import promise_rules, verification_rules
+
+
+class ActionTellBalance(Action):
+    """Balance and days past due, with the next payment already agreed (arrangement or promise
+    to pay) if any; only after right-party verification."""
+
+    def name(self) -> str:
+        return "action_tell_balance"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = load_account(tracker) if is_verified(tracker) else None
+        if account is None:
+            dispatcher.utter_message(response="utter_verify_first")
+            return []
+        with db.session_scope() as session:
+            upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
+        said = {
+            "last_four": account.last_four,
+            "balance": account.balance.format(locale_for(account)),
+            "days_past_due": account.days_past_due,
+        }
+        # what is already agreed, instead of asking for a payment again: the arrangement first,
+        # then the earliest promise made beside it
+        arrangement = next((u for u in upcoming if u.arrangement_id), None)
+        promise = next((u for u in upcoming if u.promise_id), None)
+        if arrangement is None and promise is None:
+            dispatcher.utter_message(response="utter_balance", **said)
+        for agreed, response in (
+            (arrangement, "utter_balance_with_arrangement"),
+            (promise, "utter_promise_also" if arrangement else "utter_balance_with_promise"),
+        ):
+            if agreed is not None:
+                dispatcher.utter_message(
+                    response=response,
+                    reference=agreed.arrangement_id or agreed.promise_id,
+                    amount=agreed.amount.format(locale_for(account)),
+                    date=format_day(agreed.due, account),
+                    **said,
+                )
+        log_event(tracker, "balance_disclosed", detail=str(account.balance))
+        return []
+
+
+class ActionPrepareFullPayment(Action):
+    """Pay in full: the promise amount is the whole balance; the form then asks for the date."""
+
+    def name(self) -> str:
+        return "action_prepare_full_payment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = load_account(tracker) if is_verified(tracker) else None
+        if account is None:
+            return []
+        return [SlotSet("ptp_amount", account.balance.as_entity())]
+
+
+class ValidatePtpForm(FormValidationAction):
+    """Amount and date of a promise to pay, read from the current message only, in the account's
+    currency and time zone, and checked against the balance and ``data/promises.yml``."""
+
+    def name(self) -> str:
+        return "validate_ptp_form"
+
+    async def extract_ptp_amount(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = load_account(tracker)
+        if account is None:
+            return {}
+        if (tracker.latest_message.get("intent") or {}).get("name") == "pay_in_full":
+            return {"ptp_amount": account.balance.as_entity()}
+        found = find_amounts(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
+        if found:
+            return {"ptp_amount": found[0].money.as_entity()}
+        if tracker.get_slot("requested_slot") == "ptp_amount":
+            dispatcher.utter_message(response="utter_ptp_amount_unreadable")
+        return {}
+
+    async def extract_ptp_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = load_account(tracker)
+        if account is None:
+            return {}
+        order = verification_rules().date_order_for(str(account.jurisdiction))
+        dates = find_dates(tracker.latest_message.get("text") or "", str(account.time_zone), now(), order)
+        if dates:
+            return {"ptp_date": dates[0].value.isoformat()}
+        if tracker.get_slot("requested_slot") == "ptp_date":
+            dispatcher.utter_message(response="utter_ptp_date_unreadable")
+        return {}
+
+    async def validate_ptp_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = load_account(tracker)
+        if account is None or not isinstance(value, dict):
+            return {"ptp_amount": None}
+        try:
+            money = Money.of(value["amount"], value.get("currency") or str(account.currency))
+        except (KeyError, MoneyError):
+            return {"ptp_amount": None}
+        rules = promise_rules()
+        check = check_amount(account.balance, money, rules)
+        locale = locale_for(account)
+        if check.reason == "currency_mismatch":
+            dispatcher.utter_message(response="utter_ptp_currency_mismatch", currency=account.currency)
+        elif check.reason == "below_minimum":
+            minimum = Money.of(rules.min_amount, str(account.currency)).format(locale)
+            dispatcher.utter_message(response="utter_ptp_below_minimum", minimum=minimum)
+        elif check.reason == "above_balance":
+            dispatcher.utter_message(response="utter_ptp_above_balance", balance=account.balance.format(locale))
+        return {"ptp_amount": money.as_entity() if check.ok else None}
+
+    async def validate_ptp_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        account = load_account(tracker)
+        if account is None or not isinstance(value, str):
+            return {"ptp_date": None}
+        try:
+            due = date.fromisoformat(value)
+        except ValueError:
+            return {"ptp_date": None}
+        rules = promise_rules()
+        today = today_in(str(account.time_zone))
+        check = check_due_date(due, today, rules)
+        if check.reason == "date_in_past":
+            dispatcher.utter_message(response="utter_ptp_date_in_past")
+        elif check.reason == "date_too_far":
+            latest = format_day(latest_due_date(today, rules), account)
+            dispatcher.utter_message(response="utter_ptp_date_too_far", max_days=rules.max_days_ahead, latest=latest)
+        return {"ptp_date": due.isoformat() if check.ok else None}
+
+
+class ActionConfirmPtp(Action):
+    """Reads the promise back before recording it."""
+
+    def name(self) -> str:
+        return "action_confirm_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
+        if not (isinstance(amount, dict) and due):
+            return []
+        account = load_account(tracker)
+        money = Money.of(amount["amount"], amount["currency"])
+        dispatcher.utter_message(
+            response="utter_confirm_ptp",
+            amount=money.format(locale_for(account)),
+            date=format_day(date.fromisoformat(due), account),
+        )
+        return []
+
+
+class ActionRecordPtp(Action):
+    """Stores the confirmed promise to pay in the system of record."""
+
+    def name(self) -> str:
+        return "action_record_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
+        if not (is_verified(tracker) and isinstance(amount, dict) and due):
+            dispatcher.utter_message(response="utter_how_can_help")
+            return []
+        account = load_account(tracker)
+        money = Money.of(amount["amount"], amount["currency"])
+        due_date = date.fromisoformat(due)
+        with db.session_scope() as session:
+            row = db.record_promise(
+                session,
+                account_id=tracker.get_slot("account_id"),
+                amount=money,
+                due_date=due_date,
+                channel=channel_of(tracker),
+                conversation_id=tracker.sender_id,
+            )
+            reference = row.id
+        dispatcher.utter_message(
+            response="utter_ptp_recorded",
+            amount=money.format(locale_for(account)),
+            date=format_day(due_date, account),
+            reference=reference,
+        )
+        return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+
+
+class ActionResetPtp(Action):
+    """The debtor said the read-back was wrong: clear it and ask again."""
+
+    def name(self) -> str:
+        return "action_reset_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ptp_start_over")
+        return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+
+
+class ActionCancelPtp(Action):
+    """The debtor does not want to make a promise after all: leave the form, set nothing up."""
+
+    def name(self) -> str:
+        return "action_cancel_ptp"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ptp_cancelled")
+        return stop_form(tracker) + [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]

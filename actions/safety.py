@@ -1,0 +1,64 @@
+"""Safety and care: crisis language answered with a helpline and a person, and a stated hardship
+acknowledged (the rule and the records are in ``bot/safety.py``)."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import channel_of, load_account, log_event, sender_context, stop_form
+from bot import db
+from bot.safety import helpline_for, record_crisis
+
+
+class ActionCrisisResponse(Action):
+    """Crisis or self-harm language: a safe reply with the helpline of the debtor's jurisdiction
+    (the sender context's, so an unknown sender is placed as everywhere else), the conversation
+    flagged for a person at top priority, any form stopped, and no payment talk (FCA FG21/1;
+    CONC 7.2.1R). Recorded in the contact log and the audit log."""
+
+    def name(self) -> str:
+        return "action_crisis_response"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        context = sender_context(tracker, load_account(tracker))
+        helpline = helpline_for(context.jurisdiction)
+        dispatcher.utter_message(response="utter_crisis", helpline=helpline.line, emergency=helpline.emergency)
+        with db.session_scope() as session:
+            record_crisis(
+                session,
+                account_id=tracker.get_slot("account_id"),
+                channel=channel_of(tracker),
+                conversation_id=tracker.sender_id,
+                detail="priority=1 crisis language",
+            )
+        dispatcher.utter_message(json_message={"handoff": "crisis"})
+        return stop_form(tracker) + [
+            SlotSet("vulnerable", True),
+            SlotSet("handoff_reason", "crisis"),
+            SlotSet("collection_hold", "crisis"),
+        ]
+
+
+class ActionAcknowledgeHardship(Action):
+    """Acknowledges a hardship once, with extra care when the debtor may be vulnerable, and
+    records the classifier's reading (type, duration, evidence) in the contact log."""
+
+    def name(self) -> str:
+        return "action_acknowledge_hardship"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hardship = tracker.latest_message.get("hardship") or {}
+        vulnerable = bool(hardship.get("vulnerable") or tracker.get_slot("vulnerable"))
+        detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
+        log_event(tracker, "hardship_disclosed", detail=detail)
+        dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
+        events: list[EventType] = []
+        if hardship.get("type"):
+            events += [
+                SlotSet("hardship_type", hardship["type"]),
+                SlotSet("hardship_duration", hardship.get("duration")),
+            ]
+        return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])
