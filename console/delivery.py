@@ -20,6 +20,7 @@ from bot import db
 from bot.compliance import audit
 from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
+from bot.context import resolve
 from bot.handoff import Ticket, handoff_rules
 from bot.sms import split_for_sms
 from bot.telephony import SendError, TwilioSender, TwilioSettings
@@ -66,8 +67,11 @@ def deliver(
     scheduled: datetime | None = None
     with db.session_scope(config["DATABASE_URL"]) as session:
         account = session.get(db.Account, ticket.account_id) if ticket.account_id else None
-        jurisdiction = str(account.jurisdiction) if account is not None else None
-        profile = profile_for(jurisdiction or "US")
+        # placed as the bot places the sender (bot/context.py); an unknown sender's text is
+        # linted against every profile, as the bot's own replies to them are
+        context = resolve(session, ticket.conversation_id, channel).for_account(account)
+        jurisdiction = context.jurisdiction if context.account_id else None
+        profile = profile_for(context.jurisdiction)
         bodies = (
             split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments) if channel == "sms" else [text]
         )

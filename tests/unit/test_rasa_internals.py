@@ -1,20 +1,25 @@
-"""The Rasa speed-ups change nothing Rasa does: same event classes, same errors."""
+"""Every reach into Rasa's internals (rasa_internals.py) does what it says on the pinned Rasa, and
+the speed-ups change nothing Rasa does: same event classes, same errors, same predictions."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from rasa.shared.core.events import Event, UserUttered
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.events import ActionExecuted, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
-import rasa_internals as rasa_patches
+import rasa_internals
 
 
 def test_cached_event_lookup_matches_rasas_own() -> None:
-    rasa_patches.apply()
+    rasa_internals.apply()
     for cls in all_subclasses(Event):
-        assert Event.resolve_by_type(cls.type_name) is rasa_patches._resolve_by_type(cls.type_name)
+        assert Event.resolve_by_type(cls.type_name) is rasa_internals._resolve_by_type(cls.type_name)
     assert Event.resolve_by_type("user") is UserUttered
     assert Event.resolve_by_type("topic") is None  # Rasa's backwards compatibility
     assert Event.resolve_by_type("no_such_event", default=UserUttered) is UserUttered
@@ -53,21 +58,21 @@ def test_ted_is_outranked_only_when_another_policy_wins_for_certain() -> None:
     domain = _domain()
     listen = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}))
     rule = _prediction(domain, "utter_hi", 1.0, priority=6)
-    assert rasa_patches.ted_is_outranked([rule], listen, domain, ted_priority=1)
+    assert rasa_internals.ted_is_outranked([rule], listen, domain, ted_priority=1)
     # a fallback-level or TED-level confidence can be beaten by TED: TED must run
-    assert not rasa_patches.ted_is_outranked([_prediction(domain, "utter_hi", 0.3, 6)], listen, domain, 1)
-    assert not rasa_patches.ted_is_outranked([_prediction(domain, None, 0.0, 6)], listen, domain, 1)
+    assert not rasa_internals.ted_is_outranked([_prediction(domain, "utter_hi", 0.3, 6)], listen, domain, 1)
+    assert not rasa_internals.ted_is_outranked([_prediction(domain, None, 0.0, 6)], listen, domain, 1)
     # a policy of the same or lower priority than TED does not settle it
-    assert not rasa_patches.ted_is_outranked([_prediction(domain, "utter_hi", 1.0, 1)], listen, domain, 1)
+    assert not rasa_internals.ted_is_outranked([_prediction(domain, "utter_hi", 1.0, 1)], listen, domain, 1)
     # the ensemble zeroes a just-rejected action in every prediction, so its 1.0 does not count
     rejected = _tracker(ActionExecuted("action_listen"), ActionExecutionRejected("utter_hi"))
-    assert not rasa_patches.ted_is_outranked([rule], rejected, domain, 1)
-    assert rasa_patches.ted_is_outranked([_prediction(domain, "utter_bye", 1.0, 6)], rejected, domain, 1)
+    assert not rasa_internals.ted_is_outranked([rule], rejected, domain, 1)
+    assert rasa_internals.ted_is_outranked([_prediction(domain, "utter_bye", 1.0, 6)], rejected, domain, 1)
     # no-user (loop happy path) and end-to-end predictions exclude TED's intent-based one outright
     no_user = _prediction(domain, "utter_hi", 0.5, 6, is_no_user_prediction=True)
-    assert rasa_patches.ted_is_outranked([no_user], listen, domain, 1)
+    assert rasa_internals.ted_is_outranked([no_user], listen, domain, 1)
     e2e = _prediction(domain, "utter_hi", 0.5, 3, is_end_to_end_prediction=True)
-    assert rasa_patches.ted_is_outranked([e2e], listen, domain, 1)
+    assert rasa_internals.ted_is_outranked([e2e], listen, domain, 1)
 
 
 def test_ensemble_choice_is_unchanged_when_ted_is_skipped() -> None:
@@ -88,7 +93,7 @@ def test_ensemble_choice_is_unchanged_when_ted_is_skipped() -> None:
             confidence = rng.choice([0.0, 0.3, 0.9, 1.0])
             action = rng.choice(domain.action_names_or_texts)
             others.append(_prediction(domain, action, confidence, priority, is_no_user_prediction=rng.random() < 0.05))
-        if not rasa_patches.ted_is_outranked(others, tracker, domain, ted_priority=1):
+        if not rasa_internals.ted_is_outranked(others, tracker, domain, ted_priority=1):
             continue
         checked += 1
         scores = [rng.random() for _ in range(domain.num_actions)]
@@ -127,7 +132,7 @@ def test_spacy_trimmed_parses_give_the_same_tokens_and_entities() -> None:
     assert len(texts) > 1000
     for text in texts:
         full = nlp(text)
-        trimmed = rasa_patches._entities_doc(nlp, text)
+        trimmed = rasa_internals._entities_doc(nlp, text)
         assert [(e.start_char, e.end_char, e.label_) for e in trimmed.ents] == [
             (e.start_char, e.end_char, e.label_) for e in full.ents
         ], text
@@ -210,12 +215,12 @@ def test_action_responses_are_refused_exactly_when_rasas_schema_refuses_them() -
     @given(responses)
     def agree(result: dict[str, Any]) -> None:
         expected = refused(lambda r: validate(r, spec), result)
-        assert refused(lambda r: rasa_patches._validate_action_result(None, r), result) == expected, result
+        assert refused(lambda r: rasa_internals._validate_action_result(None, r), result) == expected, result
         seen[expected] += 1
 
     agree()
     assert seen[True] > 20 and seen[False] > 20, seen  # both outcomes were exercised
-    assert not refused(lambda r: rasa_patches._validate_action_result(None, r), {"events": _sample_events()})
+    assert not refused(lambda r: rasa_internals._validate_action_result(None, r), {"events": _sample_events()})
 
 
 class _Add:
@@ -283,8 +288,138 @@ def test_graph_runs_without_dask_give_dasks_results_and_errors(tmp_path: Any) ->
         {"inputs": {"__input__": 5, "x": "__input__"}, "targets": ["c"]},  # an input named like another input
     ]
     for case in cases:
-        ours = outcome(rasa_patches._run_in_dependency_order, **case)
-        assert ours == outcome(rasa_patches._dask_run, **case), case
-    assert outcome(rasa_patches._run_in_dependency_order, **cases[0]) == ({"c": 122}, ["a", "b", "c"])
-    error = outcome(rasa_patches._run_in_dependency_order, **cases[4])[0]
+        ours = outcome(rasa_internals._run_in_dependency_order, **case)
+        assert ours == outcome(rasa_internals._dask_run, **case), case
+    assert outcome(rasa_internals._run_in_dependency_order, **cases[0]) == ({"c": 122}, ["a", "b", "c"])
+    error = outcome(rasa_internals._run_in_dependency_order, **cases[4])[0]
     assert error[0] is GraphComponentException and "value_error" in error[1]  # Rasa's wrapping
+
+
+def test_any_rasa_but_the_pinned_one_is_refused() -> None:
+    import rasa
+
+    assert rasa.__version__ == rasa_internals.PINNED_RASA
+    rasa_internals.check_version(rasa_internals.PINNED_RASA)
+    for other in ("3.6.20", "3.7.0", "3.6.21.post1"):
+        with pytest.raises(rasa_internals.UnsupportedRasaVersion, match="refuses to run"):
+            rasa_internals.check_version(other)
+
+
+def _bare_processor(domain: Any) -> Any:
+    """Rasa's ``MessageProcessor`` with only what ``_run_action`` and ``_get_action`` use set: the
+    methods under test are Rasa's own."""
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.core.processor import MessageProcessor
+
+    processor = MessageProcessor.__new__(MessageProcessor)
+    processor.domain = domain
+    processor.action_endpoint = None
+    processor.nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    return processor
+
+
+def test_a_failed_custom_action_is_read_from_rasas_log() -> None:
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.policies.policy import PolicyPrediction
+    from rasa.utils.endpoints import EndpointConfig
+
+    rasa_internals.apply()
+    domain = _domain()
+    processor = _bare_processor(domain)
+    action = RemoteAction("action_unreachable", EndpointConfig("http://127.0.0.1:9/webhook"))
+    tracker = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}))
+    prediction = PolicyPrediction.for_action_name(domain, "action_listen")
+    with rasa_internals.watching_action_failures() as failures:
+        asyncio.run(processor._run_action(action, tracker, CollectingOutputChannel(), processor.nlg, prediction))
+    assert failures == ["action_unreachable"]
+    # outside a watched turn nothing is noted, and the turn's list is its own
+    asyncio.run(processor._run_action(action, tracker, CollectingOutputChannel(), processor.nlg, prediction))
+    assert failures == ["action_unreachable"]
+
+
+def test_a_session_starts_on_demand_with_rasas_own_session_start() -> None:
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.events import SessionStarted
+
+    domain = _domain()
+    tracker = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}))
+    known = len(tracker.events)
+    asyncio.run(rasa_internals.run_session_start(_bare_processor(domain), tracker, CollectingOutputChannel()))
+    started = list(tracker.events)[known:]
+    assert [type(e).__name__ for e in started] == ["ActionExecuted", "SessionStarted", "ActionExecuted"]
+    assert isinstance(started[1], SessionStarted) and started[2].action_name == "action_listen"
+
+
+class _BrokenStore(InMemoryTrackerStore):
+    """A primary tracker store whose every call fails, as Redis does when it is down."""
+
+    async def save(self, tracker: Any) -> None:
+        raise ConnectionError("redis down")
+
+    async def retrieve(self, sender_id: str) -> Any:
+        raise ConnectionError("redis down")
+
+
+def test_the_fail_safe_store_raises_instead_of_forgetting_the_conversation() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    rasa_internals.apply()
+    primary = _BrokenStore(_domain())
+    store = FailSafeTrackerStore(primary)
+    assert rasa_internals.primary_tracker_store(store) is primary
+    assert rasa_internals.primary_tracker_store(primary) is primary
+    with pytest.raises(rasa_internals.StoreUnavailable, match="redis down"):
+        asyncio.run(store.save(_tracker(ActionExecuted("action_listen"))))
+    with pytest.raises(rasa_internals.StoreUnavailable, match="redis down"):
+        asyncio.run(store.retrieve("t"))
+
+
+def test_merge_trackers_is_rasas_merge_of_earlier_sessions() -> None:
+    from rasa.core.tracker_store import RedisTrackerStore
+    from rasa.shared.core.events import SessionStarted
+
+    earlier = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}, timestamp=1.0))
+    latest = _tracker(SessionStarted(timestamp=2.0), UserUttered("bye", {"name": "goodbye"}, timestamp=3.0))
+    merged = rasa_internals.merge_trackers(RedisTrackerStore.__new__(RedisTrackerStore), earlier, latest)
+    assert [getattr(e, "text", None) for e in merged.events if isinstance(e, UserUttered)] == ["hi", "bye"]
+    assert (
+        rasa_internals.merge_trackers(RedisTrackerStore.__new__(RedisTrackerStore), latest, latest).events
+        == latest.events
+    )
+
+
+def test_ted_runs_in_the_trained_model_only_when_its_prediction_can_count(model: Any) -> None:
+    """The TED node of the real prediction graph is wired to the other policies' predictions and
+    answers empty exactly when :func:`ted_is_outranked` says the ensemble will not pick it."""
+    from rasa.core.agent import Agent
+    from rasa.shared.core.events import SessionStarted
+
+    rasa_internals.apply()
+    agent = Agent.load(str(model))
+    runner = agent.processor.graph_runner
+    nodes = runner._graph_schema.nodes
+    predicting = {n: node for n, node in nodes.items() if node.fn == "predict_action_probabilities"}
+    ted = next(n for n, node in predicting.items() if issubclass(node.uses, TEDPolicy))
+    others = [n for n in predicting if n != ted]
+    assert {f"outranking_prediction_{o}" for o in others} <= set(nodes[ted].needs)
+    outranked = []
+    for intent in ("greet", "ask_balance", "affirm", "deny", "goodbye", "out_of_scope"):
+        parse = {"intent": {"name": intent, "confidence": 0.99}, "entities": [], "text": intent}
+        tracker = DialogueStateTracker.from_events(
+            "ted",
+            [
+                ActionExecuted("action_session_start"),
+                SessionStarted(),
+                ActionExecuted("action_listen"),
+                UserUttered(intent, parse["intent"], parse_data=parse),
+            ],
+            agent.domain.slots,
+        )
+        out = runner.run(inputs={"__tracker__": tracker}, targets=[ted, *others])
+        certain = rasa_internals.ted_is_outranked(
+            [out[o] for o in others], tracker, agent.domain, out[ted].policy_priority
+        )
+        assert (max(out[ted].probabilities) == 0.0) == certain, intent
+        outranked.append(certain)
+    assert True in outranked and False in outranked  # both paths were taken

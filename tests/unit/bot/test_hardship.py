@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.hardship import HARDSHIP_TYPES, HardshipClassifier, default_classifier, load_exemplars
+from scripts.services import ROOT
 
-CRISIS_FILE = Path(__file__).resolve().parent.parent / "nlu" / "crisis_messages.yml"
+CRISIS_FILE = ROOT / "tests" / "nlu" / "crisis_messages.yml"
 
 
 @pytest.fixture(scope="module")

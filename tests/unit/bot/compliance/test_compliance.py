@@ -15,9 +15,9 @@ from bot.compliance.lint import lint, sms_segments, with_footer
 from bot.compliance.preferences import as_detail, parse_contact_preference
 from bot.compliance.profiles import all_profiles, profile_for
 from bot.settings import DataFileError
+from scripts.services import ROOT
 
 UTC = timezone.utc
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def at(text: str) -> datetime:

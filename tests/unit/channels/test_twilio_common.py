@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from bot.compliance.lint import sms_segments
 from bot.sms import split_for_sms
 from channels.twilio_common import TwilioSettings, signature_ok
+from scripts.services import ROOT
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "twilio_signature_vectors.json"
+VECTORS = ROOT.parent / "shared" / "data" / "twilio_signature_vectors.json"
 
 
 def _request(url: str, params: dict[str, str], signature: str) -> SimpleNamespace:

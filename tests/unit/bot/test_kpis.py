@@ -23,8 +23,8 @@ from bot.kpis import (
     split_sessions,
 )
 from bot.nlu_review import LabelError, append_example, intents_by_file
+from scripts.services import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 

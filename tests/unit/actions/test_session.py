@@ -1,0 +1,41 @@
+"""actions/session.py from tracker fixtures: the session start reads the sender context the
+channel resolved, or resolves it by the same rule when the session began without one."""
+
+from __future__ import annotations
+
+import json
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+
+from actions.session import ActionSessionStart
+from bot import db
+from tests.unit.actions.trackers import DATA, run, tracker_from
+
+
+def test_session_start_links_the_senders_account_and_discloses_first(portfolio_database: str) -> None:
+    events, messages = run(ActionSessionStart(), tracker_from("session_start_known_sms_sender"))
+    assert events == [
+        SessionStarted(),
+        SlotSet("account_id", "A-1001"),
+        SlotSet("company_phone", "1-800-555-0199"),
+        ActionExecuted("action_listen"),
+    ]
+    assert [m["response"] for m in messages] == ["utter_mini_miranda"]
+
+
+def test_session_start_without_a_context_places_an_unknown_uk_number_in_the_uk(portfolio_database: str) -> None:
+    state = json.loads((DATA / "session_start_known_sms_sender.json").read_text())
+    state["sender_id"] = "+447700900999"
+    state["slots"] = {"session_started_metadata": {"channel": "sms"}}
+    events, _ = run(ActionSessionStart(), Tracker.from_dict(state))
+    assert events == [SessionStarted(), SlotSet("company_phone", "0800 555 0199"), ActionExecuted("action_listen")]
+
+
+def test_session_start_carries_an_earlier_opt_out_and_hold(portfolio_database: str) -> None:
+    with db.session_scope() as session:
+        session.add(db.OptOut(address="+16175550101", channel="sms", account_id="A-1001", wording="STOP"))
+        db.log_contact(session, account_id="A-1001", channel="rest", direction="inbound", event="bankruptcy")
+    events, _ = run(ActionSessionStart(), tracker_from("session_start_known_sms_sender"))
+    assert SlotSet("opted_out", True) in events
+    assert SlotSet("collection_hold", "bankruptcy") in events
