@@ -15,6 +15,7 @@ from bot.compliance import audit
 from bot.compliance.service import conversation_holds
 from bot.context import SenderContext, contact_channel, from_metadata, resolve_now
 from bot.settings import contact_for
+from bot.texts import Texts, texts_for
 from bot.verification import sender_phone
 
 
@@ -37,6 +38,12 @@ def sender_context(tracker: Tracker, account: db.Account | None = None) -> Sende
     if context is None:
         context = resolve_now(tracker.sender_id, channel_of(tracker))
     return context.for_account(account)
+
+
+def texts_of(tracker: Tracker) -> Texts:
+    """The texts (``data/texts``) in the conversation's language, with its jurisdiction's wording."""
+    context = sender_context(tracker)
+    return texts_for(context.language, context.jurisdiction)
 
 
 def locale_for(account: db.Account | None) -> str:

@@ -29,7 +29,7 @@ import redis
 from babel.dates import format_date, format_time
 
 from bot import db
-from bot.settings import DataFileError, _load
+from bot.settings import DataFileError, read_data_file
 
 logger = logging.getLogger(__name__)
 PREFIX = "collections:handoff:"
@@ -92,7 +92,7 @@ def _clock(value: Any, where: str) -> time:
 @cache
 def handoff_rules() -> HandoffRules:
     """Parsed ``data/handoff.yml``. Raises :class:`bot.settings.DataFileError` naming the field."""
-    raw = _load("handoff.yml")
+    raw = read_data_file("handoff.yml")
     file = "data/handoff.yml"
 
     def need(key: str) -> Any:
@@ -202,19 +202,26 @@ def reply_eta(
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
+FALLBACK_ACTIONS = ("utter_default", "action_default_fallback")
+CLARIFICATION_ACTION = "action_ask_clarification"
+
+
 def fallback_streak(events: list[dict[str, Any]]) -> int:
     """How many of the latest user turns in a row the bot answered with its "didn't understand"
-    fallback (``utter_default`` / ``action_default_fallback``). ``events`` as Rasa serialises them."""
+    fallback (``utter_default`` / ``action_default_fallback``), or with a clarification question
+    about a message it did not understand (``action_ask_clarification`` after ``nlu_fallback``; the
+    same question confirming an act it did understand is no misunderstanding). ``events`` as Rasa
+    serialises them."""
     turns: list[bool] = []
+    intent: str | None = None
     for event in events:
         if event.get("event") == "user":
             turns.append(False)
-        elif (
-            event.get("event") == "action"
-            and turns
-            and event.get("name") in ("utter_default", "action_default_fallback")
-        ):
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        elif event.get("event") == "action" and turns and event.get("name") in FALLBACK_ACTIONS:
             turns[-1] = True
+        elif event.get("event") == "action" and turns and event.get("name") == CLARIFICATION_ACTION:
+            turns[-1] = intent == "nlu_fallback"
         elif event.get("event") in ("session_started", "restart"):
             turns = []
     streak = 0

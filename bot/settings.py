@@ -19,7 +19,8 @@ class DataFileError(ValueError):
     """A rule data file is missing a field or has a bad value; the message names file and field."""
 
 
-def _load(name: str) -> dict[str, Any]:
+def read_data_file(name: str) -> dict[str, Any]:
+    """The mapping in ``data/<name>``. Raises DataFileError when it cannot be read or is not a mapping."""
     path = DATA / name
     try:
         raw = yaml.safe_load(path.read_text())
@@ -30,7 +31,8 @@ def _load(name: str) -> dict[str, Any]:
     return raw
 
 
-def _field(raw: dict[str, Any], name: str, file: str) -> Any:
+def required_field(raw: dict[str, Any], name: str, file: str) -> Any:
+    """``raw[name]``. Raises DataFileError naming ``data/<file>`` and the field when it is missing."""
     if name not in raw:
         raise DataFileError(f"data/{file}: missing field '{name}'")
     return raw[name]
@@ -62,18 +64,18 @@ class PromiseRules:
 def verification_rules() -> VerificationRules:
     """Parsed ``data/verification.yml``. Raises DataFileError on a bad file."""
     file = "verification.yml"
-    raw = _load(file)
-    attempts = _field(raw, "max_attempts", file)
+    raw = read_data_file(file)
+    attempts = required_field(raw, "max_attempts", file)
     if not isinstance(attempts, int) or attempts < 1:
         raise DataFileError(f"data/{file}: 'max_attempts' must be a positive integer")
-    lockout = _field(raw, "lockout_hours", file)
+    lockout = required_field(raw, "lockout_hours", file)
     if not isinstance(lockout, int) or lockout < 0:
         raise DataFileError(f"data/{file}: 'lockout_hours' must be a non-negative integer")
-    factors = tuple(_field(raw, "second_factors", file))
+    factors = tuple(required_field(raw, "second_factors", file))
     unknown = set(factors) - {"postcode", "account_last_four"}
     if unknown or not factors:
         raise DataFileError(f"data/{file}: 'second_factors' has unknown or no entries: {sorted(unknown)}")
-    order = dict(_field(raw, "date_order", file))
+    order = dict(required_field(raw, "date_order", file))
     for key, value in order.items():
         if value not in ("MDY", "DMY", "YMD"):
             raise DataFileError(f"data/{file}: 'date_order.{key}' must be MDY, DMY or YMD")
@@ -84,12 +86,12 @@ def verification_rules() -> VerificationRules:
 def promise_rules() -> PromiseRules:
     """Parsed ``data/promises.yml``. Raises DataFileError on a bad file."""
     file = "promises.yml"
-    raw = _load(file)
+    raw = read_data_file(file)
     try:
-        min_amount = Decimal(str(_field(raw, "min_amount", file)))
+        min_amount = Decimal(str(required_field(raw, "min_amount", file)))
     except InvalidOperation as exc:
         raise DataFileError(f"data/{file}: 'min_amount' is not a decimal amount") from exc
-    days = _field(raw, "max_days_ahead", file)
+    days = required_field(raw, "max_days_ahead", file)
     if not isinstance(days, int) or days < 0:
         raise DataFileError(f"data/{file}: 'max_days_ahead' must be a non-negative integer")
     return PromiseRules(min_amount, days)
@@ -129,8 +131,8 @@ def company() -> Company:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     file = "company.yml"
-    raw = _load(file)
-    table = _field(raw, "jurisdictions", file)
+    raw = read_data_file(file)
+    table = required_field(raw, "jurisdictions", file)
     if not isinstance(table, dict) or not table:
         raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
     contacts: dict[str, Contact] = {}
@@ -145,8 +147,8 @@ def company() -> Company:
         contacts[str(key)] = Contact(
             str(key), str(value["phone"]), str(value["locale"]), str(value["language"]), str(value["time_zone"])
         )
-    default = str(_field(raw, "default", file))
-    countries = {str(k): str(v) for k, v in (_field(raw, "phone_countries", file) or {}).items()}
+    default = str(required_field(raw, "default", file))
+    countries = {str(k): str(v) for k, v in (required_field(raw, "phone_countries", file) or {}).items()}
     for where, code in [("default", default), *((f"phone_countries.{k}", v) for k, v in countries.items())]:
         if code not in contacts:
             raise DataFileError(f"data/{file}: '{where}' names {code!r}, which is not under 'jurisdictions'")
@@ -162,7 +164,7 @@ def contact_for(jurisdiction: str | None) -> Contact:
 def helplines() -> dict[str, str]:
     """Crisis helpline text by jurisdiction prefix, plus ``default`` and ``emergency`` (data/helplines.yml)."""
     file = "helplines.yml"
-    raw = _load(file)
+    raw = read_data_file(file)
     for key in ("default", "emergency"):
-        _field(raw, key, file)
+        required_field(raw, key, file)
     return {str(k): str(v) for k, v in raw.items()}

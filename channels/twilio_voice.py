@@ -50,17 +50,20 @@ MIN_CONFIDENCE = 0.45  # below this Twilio's transcript is more often wrong than
 MENU_KEYS = ("1", "2", "3")  # keypad menu; what each means to the NLU is voice.key_<n> in data/texts
 CSAT = CsatPolicy.get_default_config()
 RATING = str(CSAT["score_slot"])  # what keypad digits answer right after the CSAT question
+CLARIFYING = "clarification"  # what keypad digits answer right after a numbered clarification question
+CLARIFICATION_QUESTION = "action_ask_clarification"
 
 
 def digits_as_answer(digits: str, requested_slot: str | None, texts: Texts | None = None) -> str:
     """The text a keypad entry stands for. ``#`` and ``*`` are dropped. A single 1, 2 or 3 is the
     menu (``voice.key_<n>`` in ``texts``, default the default language's), except right after the
-    CSAT question (``requested_slot`` is :data:`RATING`), where every digit is a rating; other
+    CSAT question (``requested_slot`` is :data:`RATING`), where every digit is a rating, and right
+    after a clarification question (:data:`CLARIFYING`), where a digit picks a choice; other
     digits are the answer to the question being asked, and eight digits asked for a
     ``date_of_birth`` become ``AA/BB/CCCC`` (or ``CCCC/BB/AA`` when they start with a year), which
     the form reads in the account's date order (data/verification.yml)."""
     keyed = re.sub(r"\D", "", digits)
-    if keyed in MENU_KEYS and requested_slot != RATING:
+    if keyed in MENU_KEYS and requested_slot not in (RATING, CLARIFYING):
         return (texts or texts_for()).get(f"voice.key_{keyed}")
     if requested_slot == "date_of_birth" and len(keyed) == 8:
         if keyed[4:6] in ("19", "20") or keyed[:2] not in ("19", "20"):
@@ -121,7 +124,8 @@ class TwilioVoiceInput(InputChannel):
     @staticmethod
     async def _answering(agent: Any, sender: str) -> str | None:
         """What keypad digits answer in ``sender``'s conversation: the slot the active form asks
-        for, :data:`RATING` when the bot's last action asked the unanswered CSAT question, else None."""
+        for, :data:`RATING` when the bot's last action asked the unanswered CSAT question,
+        :data:`CLARIFYING` when it asked a clarification question, else None."""
         if agent is None or agent.tracker_store is None:
             return None
         try:
@@ -140,6 +144,8 @@ class TwilioVoiceInput(InputChannel):
                 ),
                 None,
             )
+            if last == CLARIFICATION_QUESTION:
+                return CLARIFYING
             asked = last == CSAT["question_action"] and tracker.get_slot(CSAT["asked_slot"])
             return RATING if asked and tracker.get_slot(RATING) is None else None
         slot = tracker.get_slot("requested_slot")

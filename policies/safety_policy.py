@@ -8,7 +8,9 @@ confidence 1.0).
   of the rule: the handoff channel reads the same entry (:func:`bot.safety.crisis_rule`).
 - ``always_handle``: intent → action for requests that must never be lost in a form (opt-out,
   cease contact, attorney, bankruptcy, deceased, dispute), when that intent is on top with at
-  least ``intent_threshold`` confidence.
+  least ``intent_threshold`` confidence. An act in ``confirm_intents`` of
+  ``data/clarification.yml`` read with less than its ``act_threshold`` is confirmed first
+  (``confirm_action``, a yes-or-no question; policies/clarification_policy.py reads the answer).
 
 - Form exits: ``form_exits`` maps a form to the intents that leave it, ``phrases`` (regular
   expressions, matched case-insensitively, for "never mind" however NLU reads it) and the action
@@ -36,10 +38,23 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.clarification import candidates, needs_confirmation, read_choice
 from bot.safety import CONFIG, POLICY_NAME, CrisisRule, crisis_rule, is_crisis
+from policies.clarification_policy import question_asked
 from policies.fixed_policy import FixedPolicy
 
 __all__ = ["CONFIG", "POLICY_NAME", "CrisisRule", "SafetyPolicy", "crisis_rule", "is_crisis"]
+
+
+def _answers_a_question(tracker: DialogueStateTracker) -> bool:
+    """Whether the latest message answers a clarification question (ClarificationPolicy resolves
+    it; a "no, I said stop" is not a new act to confirm)."""
+    original = question_asked(tracker)
+    if original is None:
+        return False
+    parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+    intent = (parse.get("intent") or {}).get("name")
+    return read_choice(parse.get("text") or "", intent, candidates(original)) is not None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -73,6 +88,7 @@ class SafetyPolicy(FixedPolicy):
             "hardship_overrides": [],
             "hardship_confidence": 0.6,
             "form_exits": {},
+            "confirm_action": "action_ask_clarification",
         }
 
     def predict_action_probabilities(
@@ -96,6 +112,7 @@ class SafetyPolicy(FixedPolicy):
             self.config["hardship_action"],
             *self.config["always_handle"].values(),
             *(exit_["action"] for exit_ in self.config["form_exits"].values()),
+            self.config["confirm_action"],
         }
         if tracker.latest_action_name in own_actions:
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -136,6 +153,11 @@ class SafetyPolicy(FixedPolicy):
             return decided()
         if tracker.get_slot(self.config["hold_slot"]) and intent.get("name") in self.config["collection_intents"]:
             result[domain.index_for_action(self.config["hold_action"])] = 1.0
+            return decided()
+        if needs_confirmation(parse) and not _answers_a_question(tracker):
+            # an act recorded against a real person, read with too little confidence: ask first
+            # (data/clarification.yml); the answer comes back as the act read with certainty
+            result[domain.index_for_action(self.config["confirm_action"])] = 1.0
             return decided()
         action = self.config["always_handle"].get(intent.get("name"))
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
