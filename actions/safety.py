@@ -3,8 +3,10 @@ acknowledged (the rule and the records are in ``bot/safety.py``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionReverted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -42,6 +44,37 @@ class ActionCrisisResponse(Action):
         ]
 
 
+def _hardship_events(tracker: Tracker, hardship: dict[str, Any]) -> list[EventType]:
+    return (
+        [SlotSet("hardship_type", hardship["type"]), SlotSet("hardship_duration", hardship.get("duration"))]
+        if hardship.get("type")
+        else []
+    )
+
+
+class ActionNoteHardship(Action):
+    """A hardship told inside another request ("my hours got cut, can we do 40 a month"): heard in
+    words before anything else, recorded with the classifier's reading, and kept for the plans
+    (slots ``hardship_type``, ``hardship_duration``); then the action steps back out of the
+    dialogue's history (``ActionReverted``), so the request itself is answered next as if this
+    had not run."""
+
+    def name(self) -> str:
+        return "action_note_hardship"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hardship = tracker.latest_message.get("hardship") or {}
+        detail = f"type={hardship.get('type')} duration={hardship.get('duration')} within={_intent(tracker)}"
+        log_event(tracker, "hardship_disclosed", detail=detail)
+        dispatcher.utter_message(response="utter_hardship_noted")
+        # the revert drops this action and its message from the state; the slots come after it
+        return [ActionReverted(), *_hardship_events(tracker, hardship)]
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
 class ActionAcknowledgeHardship(Action):
     """Acknowledges a hardship once, with extra care when the debtor may be vulnerable, and
     records the classifier's reading (type, duration, evidence) in the contact log."""
@@ -55,10 +88,5 @@ class ActionAcknowledgeHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
         log_event(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
-        events: list[EventType] = []
-        if hardship.get("type"):
-            events += [
-                SlotSet("hardship_type", hardship["type"]),
-                SlotSet("hardship_duration", hardship.get("duration")),
-            ]
+        events = _hardship_events(tracker, hardship)
         return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])

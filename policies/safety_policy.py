@@ -15,9 +15,12 @@ confidence 1.0).
 - Form exits: ``form_exits`` maps a form to the intents that leave it, ``phrases`` (regular
   expressions, matched case-insensitively, for "never mind" however NLU reads it) and the action
   that does.
-- Hardship first: a message the classifier reads as hardship or vulnerability, whose intent is
-  one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action`` — once
-  a conversation for a hardship, every time for vulnerability.
+- Hardship first: a message the classifier reads as vulnerable, whatever its intent, or as a
+  hardship whose intent is one of ``hardship_overrides`` (not understood, goodbye, ...), gets
+  ``hardship_action`` (care, and a person for vulnerability). A hardship told inside any other
+  request gets ``hardship_note_action``, which acknowledges and records it and steps back, so the
+  request is answered next. Once a conversation for a hardship; intents in
+  ``hardship_note_skip`` have their own handling.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
   request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
 - Not verified: a debt question (``requires_verification``) first starts verification.
@@ -36,6 +39,7 @@ from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.clarification import candidates, needs_confirmation, read_choice
@@ -44,6 +48,17 @@ from policies.clarification_policy import question_asked
 from policies.fixed_policy import FixedPolicy
 
 __all__ = ["CONFIG", "POLICY_NAME", "CrisisRule", "SafetyPolicy", "crisis_rule", "is_crisis"]
+
+
+def _hardship_acknowledged(tracker: DialogueStateTracker, actions: set[str]) -> bool:
+    """Whether a hardship was already acknowledged in this conversation session: the note action
+    steps out of the dialogue's history once it has spoken, so the raw events are read."""
+    for event in reversed(tracker.events):
+        if isinstance(event, SessionStarted):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in actions:
+            return True
+    return False
 
 
 def _answers_a_question(tracker: DialogueStateTracker) -> bool:
@@ -85,11 +100,16 @@ class SafetyPolicy(FixedPolicy):
             "hold_action": "action_collection_paused",
             "collection_intents": [],
             "hardship_action": "action_acknowledge_hardship",
+            "hardship_note_action": "action_note_hardship",
+            "hardship_note_skip": ["inform_hardship", "express_distress"],
             "hardship_overrides": [],
             "hardship_confidence": 0.6,
             "form_exits": {},
             "confirm_action": "action_ask_clarification",
         }
+
+    def _hardship_actions(self) -> set[str]:
+        return {self.config["hardship_action"], self.config["hardship_note_action"]}
 
     def predict_action_probabilities(
         self,
@@ -137,19 +157,21 @@ class SafetyPolicy(FixedPolicy):
             result[domain.index_for_action(exit_["action"])] = 1.0
             return decided()
         hardship = parse.get("hardship") or {}
-        acknowledged = any(
-            getattr(e, "action_name", None) == self.config["hardship_action"] for e in tracker.applied_events()
-        )
-        if intent.get("name") in self.config["hardship_overrides"] and (
-            hardship.get("vulnerable")
-            or (
-                not acknowledged  # once is enough: later messages ("my rent is 1400") mean something else
-                and hardship.get("type")
-                and hardship.get("confidence", 0) >= self.config["hardship_confidence"]
-            )
+        name = intent.get("name")
+        significant = bool(hardship.get("type")) and hardship.get("confidence", 0) >= self.config["hardship_confidence"]
+        # once a conversation is enough: later messages ("my rent is 1400") mean something else
+        fresh = significant and not _hardship_acknowledged(tracker, self._hardship_actions())
+        if name not in self.config["hardship_note_skip"] and (
+            hardship.get("vulnerable") or (fresh and name in self.config["hardship_overrides"])
         ):
-            # "i have cancer" read as goodbye, or not understood: the hardship matters more
+            # "i have cancer" read as goodbye, or not understood, or a vulnerable person asking
+            # anything: the person matters more than the request (FCA FG21/1)
             result[domain.index_for_action(self.config["hardship_action"])] = 1.0
+            return decided()
+        if fresh and name not in self.config["hardship_note_skip"]:
+            # a hardship told inside a request ("my hours got cut, can we do 40 a month"): heard
+            # first, then the request is answered (the note action steps back out of the way)
+            result[domain.index_for_action(self.config["hardship_note_action"])] = 1.0
             return decided()
         if tracker.get_slot(self.config["hold_slot"]) and intent.get("name") in self.config["collection_intents"]:
             result[domain.index_for_action(self.config["hold_action"])] = 1.0

@@ -1,5 +1,5 @@
-"""ClarificationPolicy and SafetyPolicy's act confirmation, on trackers built from events, with the
-project's own domain and config."""
+"""ClarificationPolicy and SafetyPolicy (act confirmation, hardship heard inside a request) on trackers
+built from events, with the project's own domain and config."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionReverted,
     ActiveLoop,
     BotUttered,
     SessionStarted,
@@ -140,3 +141,42 @@ def test_the_confirmed_act_is_handled_even_inside_a_form(domain: Domain, tmp_pat
     prediction = safety.predict_action_probabilities(tracker, domain)
     assert _predicted(safety, tracker, domain) == "action_record_account_event"
     assert prediction.is_no_user_prediction  # outranks the form's own continuation
+
+
+def _with_hardship(event: UserUttered, kind: str, confidence: float = 0.9, vulnerable: bool = False) -> UserUttered:
+    parse = {**event.parse_data, "hardship": {"type": kind, "confidence": confidence, "vulnerable": vulnerable}}
+    return UserUttered(event.text, parse["intent"], [], parse)
+
+
+def test_a_hardship_inside_a_request_is_heard_first_then_the_request_is_answered(
+    domain: Domain, tmp_path: Path
+) -> None:
+    safety = _policy(SafetyPolicy, tmp_path, "SafetyPolicy")
+    request = _with_hardship(
+        _user("my hours got cut, can we do 40 a month", "request_payment_plan", 0.93), "reduced_income"
+    )
+    assert _predicted(safety, _tracker(domain, request), domain) == "action_note_hardship"
+    # what the note action leaves: it stepped back, so the request is next, and not heard twice
+    noted = _tracker(
+        domain,
+        request,
+        ActionExecuted("action_note_hardship"),
+        BotUttered("I'm sorry to hear that"),
+        ActionReverted(),
+        SlotSet("hardship_type", "reduced_income"),
+    )
+    assert noted.latest_action_name == "action_listen"
+    # the request's own handling follows: here a plan needs the debtor verified first
+    assert _predicted(safety, noted, domain) == "action_start_verification"
+    later = _tracker(
+        domain,
+        *list(noted.events)[3:],
+        ActionExecuted("action_listen"),
+        _with_hardship(_user("rent is 900 since my hours went down", "inform_finances", 0.9), "reduced_income"),
+    )
+    assert _predicted(safety, later, domain) != "action_note_hardship"
+    # vulnerability is met with care and a person, whatever was asked
+    vulnerable = _with_hardship(
+        _user("whats my balance, my wife died last week", "ask_balance", 0.9), "bereavement", vulnerable=True
+    )
+    assert _predicted(safety, _tracker(domain, vulnerable), domain) == "action_acknowledge_hardship"
