@@ -50,9 +50,19 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class TeamHours:
+    """When one team of collectors works: ``hours`` maps a weekday (0 = Monday) to (open, close)
+    in the IANA zone ``time_zone``; a day that is not there is closed."""
+
+    time_zone: str
+    typical_reply_minutes: int
+    hours: dict[int, tuple[time, time]]
+
+
+@dataclass(frozen=True)
 class HandoffRules:
-    """Parsed ``data/handoff.yml``. ``hours`` maps a weekday (0 = Monday) to (open, close) in
-    ``time_zone``; a day that is not there is closed."""
+    """Parsed ``data/handoff.yml``. ``time_zone``, ``typical_reply_minutes`` and ``hours`` are
+    the default team's (see :class:`TeamHours`); ``teams`` the teams by jurisdiction prefix."""
 
     reasons: dict[str, Reason]
     aliases: dict[str, str]
@@ -72,6 +82,13 @@ class HandoffRules:
     reply_despite_holds: frozenset[str]
     live_conversation_minutes: int
     summary_messages: int
+    teams: dict[str, TeamHours] = field(default_factory=dict)
+
+    def team(self, jurisdiction: str | None = None) -> TeamHours:
+        """The team serving ``jurisdiction`` ("US-MA", "UK", "CN"; by its prefix), else the
+        default team."""
+        region = (jurisdiction or "").split("-")[0]
+        return self.teams.get(region) or TeamHours(self.time_zone, self.typical_reply_minutes, self.hours)
 
     def reason(self, code: str) -> Reason:
         """The reason for ``code`` (aliases resolved). An unknown code gets the priority of
@@ -112,20 +129,14 @@ def handoff_rules() -> HandoffRules:
         if target not in reasons:
             raise DataFileError(f"{file}: 'aliases.{alias}' points to unknown reason '{target}'")
     bh = dict(need("business_hours"))
-    try:
-        ZoneInfo(str(bh.get("time_zone")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DataFileError(f"{file}: 'business_hours.time_zone' is not an IANA zone") from exc
-    hours: dict[int, tuple[time, time]] = {}
-    for day, span in dict(bh.get("days") or {}).items():
-        if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
-            raise DataFileError(f"{file}: 'business_hours.days.{day}' must be a weekday with [open, close]")
-        start, end = _clock(span[0], f"business_hours.days.{day}"), _clock(span[1], f"business_hours.days.{day}")
-        if end <= start:
-            raise DataFileError(f"{file}: 'business_hours.days.{day}' closes before it opens")
-        hours[WEEKDAYS.index(day)] = (start, end)
-    if not hours:
-        raise DataFileError(f"{file}: 'business_hours.days' has no open day")
+    default = _team(bh, "business_hours", int(bh.get("typical_reply_minutes", 15)))
+    teams = {}
+    for code, spec in dict(bh.get("teams") or {}).items():
+        if not isinstance(spec, dict):
+            raise DataFileError(f"{file}: 'business_hours.teams.{code}' must be a mapping")
+        teams[str(code)] = _team(
+            spec, f"business_hours.teams.{code}", int(spec.get("typical_reply_minutes", default.typical_reply_minutes))
+        )
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
     for key in (
         "notice",
@@ -141,9 +152,9 @@ def handoff_rules() -> HandoffRules:
     return HandoffRules(
         reasons=reasons,
         aliases=aliases,
-        time_zone=str(bh["time_zone"]),
-        typical_reply_minutes=int(bh.get("typical_reply_minutes", 15)),
-        hours=hours,
+        time_zone=default.time_zone,
+        typical_reply_minutes=default.typical_reply_minutes,
+        hours=default.hours,
         notice=str(raw["notice"]),
         notice_no_push=str(raw["notice_no_push"]),
         notice_no_contact=str(raw["notice_no_contact"]),
@@ -157,21 +168,43 @@ def handoff_rules() -> HandoffRules:
         reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),
         live_conversation_minutes=int(raw.get("live_conversation_minutes", 60)),
         summary_messages=int(raw.get("summary_messages", 10)),
+        teams=teams,
     )
 
 
-def next_opening(now: datetime, rules: HandoffRules | None = None) -> datetime | None:
-    """None when the team is at work at ``now`` (aware), else the next opening time (aware, in
-    the team's zone). Looks at most 14 days ahead."""
-    rules = rules or handoff_rules()
-    zone = ZoneInfo(rules.time_zone)
+def _team(spec: dict[str, Any], where: str, typical_reply_minutes: int) -> TeamHours:
+    """One team's hours from ``spec`` (``time_zone``, ``days``); DataFileError names ``where``."""
+    file = "data/handoff.yml"
+    try:
+        ZoneInfo(str(spec.get("time_zone")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DataFileError(f"{file}: '{where}.time_zone' is not an IANA zone") from exc
+    hours: dict[int, tuple[time, time]] = {}
+    for day, span in dict(spec.get("days") or {}).items():
+        if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
+            raise DataFileError(f"{file}: '{where}.days.{day}' must be a weekday with [open, close]")
+        start, end = _clock(span[0], f"{where}.days.{day}"), _clock(span[1], f"{where}.days.{day}")
+        if end <= start:
+            raise DataFileError(f"{file}: '{where}.days.{day}' closes before it opens")
+        hours[WEEKDAYS.index(day)] = (start, end)
+    if not hours:
+        raise DataFileError(f"{file}: '{where}.days' has no open day")
+    return TeamHours(str(spec["time_zone"]), typical_reply_minutes, hours)
+
+
+def next_opening(now: datetime, rules: HandoffRules | None = None, jurisdiction: str | None = None) -> datetime | None:
+    """None when the team serving ``jurisdiction`` (the default team when None) is at work at
+    ``now`` (aware), else its next opening time (aware, in the team's zone). Looks at most 14
+    days ahead."""
+    team = (rules or handoff_rules()).team(jurisdiction)
+    zone = ZoneInfo(team.time_zone)
     local = now.astimezone(zone)
-    span = rules.hours.get(local.weekday())
+    span = team.hours.get(local.weekday())
     if span and span[0] <= local.time() < span[1]:
         return None
     for ahead in range(15):
         day: date = local.date() + timedelta(days=ahead)
-        span = rules.hours.get(day.weekday())
+        span = team.hours.get(day.weekday())
         if not span:
             continue
         opening = datetime.combine(day, span[0], zone)
@@ -181,18 +214,24 @@ def next_opening(now: datetime, rules: HandoffRules | None = None) -> datetime |
 
 
 def reply_eta(
-    now: datetime, debtor_time_zone: str | None, locale: str = "en_US", rules: HandoffRules | None = None
+    now: datetime,
+    debtor_time_zone: str | None,
+    locale: str = "en_US",
+    rules: HandoffRules | None = None,
+    jurisdiction: str | None = None,
 ) -> str:
     """When a person will reply, in words, in the debtor's zone: "within about 15 minutes" during
-    business hours, else "after we open at 8:00 AM on Monday (your time)"."""
+    the business hours of the team serving ``jurisdiction`` (the sender context's; the default
+    team when None), else "after we open at 8:00 AM on Monday (your time)"."""
     rules = rules or handoff_rules()
-    opening = next_opening(now, rules)
+    team = rules.team(jurisdiction)
+    opening = next_opening(now, rules, jurisdiction)
     if opening is None:
-        return rules.eta_open.format(minutes=rules.typical_reply_minutes)
+        return rules.eta_open.format(minutes=team.typical_reply_minutes)
     try:
-        zone = ZoneInfo(debtor_time_zone or rules.time_zone)
+        zone = ZoneInfo(debtor_time_zone or team.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(rules.time_zone)
+        zone = ZoneInfo(team.time_zone)
     there = opening.astimezone(zone)
     text = rules.eta_closed.format(
         time=format_time(there, format="short", locale=locale),

@@ -5,6 +5,12 @@ or e-mail. It answers allow, deny (a hold such as a dispute or a cease request) 
 a given instant (outside the local contact window, a stated inconvenient time, or a frequency
 cap), each with reason codes and the rule's citation. Replies inside a conversation the debtor
 started are not outbound contacts and do not pass through here.
+
+Calls are counted from the contact log: ``call_attempt`` for every call placed, then
+``call_unanswered`` or ``telephone_conversation`` once its outcome is known (the US and UK caps
+count attempts; China counts unanswered attempts per phone number and effective conversations
+apart). A contact who is not the debtor (``party`` "contact") is reached only under the
+profile's third-party rule (China: GB/T 45251—2025).
 """
 
 from __future__ import annotations
@@ -18,26 +24,29 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
-from bot.compliance.profiles import Profile, profile_for
+from bot.compliance.profiles import FrequencyCap, Profile, profile_for
 
 UTC = timezone.utc
 
 
 @dataclass(frozen=True)
 class ContactEvent:
-    """One contact-log fact: ``event`` (e.g. call_attempt, sms_sent, opt_out, dispute) on
-    ``channel`` at ``at`` (aware); ``detail`` carries e.g. a stated inconvenient time."""
+    """One contact-log fact: ``event`` (e.g. call_attempt, call_unanswered, sms_sent, opt_out,
+    dispute) on ``channel`` at ``at`` (aware); ``detail`` carries e.g. a stated inconvenient time;
+    ``address`` the phone number or address it went to, when known."""
 
     at: datetime
     event: str
     channel: str
     detail: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
 class ContactRequest:
     """A contact we want to make. ``initiated_by`` "debtor" means the debtor asked for it (a
-    requested call-back is not counted against caps, 12 CFR 1006.14(b)(3)(i))."""
+    requested call-back is not counted against caps, 12 CFR 1006.14(b)(3)(i)). ``party`` is
+    "debtor", or "contact" for someone else about the debtor (``phone_e164`` is then theirs)."""
 
     account_id: str
     jurisdiction: str
@@ -45,6 +54,7 @@ class ContactRequest:
     address_time_zone: str
     phone_e164: str | None = None
     initiated_by: str = "creditor"
+    party: str = "debtor"
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,30 @@ def active_holds(
     return reasons
 
 
+def _counts_toward(cap: FrequencyCap, event: ContactEvent, request: ContactRequest) -> bool:
+    """Whether ``event`` counts toward ``cap`` for ``request``. A cap per contact method counts
+    the events to the request's phone number, and those whose number is not known."""
+    if event.event not in cap.counts:
+        return False
+    if cap.per != "contact_method" or event.address is None:
+        return True
+    return event.address == request.phone_e164
+
+
+def third_party_reasons(profile: Profile, request: ContactRequest, history: Sequence[ContactEvent]) -> list[Reason]:
+    """Why a contact who is not the debtor may not be reached (empty when they may): the profile
+    has no third-party rule, none of the rule's conditions is in the log (the debtor unreachable,
+    deceased, lacking capacity), or this contact refused (``refusal_event`` to their number)."""
+    rule = profile.third_parties
+    if rule is None:
+        return [Reason("third_party_not_allowed", "no third-party contact rule for this jurisdiction")]
+    if not any(e.event in rule.allowed_after for e in history):
+        return [Reason("third_party_not_allowed", rule.citation, f"needs one of {', '.join(rule.allowed_after)}")]
+    if any(e.event == rule.refusal_event and e.address == request.phone_e164 for e in history):
+        return [Reason("third_party_refused", rule.citation)]
+    return []
+
+
 def _cap_release(
     profile: Profile, request: ContactRequest, history: Sequence[ContactEvent], at: datetime
 ) -> tuple[datetime, list[Reason]]:
@@ -162,7 +196,7 @@ def _cap_release(
         if request.channel not in cap.channels:
             continue
         window = timedelta(days=cap.window_days)
-        counted = sorted(e.at for e in history if e.event in cap.counts and at - window < e.at <= at)
+        counted = sorted(e.at for e in history if _counts_toward(cap, e, request) and at - window < e.at <= at)
         if counted and len(counted) >= max(cap.max, 1):
             # one more is allowed once the count drops to max - 1 (to zero when max is 0)
             free_at = counted[len(counted) - max(cap.max, 1)] + window
@@ -179,6 +213,13 @@ def check(
         raise ValueError("now must be timezone-aware")
     profile = profile or profile_for(request.jurisdiction)
     holds = active_holds(profile, request, history, now)
+    if request.party != "debtor":
+        if refused := third_party_reasons(profile, request, history):
+            return Decision("deny", tuple(refused))
+        # the debtor's death or incapacity is why the contact may be reached, not a bar to it
+        allowed_after = set(profile.third_parties.allowed_after) if profile.third_parties else set()
+        reasons_by_hold = {f"hold_{h.id}": h.event for h in profile.holds}
+        holds = [r for r in holds if reasons_by_hold.get(r.code) not in allowed_after and r.code != "hold_opt_out"]
     if holds:
         return Decision("deny", tuple(holds))
 

@@ -21,7 +21,12 @@ DATA = Path(__file__).resolve().parent.parent.parent / "data" / "compliance"
 CHANNELS = ("sms", "voice", "email", "webchat", "rest")
 # Rasa input channel names that differ from the contact channel they carry
 INPUT_CHANNELS = {"twilio_sms": "sms", "twilio_voice": "voice"}
-COUNTED_EVENTS = ("call_attempt", "telephone_conversation", "sms_sent", "email_sent")
+# Contact-log events a frequency cap may count. ``call_attempt`` is every call placed;
+# ``call_unanswered`` a placed call nobody answered (no answer, busy, failed) and
+# ``telephone_conversation`` a call answered by a person (an "effective" call), by a collector or
+# by the voice bot: China counts these two apart (GB/T 45251—2025; CBA guideline 2026).
+COUNTED_EVENTS = ("call_attempt", "call_unanswered", "telephone_conversation", "sms_sent", "email_sent")
+CAP_SCOPES = ("debt", "contact_method")
 
 
 def contact_channel(input_channel: str | None) -> str:
@@ -44,14 +49,39 @@ class ContactWindow:
 
 @dataclass(frozen=True)
 class FrequencyCap:
-    """At most ``max`` events of kinds ``counts`` on ``channels`` in ``window_days`` days, per debt.
-    ``max: 0`` means none at all in the window (e.g. 7 days after a telephone conversation)."""
+    """At most ``max`` events of kinds ``counts`` on ``channels`` in ``window_days`` days, per debt
+    (``per`` "debt") or per contact method, one phone number or address (``per``
+    "contact_method"). ``max: 0`` means none at all in the window (e.g. 7 days after a telephone
+    conversation)."""
 
     id: str
     channels: tuple[str, ...]
     counts: tuple[str, ...]
     max: int
     window_days: int
+    citation: str
+    per: str = "debt"
+
+
+@dataclass(frozen=True)
+class ThirdPartyRule:
+    """When someone other than the debtor (a contact the debtor gave, a relative) may be
+    contacted: only after one of ``allowed_after`` (contact-log events such as
+    ``debtor_unreachable``, ``deceased``, ``lacks_capacity``), never again after
+    ``refusal_event`` from that contact's address, and never told of the debt."""
+
+    allowed_after: tuple[str, ...]
+    refusal_event: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class CallRecording:
+    """Calls are recorded when ``required``; recordings are kept ``retention_days`` days (the
+    lender's setting)."""
+
+    required: bool
+    retention_days: int
     citation: str
 
 
@@ -90,6 +120,8 @@ class Profile:
     sms_max_segments: int
     first_disclosure: str
     subsequent_disclosure: str
+    third_parties: ThirdPartyRule | None = None
+    call_recording: CallRecording | None = None
 
 
 def _raw(name: str) -> dict[str, Any]:
@@ -145,8 +177,11 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
             raise DataFileError(f"{where}: field 'max' must be a non-negative integer")
         if not isinstance(days, int) or days < 1:
             raise DataFileError(f"{where}: field 'window_days' must be a positive integer")
+        per = str(item.get("per", "debt"))
+        if per not in CAP_SCOPES:
+            raise DataFileError(f"{where}: field 'per' must be one of {list(CAP_SCOPES)}")
         caps.append(
-            FrequencyCap(_need(item, "id", where), channels, counts, maximum, days, _need(item, "citation", where))
+            FrequencyCap(_need(item, "id", where), channels, counts, maximum, days, _need(item, "citation", where), per)
         )
     holds = []
     for item in raw.get("holds") or []:
@@ -175,6 +210,8 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
     sms = _need(raw, "sms", source)
     disclosures = _need(raw, "disclosures", source)
     return Profile(
+        third_parties=_third_parties(raw.get("third_parties"), source),
+        call_recording=_call_recording(raw.get("call_recording"), source),
         jurisdiction=_need(raw, "jurisdiction", source),
         contact_window=ContactWindow(
             _time(_need(window, "start", f"{source}: contact_window"), f"{source}: contact_window.start"),
@@ -189,6 +226,30 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         first_disclosure=_need(disclosures, "first", f"{source}: disclosures"),
         subsequent_disclosure=_need(disclosures, "subsequent", f"{source}: disclosures"),
     )
+
+
+def _third_parties(item: Any, source: str) -> ThirdPartyRule | None:
+    if item is None:
+        return None
+    where = f"{source}: third_parties"
+    if not isinstance(item, dict):
+        raise DataFileError(f"{where}: expected a mapping")
+    allowed = _need(item, "allowed_after", where)
+    if not isinstance(allowed, list) or not all(isinstance(e, str) for e in allowed):
+        raise DataFileError(f"{where}: field 'allowed_after' must be a list of contact-log events")
+    return ThirdPartyRule(tuple(allowed), str(_need(item, "refusal_event", where)), _need(item, "citation", where))
+
+
+def _call_recording(item: Any, source: str) -> CallRecording | None:
+    if item is None:
+        return None
+    where = f"{source}: call_recording"
+    if not isinstance(item, dict):
+        raise DataFileError(f"{where}: expected a mapping")
+    days = _need(item, "retention_days", where)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise DataFileError(f"{where}: field 'retention_days' must be a positive number of days")
+    return CallRecording(bool(item.get("required", True)), days, _need(item, "citation", where))
 
 
 @cache

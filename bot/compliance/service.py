@@ -21,11 +21,21 @@ def _aware(moment: datetime) -> datetime:
 
 
 def history_for(session: Session, account_id: str) -> list[ContactEvent]:
-    """The account's contact log as gate events, oldest first."""
+    """The account's contact log as gate events, oldest first. On SMS and voice the conversation
+    id is the phone number, which is the event's address (caps per contact method count by it)."""
     rows = session.execute(
         select(db.ContactLog).where(db.ContactLog.account_id == account_id).order_by(db.ContactLog.at, db.ContactLog.id)
     ).scalars()
-    return [ContactEvent(_aware(r.at), str(r.event), str(r.channel), r.detail) for r in rows]
+    return [
+        ContactEvent(
+            _aware(r.at),
+            str(r.event),
+            str(r.channel),
+            r.detail,
+            str(r.conversation_id) if r.channel in ("sms", "voice") and r.conversation_id else None,
+        )
+        for r in rows
+    ]
 
 
 def gate_contact(
