@@ -375,7 +375,9 @@ class ActionOfferPlans(Action):
             if offer.kind == "settlement":
                 counter = counter_settlement(request, offer.amount)
             else:
-                counter = counter_instalments(request, offer.amount, offer.frequency or "monthly")
+                counter = counter_instalments(
+                    request, offer.amount, offer.frequency or "monthly", first_due=offer.first_due
+                )
         options = propose(request)
         if counter is None and intent == "ask_settlement":
             # a settlement asked for without an amount: say so when this account has none

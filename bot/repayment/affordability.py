@@ -134,8 +134,9 @@ class Statement:
 
 
 def _label(left: str, right: str, rules: IERules) -> str | None:
-    """The income/category/offer word nearest the amount: last one before it, else first one after it."""
-    labels = [(INCOME, rules.income_keywords), (OFFER, rules.offer_phrases), *rules.categories.items()]
+    """The income/category/offer word nearest the amount: last one before it, else first one after it.
+    An offer phrase wins a tie ("I can get you 40": "can get" is an offer, "get" alone income)."""
+    labels = [(OFFER, rules.offer_phrases), (INCOME, rules.income_keywords), *rules.categories.items()]
     best: tuple[int, str] | None = None
     for label, words in labels:
         for match in _pattern(words).finditer(left):

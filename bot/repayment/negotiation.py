@@ -6,10 +6,11 @@ one", "the one that's 50 a month") and what they offer instead ("I can only do 4
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
-from bot.extraction import find_amounts, normalise_numbers
+from bot.extraction import find_amounts, find_recurrences, normalise_numbers, today_in
 from bot.money import Money
 from bot.repayment.affordability import read_statement
 from bot.repayment.plans import PlanOption
@@ -78,12 +79,31 @@ def choose_option(text: str, options: list[PlanOption]) -> int | None:
 
 @dataclass(frozen=True)
 class Offer:
-    """A debtor's own offer: ``kind`` is ``instalments`` (``amount`` each ``frequency``) or
-    ``settlement`` (``amount`` once, the total)."""
+    """A debtor's own offer: ``kind`` is ``instalments`` (``amount`` each ``frequency``, from
+    ``first_due`` when the debtor named a day: "40 every other friday") or ``settlement``
+    (``amount`` once, the total)."""
 
     kind: str
     amount: Money
     frequency: str | None = None
+    first_due: date | None = None
+
+
+def _recurring(text: str, tz: str) -> tuple[str, date | None] | None:
+    """(frequency, first due date in ``tz``) of a repeating schedule the text names ("every other
+    Friday", "on the 1st of each month", "weekly on Mondays"), when it is one the plans offer."""
+    for recurrence in find_recurrences(text):
+        if recurrence.freq == "monthly" and recurrence.interval == 1:
+            frequency = "monthly"
+        elif recurrence.freq == "weekly" and recurrence.interval in (1, 2):
+            frequency = "weekly" if recurrence.interval == 1 else "fortnightly"
+        else:
+            continue
+        if recurrence.weekday is None and recurrence.month_day is None:
+            return frequency, None
+        # "every other friday" starts on the coming Friday, whichever week the rule counts from
+        return frequency, replace(recurrence, interval=1).next_dates(today_in(tz), 1)[0]
+    return None
 
 
 def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = False) -> Offer | None:
@@ -92,7 +112,8 @@ def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = Fals
     "30%" or "30 percent" of the balance, or an amount with settle/discount words (or
     ``settling``: the debtor asked to settle), is a settlement total ("30% off" is a 30%
     discount). An amount with a period ("40 a month", "20 every other week") or an offer cue
-    ("I can only do 40") is an instalment, monthly unless a period says otherwise. Amounts the
+    ("I can only do 40") is an instalment, monthly unless a period says otherwise; a schedule
+    with a named day ("40 every other friday") starts on that day. Amounts the
     debtor labels as income or outgoings ("rent is 900") are not offers.
     """
     norm = normalise_numbers(text)
@@ -109,6 +130,10 @@ def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = Fals
         return None
     # an amount after an offer phrase ("I can pay 40") is kept as said; an unlabelled one is monthly
     amount = statement.offers[0] if statement.offers else statement.unlabelled[0]
+    recurring = _recurring(text, tz)
+    if recurring is not None:
+        raw = amount if statement.offers else next(a.money for a in find_amounts(text, balance.currency, tz))
+        return Offer("instalments", raw, recurring[0], recurring[1])
     frequency = next((kind for kind, pattern in FREQUENCY_WORDS if pattern.search(text)), None)
     if frequency is None and (settling or _SETTLE.search(text)):
         # the statement reader made it monthly only when a period word was there: none here
