@@ -13,7 +13,9 @@ Sets (never trained on):
 the prediction has a hardship type; ``vulnerable`` precision and recall; ``crisis`` recall and false
 alarms (crisis as SafetyPolicy sees it: the crisis intent on top, or in the ranking at
 ``crisis_ranking_threshold`` or above, or the hardship crisis flag; gold crisis rows are those
-labelled with the crisis intent); ``nlu_ms_per_message`` (mean parse time in this process).
+labelled with the crisis intent); ``nlu_ms_per_message`` (mean wall-clock parse time in this
+process) and ``nlu_cpu_ms_per_message`` (mean CPU time of this process per parse: the figure to read
+on a busy machine; run with OMP_NUM_THREADS=1 for one thread).
 ``extraction``: amount and date exact match on the NLU++ banking file (:mod:`scripts.eval_extraction`).
 
     .venv/bin/python -m scripts.eval_nlu [--model models/model-<hash>.tar.gz]     # or: make eval
@@ -160,8 +162,9 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def parse_all(model: Path, sets: dict[str, list[Row]]) -> tuple[dict[str, list[dict[str, Any]]], float]:
-    """Parse every row with the trained model (in-process agent); also the mean ms per message."""
+def parse_all(model: Path, sets: dict[str, list[Row]]) -> tuple[dict[str, list[dict[str, Any]]], tuple[float, float]]:
+    """Parse every row with the trained model (in-process agent); also the mean wall-clock and CPU
+    milliseconds per message."""
     import logging
 
     from rasa.core.agent import Agent
@@ -170,18 +173,19 @@ def parse_all(model: Path, sets: dict[str, list[Row]]) -> tuple[dict[str, list[d
     configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
 
-    async def run() -> tuple[dict[str, list[dict[str, Any]]], float]:
+    async def run() -> tuple[dict[str, list[dict[str, Any]]], tuple[float, float]]:
         await agent.parse_message("hello")  # warm up (lazy model loads)
         parsed: dict[str, list[dict[str, Any]]] = {}
-        elapsed, count = 0.0, 0
+        elapsed, cpu, count = 0.0, 0.0, 0
         for name, rows in sets.items():
             parsed[name] = []
             for row in rows:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 parsed[name].append(await agent.parse_message(row.text))
                 elapsed += time.perf_counter() - started
+                cpu += time.process_time() - started_cpu
                 count += 1
-        return parsed, 1000 * elapsed / max(count, 1)
+        return parsed, (1000 * elapsed / max(count, 1), 1000 * cpu / max(count, 1))
 
     return asyncio.run(run())
 
@@ -200,11 +204,12 @@ def evaluate(model: Path) -> dict[str, Any]:
         sets[name] = read_jsonl(path)
     sets["held_out"] = read_held_out()
     rule = crisis_rule()
-    parsed, ms = parse_all(model, sets)
+    parsed, (ms, cpu_ms) = parse_all(model, sets)
     report: dict[str, Any] = {
         "model": model.name,
         "crisis_rule": {"intent": rule.intent, "ranking_threshold": rule.ranking_threshold},
         "nlu_ms_per_message": round(ms, 1),
+        "nlu_cpu_ms_per_message": round(cpu_ms, 1),
     }
     for name, rows in sets.items():
         report[name] = score(rows, parsed[name], rule.intent, rule.ranking_threshold)
