@@ -2,7 +2,7 @@
 
 The English spaCy model keeps a run of Han characters as one token ("我下个月才能还款"); Rasa's own
 ``JiebaTokenizer`` accepts only ``language: zh`` and keeps spaces as tokens in mixed text. This
-keeps spaCy for everything else (its document also feeds ``SpacyEntityExtractor``) and segments
+keeps spaCy for everything else (its document also gives the spaCy entities) and segments
 the Han runs inside a token (:func:`bot.understanding.text.split_han`), so one pipeline reads both
 languages.
 """
