@@ -105,6 +105,8 @@ class HardshipSettings:
     type_probability: float
     vulnerable_probability: float
     crisis_probability: float
+    crisis_similarity: float
+    crisis_margin: float
     evidence: int
     model: IntentSettings
     temporary_cues: tuple[str, ...]
@@ -129,6 +131,8 @@ def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
             type_probability=float(raw["type_probability"]),
             vulnerable_probability=float(raw["vulnerable_probability"]),
             crisis_probability=float(raw["crisis_probability"]),
+            crisis_similarity=float(raw["crisis_similarity"]),
+            crisis_margin=float(raw["crisis_margin"]),
             evidence=int(raw["evidence"]),
             model=IntentSettings.from_config({**raw["model"], "calibration_folds": 0}),
             temporary_cues=tuple(cues["temporary"]),
@@ -196,6 +200,7 @@ class HardshipClassifier:
         self.matrix = matrix
         self.type_model = type_model
         self.vulnerability_model = vulnerability_model
+        self._crisis = np.array([e.vulnerability == "crisis" for e in exemplars])
 
     @classmethod
     def fit(cls, exemplars: list[Exemplar], settings: HardshipSettings) -> HardshipClassifier:
@@ -285,7 +290,11 @@ class HardshipClassifier:
         p_crisis = float(vul_probs[kinds.index("crisis")]) if "crisis" in kinds else 0.0
 
         lowered = text.lower()
-        crisis = any(p.search(lowered) for p in s.crisis_patterns) or p_crisis >= s.crisis_probability
+        crisis = (
+            any(p.search(lowered) for p in s.crisis_patterns)
+            or p_crisis >= s.crisis_probability
+            or self._near_crisis(sims)
+        )
         vulnerability = None
         if crisis:
             vulnerability = "crisis"
@@ -302,6 +311,17 @@ class HardshipClassifier:
             crisis=crisis,
             evidence=evidence,
         )
+
+    def _near_crisis(self, sims: np.ndarray[Any, Any]) -> bool:
+        """A crisis exemplar at least ``crisis_similarity`` close and ``crisis_margin`` closer than
+        every other exemplar: the model weighs a few dozen crisis exemplars against thousands of
+        others, the nearest one does not."""
+        if not self._crisis.any() or self._crisis.all():
+            return False
+        nearest_crisis = float(sims[self._crisis].max())
+        nearest_other = float(sims[~self._crisis].max())
+        s = self.settings
+        return nearest_crisis >= s.crisis_similarity and nearest_crisis >= nearest_other + s.crisis_margin
 
     def _duration(self, lowered: str, hardship_type: str | None, top: list[tuple[Exemplar, float]]) -> str:
         if hardship_type is None:
