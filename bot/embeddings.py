@@ -82,14 +82,19 @@ def _normalised(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 _memo: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
-MEMO_SIZE = 20_000  # vectors kept per process (a training run embeds the NLU examples and the hardship bank, which overlap)
+# vectors kept per process (a training run embeds the NLU examples and the hardship bank, which overlap)
+MEMO_SIZE = 20_000
 
 
-def encode(texts: Sequence[str], encoder: str = ENCODER, batch_size: int = 64) -> npt.NDArray[np.float32]:
+def encode(
+    texts: Sequence[str], encoder: str = ENCODER, batch_size: int = 64, memo: bool = True
+) -> npt.NDArray[np.float32]:
     """Embed ``texts`` → array of shape (len(texts), dimensions(encoder)), rows L2-normalised.
-    Texts embedded before in this process are not embedded again."""
+    Texts embedded before in this process are not embedded again (unless ``memo`` is false)."""
     if not texts:
         return np.zeros((0, dimensions(encoder)), dtype=np.float32)
+    if not memo:
+        return _encode(texts, encoder, batch_size)
     missing = list(dict.fromkeys(t for t in texts if (encoder, t) not in _memo))
     if missing:
         fresh = _encode(missing, encoder, batch_size)

@@ -209,13 +209,17 @@ class HardshipClassifier:
         matrix = encode(texts)
         type_model = train(texts, matrix, [e.type for e in exemplars], settings.model)
         vulnerability_model = train(
-            texts, matrix, [e.vulnerability if e.vulnerable and e.vulnerability else "none" for e in exemplars],
+            texts,
+            matrix,
+            [e.vulnerability if e.vulnerable and e.vulnerability else "none" for e in exemplars],
             settings.model,
         )
         return cls(exemplars, settings, matrix, type_model, vulnerability_model)
 
     @classmethod
-    def build(cls, exemplars: list[Exemplar], settings: HardshipSettings, cache: Path | None = CACHE) -> HardshipClassifier:
+    def build(
+        cls, exemplars: list[Exemplar], settings: HardshipSettings, cache: Path | None = CACHE
+    ) -> HardshipClassifier:
         """:meth:`fit`, or the arrays a previous fit of the same bank, settings and encoder stored in ``cache``."""
         key = hashlib.sha256(
             json.dumps(
@@ -254,7 +258,9 @@ class HardshipClassifier:
         models = []
         for name in ("type", "vulnerability"):
             meta = json.loads(bytes(arrays[f"{name}.meta"]).decode())
-            parts = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{name}.") and k != f"{name}.meta"}
+            parts = {
+                k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{name}.") and k != f"{name}.meta"
+            }
             models.append(IntentModel.from_arrays(meta, parts))
         matrix = arrays["matrix"]
         if len(matrix) != len(exemplars):

@@ -93,9 +93,7 @@ class EmbeddingIntentClassifier(GraphComponent, IntentClassifier):
                 continue
             ranking = self.model.ranking(message.get(TEXT), vector, int(self.config["ranking_length"]))
             message.set(INTENT, {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
-            message.set(
-                INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True
-            )
+            message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True)
         return messages
 
     def persist(self) -> None:

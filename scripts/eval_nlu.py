@@ -130,7 +130,9 @@ def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, cri
     }
     if rows and all(r.labels_hardship for r in rows):
         hardship = [(p.get("hardship") or {}) for p in parses]
-        pairs = [(r.hardship, h.get("type")) for r, h in zip(rows, hardship, strict=True) if r.hardship or h.get("type")]
+        pairs = [
+            (r.hardship, h.get("type")) for r, h in zip(rows, hardship, strict=True) if r.hardship or h.get("type")
+        ]
         out["hardship_type_accuracy"] = _ratio(sum(g == p for g, p in pairs), len(pairs))
         out["hardship_rows"] = len(pairs)
         vul = [bool(h.get("vulnerable")) for h in hardship]
@@ -215,7 +217,8 @@ def evaluate(model: Path) -> dict[str, Any]:
         report[name] = score(rows, parsed[name], rule.intent, rule.ranking_threshold)
     extraction = eval_extraction.evaluate(data / "nlupp_banking_amounts_dates.jsonl")
     report["extraction"] = {
-        kind: {"correct": s["correct"], "total": s["total"], "accuracy": s["accuracy"]} for kind, s in extraction.items()
+        kind: {"correct": s["correct"], "total": s["total"], "accuracy": s["accuracy"]}
+        for kind, s in extraction.items()
     }
     return report
 

@@ -36,7 +36,9 @@ def measure(rows: list[Row], results: list[HardshipResult]) -> dict[str, Any]:
         "type_accuracy": round(sum(g == p for g, p in pairs) / max(len(pairs), 1), 3),
         "vulnerable_precision": round(tp / max(flagged, 1), 3),
         "vulnerable_recall": round(tp / max(gold, 1), 3),
-        "crisis_on_distress": sum(h.crisis for r, h in zip(rows, results, strict=True) if r.intent == "express_distress"),
+        "crisis_on_distress": sum(
+            h.crisis for r, h in zip(rows, results, strict=True) if r.intent == "express_distress"
+        ),
         "distress_rows": sum(r.intent == "express_distress" for r in rows),
         "crisis_elsewhere": sum(h.crisis for r, h in zip(rows, results, strict=True) if r.intent != "express_distress"),
     }

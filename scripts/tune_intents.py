@@ -57,17 +57,20 @@ def embed(encoder: str, texts: list[str]) -> np.ndarray[Any, Any]:
 
 
 def ms_per_message(encoder: str, texts: list[str]) -> float:
-    """Mean milliseconds to embed one message at a time (the first call, a warm-up, not counted)."""
+    """Mean CPU milliseconds to embed one message at a time (the first call, a warm-up, not counted);
+    run with OMP_NUM_THREADS=1 for one thread."""
     from bot.embeddings import encode
 
-    encode(texts[:1], encoder)
-    started = time.perf_counter()
+    encode(texts[:1], encoder, memo=False)
+    started = time.process_time()
     for text in texts:
-        encode([text], encoder)
-    return round(1000 * (time.perf_counter() - started) / len(texts), 1)
+        encode([text], encoder, memo=False)
+    return round(1000 * (time.process_time() - started) / len(texts), 1)
 
 
-def operating_point(probs: np.ndarray[Any, Any], labels: list[str], gold: list[str], wrong_cost: float) -> dict[str, Any]:
+def operating_point(
+    probs: np.ndarray[Any, Any], labels: list[str], gold: list[str], wrong_cost: float
+) -> dict[str, Any]:
     """Top-1 accuracy, and the cheapest threshold on the top probability with its shares."""
     top = probs.argmax(axis=1)
     conf = probs.max(axis=1)

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from bot.understanding.text import words
 
 Array = npt.NDArray[np.float64]
+Vectors = npt.NDArray[Any]  # embeddings as given (float32 or float64)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def features(text: str, settings: IntentSettings) -> list[str]:
     as scikit-learn's ``char_wb``), ``w:`` word n-grams."""
     tokens = words(text)
     low, high = settings.char_ngrams
-    out = []
+    out: list[str] = []
     for token in tokens:
         padded = f" {token} "
         for n in range(low, high + 1):
@@ -113,7 +114,7 @@ class IntentModel:
             vals.extend(weights.tolist())
         return csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.vocabulary)))
 
-    def scores(self, texts: Sequence[str], embeddings: Array) -> Array:
+    def scores(self, texts: Sequence[str], embeddings: Vectors) -> Array:
         """Pooled intent scores before calibration, shape (len(texts), len(labels))."""
         dense = np.asarray(embeddings, dtype=np.float64) @ self.dense_coef.T + self.dense_intercept
         w = self.settings.sparse_weight
@@ -123,11 +124,11 @@ class IntentModel:
         out: Array = (1.0 - w) * dense + w * sparse
         return out
 
-    def predict(self, texts: Sequence[str], embeddings: Array) -> Array:
+    def predict(self, texts: Sequence[str], embeddings: Vectors) -> Array:
         """Calibrated probabilities, shape (len(texts), len(labels)); rows sum to 1."""
         return _softmax(self.scores(texts, embeddings) / self.temperature)
 
-    def ranking(self, text: str, embedding: Array, length: int = 10) -> list[tuple[str, float]]:
+    def ranking(self, text: str, embedding: Vectors, length: int = 10) -> list[tuple[str, float]]:
         """(intent, probability) pairs for one message, most likely first."""
         probs = self.predict([text], np.asarray(embedding).reshape(1, -1))[0]
         order = np.argsort(-probs)[:length]
@@ -168,7 +169,7 @@ class IntentModel:
 
 
 # -- training -------------------------------------------------------------------------------
-def _fit(texts: Sequence[str], embeddings: Array, labels: Sequence[str], settings: IntentSettings) -> IntentModel:
+def _fit(texts: Sequence[str], embeddings: Vectors, labels: Sequence[str], settings: IntentSettings) -> IntentModel:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -209,7 +210,7 @@ def fit_temperature(scores: Array, y: npt.NDArray[np.int64]) -> float:
 
 
 def train(
-    texts: Sequence[str], embeddings: Array, labels: Sequence[str], settings: IntentSettings | None = None
+    texts: Sequence[str], embeddings: Vectors, labels: Sequence[str], settings: IntentSettings | None = None
 ) -> IntentModel:
     """Fit the intent model; with ``calibration_folds`` ≥ 2, the temperature from out-of-fold scores."""
     from sklearn.model_selection import StratifiedKFold

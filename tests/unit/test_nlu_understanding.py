@@ -32,8 +32,11 @@ def test_features_are_char_and_word_ngrams() -> None:
 def _toy() -> tuple[list[str], np.ndarray, list[str]]:
     rng = np.random.default_rng(0)
     centres = {"greet": np.eye(8)[0], "goodbye": np.eye(8)[1], "ask_balance": np.eye(8)[2]}
-    phrases = {"greet": ["hello there", "hi", "good morning"], "goodbye": ["bye now", "see you", "goodbye"],
-               "ask_balance": ["how much do i owe", "what is my balance", "balance please"]}
+    phrases = {
+        "greet": ["hello there", "hi", "good morning"],
+        "goodbye": ["bye now", "see you", "goodbye"],
+        "ask_balance": ["how much do i owe", "what is my balance", "balance please"],
+    }
     texts, vectors, labels = [], [], []
     for label, items in phrases.items():
         for _ in range(4):
