@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from scripts.services import ROOT
+
 DEV_FILES = ("debtor_messages_dev.jsonl", "debtor_messages_zh_dev.jsonl")
 WORD_RUN = 8
 CHAR_RUN = 12
