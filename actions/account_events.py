@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     audit_event,
+    channel_of,
     current_hold,
     format_day,
     is_verified,
@@ -19,10 +20,11 @@ from actions.common import (
     locale_for,
     log_event,
     stop_form,
+    texts_of,
 )
 from bot import db
 from bot.compliance.optout import record_opt_in, record_opt_out
-from bot.compliance.preferences import as_detail, parse_contact_preference
+from bot.compliance.preferences import as_detail, named_channels, parse_contact_preference
 from bot.compliance.validation import validation_period_end
 from bot.extraction import today_in
 
@@ -41,17 +43,32 @@ class ActionRequestHuman(Action):
 
 
 class ActionOptOut(Action):
-    """Suppresses this channel for this sender (12 CFR 1006.6(e); 1006.14(h)) and confirms once,
-    with no payment request in the confirmation."""
+    """Stops the channels the debtor names ("stop calling me" sent by text stops calls), else the
+    channel the request came on (12 CFR 1006.6(e); 1006.14(h)), and confirms once, with no payment
+    request in the confirmation. Another channel is stopped for the linked account's phone
+    number; this conversation goes on unless its own channel was stopped."""
 
     def name(self) -> str:
         return "action_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        here = channel_of(tracker)
+        channels = named_channels(text) or [here]
+        account = load_account(tracker)
         with db.session_scope() as session:
-            record_opt_out(session, **ledger_entry(tracker), wording=tracker.latest_message.get("text") or "")
-        dispatcher.utter_message(response="utter_opt_out_confirmed")
-        return stop_form(tracker) + [SlotSet("opted_out", True)]
+            for channel in channels:
+                entry = ledger_entry(tracker)
+                if channel != here and channel in ("sms", "voice") and account is not None:
+                    entry["address"] = str(session.get(db.Account, account.id).debtor.phone_e164)
+                record_opt_out(session, **{**entry, "channel": channel}, wording=text)
+        if here in channels:
+            dispatcher.utter_message(response="utter_opt_out_confirmed")
+            return stop_form(tracker) + [SlotSet("opted_out", True)]
+        texts = texts_of(tracker)
+        names = [texts.get(f"channel.{c}") for c in channels]
+        dispatcher.utter_message(response="utter_opt_out_confirmed_other", channels=texts.join(names))
+        return []
 
 
 ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {

@@ -30,7 +30,13 @@ from bot.repayment.affordability import (
     outgoings_total,
     read_statement,
 )
-from bot.repayment.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement
+from bot.repayment.arrangements import (
+    active_arrangement,
+    mark_broken,
+    option_from_dict,
+    option_to_dict,
+    record_arrangement,
+)
 from bot.repayment.negotiation import choose_option, is_counter_offer, read_offer
 from bot.repayment.plans import (
     Counter,
@@ -475,6 +481,8 @@ class ActionRecordArrangement(Action):
             return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         option = option_from_dict(raw)
         with db.session_scope() as session:
+            earlier = active_arrangement(session, str(account.id))
+            replaced = earlier.id if earlier is not None else None
             row, _promise = record_arrangement(
                 session,
                 account_id=str(account.id),
@@ -489,6 +497,8 @@ class ActionRecordArrangement(Action):
             summary=describe(option, account)[:1].upper() + describe(option, account)[1:] + ".",
             schedule=schedule_lines(option, account),
         )
+        if replaced is not None:
+            dispatcher.utter_message(response="utter_arrangement_replaced", reference=replaced)
         if option.notes:
             dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(option.notes))
         return [

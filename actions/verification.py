@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import is_verified, load_account, log_event, now
 from actions.plans import ActionOfferPlans, announce_broken_promise
-from bot import db
+from bot import db, logmask
 from bot.extraction import parse_date_of_birth
 from bot.settings import contact_for, verification_rules
 from bot.verification import (
@@ -22,6 +22,7 @@ from bot.verification import (
     parse_account_reference,
     parse_phone,
     second_factor_matches,
+    third_party_for_debtor,
 )
 
 
@@ -205,12 +206,33 @@ class ActionVerificationOutcome(Action):
 
 
 class ActionWrongNumber(Action):
-    """A third party: no debt detail, note it, and lock the conversation (15 U.S.C. 1692b)."""
+    """Not the debtor: no debt detail, noted, and the conversation locked (15 U.S.C. 1692b,
+    1692c(b); 12 CFR 1006.6(d)). Someone answering for the debtor (a spouse, a parent) may leave
+    a message, taken by ``action_take_message``; nobody learns why we are in touch."""
 
     def name(self) -> str:
         return "action_wrong_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        locked = [SlotSet("verification_locked", True), SlotSet("identity_verified", False)]
+        if third_party_for_debtor(tracker.latest_message.get("text") or ""):
+            log_event(tracker, "third_party_contact")
+            dispatcher.utter_message(response="utter_third_party_message_offer")
+            return [*locked, SlotSet("third_party_message_pending", True)]
         log_event(tracker, "wrong_party")
         dispatcher.utter_message(response="utter_wrong_number")
-        return [SlotSet("verification_locked", True), SlotSet("identity_verified", False)]
+        return locked
+
+
+class ActionTakeMessage(Action):
+    """The message a third party leaves for the debtor: kept in the contact log (the debtor's
+    data masked) for a person to pass on, thanked, and nothing more said."""
+
+    def name(self) -> str:
+        return "action_take_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = logmask.mask(tracker.latest_message.get("text") or "")
+        log_event(tracker, "third_party_message", detail=text[:500])
+        dispatcher.utter_message(response="utter_third_party_message_taken")
+        return [SlotSet("third_party_message_pending", False)]

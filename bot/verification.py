@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import phonenumbers
 
 from bot.extraction import normalise_numbers
+from bot.settings import DataFileError, read_data_file, required_field
 
 _UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.I)
 _DIGIT_GROUP = re.compile(r"(?<!\d)\d{4,6}(?:-\d{4})?(?!\d)")
@@ -89,3 +91,21 @@ def sender_phone(sender_id: str) -> str | None:
     if not phonenumbers.is_possible_number(parsed):
         return None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@cache
+def _third_party_pattern() -> re.Pattern[str]:
+    file = "third_party.yml"
+    phrases = required_field(read_data_file(file), "phrases", file)
+    if not isinstance(phrases, list) or not phrases:
+        raise DataFileError(f"data/{file}: 'phrases' must list phrases")
+    latin = [p for p in phrases if str(p).isascii()]
+    han = [str(p) for p in phrases if not str(p).isascii()]
+    parts = [r"\b(?:" + "|".join(re.escape(str(p)) for p in latin) + r")\b"] if latin else []
+    return re.compile("|".join(parts + [re.escape(p) for p in han]), re.I)
+
+
+def third_party_for_debtor(text: str) -> bool:
+    """Whether a message from someone who is not the debtor speaks for them ("he's at work, can I
+    take a message", "I'm her mother") rather than being a wrong number (``data/third_party.yml``)."""
+    return bool(_third_party_pattern().search(text.replace("’", "'")))

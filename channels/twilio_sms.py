@@ -53,9 +53,12 @@ def _twiml() -> HTTPResponse:
 
 
 def _ran_opt_out(saved: dict[str, Any], phone: str) -> bool:
-    """Whether the turn just saved for ``phone`` ran the typed opt-out (``action_opt_out``)."""
+    """Whether the turn just saved for ``phone`` ran the typed opt-out (``action_opt_out``) and
+    it stopped this channel (slot ``opted_out``; "stop calling me" by text stops calls only)."""
     tracker = saved.get(phone)
-    for event in reversed(list(tracker.events) if tracker is not None else []):
+    if tracker is None or not tracker.get_slot("opted_out"):
+        return False
+    for event in reversed(list(tracker.events)):
         if isinstance(event, UserUttered):
             return False
         if isinstance(event, ActionExecuted) and event.action_name == OPT_OUT_ACTION:

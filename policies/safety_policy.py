@@ -24,6 +24,8 @@ confidence 1.0).
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
   request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
 - Not verified: a debt question (``requires_verification``) first starts verification.
+- A message left for the debtor: while ``message_slot`` is set (someone answering for the debtor
+  was invited to leave one), the next message is it (``message_action``).
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
 
@@ -106,6 +108,8 @@ class SafetyPolicy(FixedPolicy):
             "hardship_confidence": 0.6,
             "form_exits": {},
             "confirm_action": "action_ask_clarification",
+            "message_slot": "third_party_message_pending",
+            "message_action": "action_take_message",
         }
 
     def _hardship_actions(self) -> set[str]:
@@ -133,6 +137,7 @@ class SafetyPolicy(FixedPolicy):
             *self.config["always_handle"].values(),
             *(exit_["action"] for exit_ in self.config["form_exits"].values()),
             self.config["confirm_action"],
+            self.config["message_action"],
         }
         if tracker.latest_action_name in own_actions:
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -146,6 +151,10 @@ class SafetyPolicy(FixedPolicy):
         intent = parse.get("intent") or {}
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
+            return decided()
+        if tracker.get_slot(self.config["message_slot"]):
+            # the message someone answering for the debtor was invited to leave
+            result[domain.index_for_action(self.config["message_action"])] = 1.0
             return decided()
         exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
         text = parse.get("text") or ""

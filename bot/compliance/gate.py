@@ -96,31 +96,48 @@ def contact_time_zones(request: ContactRequest) -> list[str]:
 
 
 _PREF = re.compile(r"(earliest|latest)=(\d{2}:\d{2})")
+_DAYS = re.compile(r"days=([a-z,]+)")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as bot.compliance.preferences.DAYS
 
 
 def stated_window(history: Sequence[ContactEvent]) -> tuple[time | None, time | None]:
     """The debtor's latest stated convenient hours (from ``inconvenient_time`` events)."""
+    earliest, latest, _ = stated_preference(history)
+    return earliest, latest
+
+
+def stated_preference(history: Sequence[ContactEvent]) -> tuple[time | None, time | None, frozenset[int] | None]:
+    """The debtor's latest stated convenient hours and days (weekdays, Monday = 0), from the
+    ``inconvenient_time`` events ("earliest=18:00;latest=21:00;days=sat,sun")."""
     for event in sorted(history, key=lambda e: e.at, reverse=True):
         if event.event == "inconvenient_time" and event.detail:
             found = dict(_PREF.findall(event.detail))
+            days = _DAYS.search(event.detail)
+            allowed = frozenset(WEEKDAYS.index(d) for d in days.group(1).split(",") if d in WEEKDAYS) if days else None
             return (
                 time.fromisoformat(found["earliest"]) if "earliest" in found else None,
                 time.fromisoformat(found["latest"]) if "latest" in found else None,
+                allowed or None,
             )
-    return None, None
+    return None, None, None
 
 
-def _in_window(moment: datetime, zones: Iterable[str], start: time, end: time) -> bool:
+def _in_window(
+    moment: datetime, zones: Iterable[str], start: time, end: time, days: frozenset[int] | None = None
+) -> bool:
     for zone in zones:
-        local = moment.astimezone(ZoneInfo(zone)).time()
-        if not (start <= local < end):
+        local = moment.astimezone(ZoneInfo(zone))
+        if not (start <= local.time() < end) or (days is not None and local.weekday() not in days):
             return False
     return True
 
 
-def _next_window_open(moment: datetime, zones: list[str], start: time, end: time) -> datetime | None:
-    """The first instant at or after ``moment`` inside [start, end) in every zone (None within 8 days)."""
-    if _in_window(moment, zones, start, end):
+def _next_window_open(
+    moment: datetime, zones: list[str], start: time, end: time, days: frozenset[int] | None = None
+) -> datetime | None:
+    """The first instant at or after ``moment`` inside [start, end) on an allowed day in every
+    zone (None within 8 days)."""
+    if _in_window(moment, zones, start, end, days):
         return moment
     candidates = []
     for zone in zones:
@@ -131,7 +148,7 @@ def _next_window_open(moment: datetime, zones: list[str], start: time, end: time
             if opening >= moment:
                 candidates.append(opening)
     for candidate in sorted(candidates):
-        if _in_window(candidate, zones, start, end):
+        if _in_window(candidate, zones, start, end, days):
             return candidate
     return None
 
@@ -224,13 +241,13 @@ def check(
         return Decision("deny", tuple(holds))
 
     zones = contact_time_zones(request)
-    earliest, latest = stated_window(history)
+    earliest, latest, days = stated_preference(history)
     start = max(profile.contact_window.start, earliest) if earliest else profile.contact_window.start
     end = min(profile.contact_window.end, latest) if latest else profile.contact_window.end
     reasons: list[Reason] = []
     if not _in_window(now, zones, profile.contact_window.start, profile.contact_window.end):
         reasons.append(Reason("outside_contact_window", profile.contact_window.citation, f"zones {', '.join(zones)}"))
-    elif not _in_window(now, zones, start, end):
+    elif not _in_window(now, zones, start, end, days):
         reasons.append(Reason("inconvenient_time", "12 CFR 1006.6(b)(1)(i) (time the consumer said is inconvenient)"))
     _, cap_reasons = _cap_release(profile, request, history, now)
     reasons += cap_reasons
@@ -240,7 +257,7 @@ def check(
     moment = now
     for _ in range(20):  # caps and windows push each other forward; this settles within a few rounds
         released, _ = _cap_release(profile, request, history, moment)
-        opened = _next_window_open(released, zones, start, end)
+        opened = _next_window_open(released, zones, start, end, days)
         if opened is None:
             return Decision("deny", tuple(reasons + [Reason("no_window", profile.contact_window.citation)]))
         if opened == moment:
