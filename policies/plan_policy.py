@@ -28,7 +28,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.repayment.affordability import read_statement
-from bot.repayment.negotiation import FREQUENCY_WORDS
+from bot.repayment.negotiation import is_regular
 from policies.fixed_policy import FixedPolicy
 
 _BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#)?\s*[123]\s*[.!)]?\s*$", re.I)
@@ -88,7 +88,7 @@ class PlanPolicy(FixedPolicy):
             return statement.income is not None or bool(statement.outgoings)
 
         if not stage:
-            regular = any(pattern.search(text) for _kind, pattern in FREQUENCY_WORDS)
+            regular = is_regular(text)
             if (
                 tracker.get_slot(self.config["verified_slot"])
                 and intent in self.config["regular_offer_intents"]

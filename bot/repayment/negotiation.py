@@ -146,6 +146,12 @@ def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = Fals
     return None
 
 
+def is_regular(text: str) -> bool:
+    """Whether ``text`` names a regular payment ("40 a month", "every other friday", "weekly on
+    Mondays") rather than a one-off one."""
+    return any(pattern.search(text) for _kind, pattern in FREQUENCY_WORDS) or bool(find_recurrences(text))
+
+
 def is_counter_offer(text: str) -> bool:
     """Whether ``text`` offers something instead ("I can only do 40", "would you take 30%")
     rather than picking an offered option by its amount ("the one that's 50 a month")."""
