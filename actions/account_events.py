@@ -13,14 +13,13 @@ from actions.common import (
     audit_event,
     channel_of,
     current_hold,
-    format_day,
     is_verified,
     ledger_entry,
     load_account,
-    locale_for,
     log_event,
     stop_form,
     texts_of,
+    wording,
 )
 from bot import db
 from bot.compliance.optout import record_opt_in, record_opt_out
@@ -127,12 +126,13 @@ class ActionRecordAccountEvent(Action):
             # validation information to the right party only (12 CFR 1006.34(c)); the dispute hold
             # stays until written verification is sent (1006.38(d)(2))
             today = today_in(str(account.time_zone))
+            w = wording(tracker, account)
             dispatcher.utter_message(
                 response="utter_validation_information",
                 last_four=account.last_four,
-                as_of=format_day(today, account),
-                balance=account.balance.format(locale_for(account)),
-                dispute_by=format_day(validation_period_end(today), account),
+                as_of=w.day(today),
+                balance=w.money(account.balance),
+                dispute_by=w.day(validation_period_end(today)),
             )
             log_event(tracker, "validation_information_sent")
         return events

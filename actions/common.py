@@ -3,6 +3,7 @@ writes (contact log, audit log). Actions import these; this module imports no ac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot import db
 from bot.compliance import audit
 from bot.compliance.service import conversation_holds
 from bot.context import SenderContext, contact_channel, from_metadata, resolve_now
+from bot.money import Money
 from bot.settings import contact_for
 from bot.texts import Texts, texts_for
 from bot.verification import sender_phone
@@ -41,19 +43,36 @@ def sender_context(tracker: Tracker, account: db.Account | None = None) -> Sende
 
 
 def texts_of(tracker: Tracker) -> Texts:
-    """The texts (``data/texts``) in the conversation's language, with its jurisdiction's wording."""
+    """The texts (``data/texts``) in the conversation's language (slot ``language``), with its
+    jurisdiction's wording."""
     context = sender_context(tracker)
-    return texts_for(context.language, context.jurisdiction)
+    return texts_for(tracker.get_slot("language") or context.language, context.jurisdiction)
 
 
-def locale_for(account: db.Account | None) -> str:
-    """Babel locale for money and dates shown to this debtor (data/company.yml)."""
-    return contact_for(str(account.jurisdiction) if account else None).locale
+@dataclass(frozen=True)
+class Wording:
+    """How this conversation is worded: ``texts`` in its language, money and dates in the Babel
+    ``locale`` of that language in the account's jurisdiction (``data/company.yml``)."""
+
+    texts: Texts
+    locale: str
+
+    def money(self, value: Money) -> str:
+        """``value`` with its currency, in the locale ("$1,240.50", "¥8,600.00")."""
+        return value.format(self.locale)
+
+    def day(self, value: date, style: str = "full") -> str:
+        """``value`` in the locale ("Friday, December 4, 2026"; ``style`` "medium": "Dec 4, 2026")."""
+        return str(format_date(value, format=style, locale=self.locale))
 
 
-def format_day(value: date, account: db.Account | None = None) -> str:
-    """A date in full words in the debtor's locale ("Friday, December 4, 2026")."""
-    return str(format_date(value, format="full", locale=locale_for(account)))
+def wording(tracker: Tracker, account: db.Account | None = None) -> Wording:
+    """The conversation's wording: its language (slot ``language``, else the sender's) in the
+    account's jurisdiction (else the sender's)."""
+    context = sender_context(tracker)
+    language = tracker.get_slot("language") or context.language
+    jurisdiction = str(account.jurisdiction) if account is not None else context.jurisdiction
+    return Wording(texts_for(language, jurisdiction), contact_for(jurisdiction).locale_for(language))
 
 
 def load_account(tracker: Tracker) -> db.Account | None:

@@ -16,6 +16,7 @@ from actions.common import log_event
 from bot import db
 from bot.outreach.segments import classify, facts_for
 from bot.outreach.strategies import strategy_for
+from bot.responses import first_text
 from bot.settings import contact_for
 from bot.verification import sender_phone
 
@@ -45,6 +46,7 @@ class ActionOutreachOpen(Action):
         reason = _entity(tracker, "reason") or "collection"
         reason = reason if reason in REASONS else "collection"
         tone = "neutral"
+        language = tracker.get_slot("language")
         events: list[EventType] = [SlotSet("outreach_reason", reason), SlotSet("identity_verified", False)]
         phone = sender_phone(tracker.sender_id)
         with db.session_scope() as session:
@@ -52,18 +54,22 @@ class ActionOutreachOpen(Action):
             if account is not None and phone and account.debtor.phone_e164 == phone:
                 # the opening's tone is the account's segment strategy's (data/strategies/)
                 tone = strategy_for(classify(facts_for(session, account, datetime.now(timezone.utc)))).tone
+                language = str(account.debtor.language or contact_for(str(account.jurisdiction)).language)
                 events += [
                     SlotSet("account_id", account.id),
                     SlotSet("company_phone", contact_for(str(account.jurisdiction)).phone),
+                    SlotSet("language", language),
                 ]
             else:
                 account = None
         if account is None:
             log_event(tracker, "outreach_open_unlinked", detail=f"{reference} {reason}")
-        dispatcher.utter_message(response="utter_mini_miranda")
+        # in the account's language: the responses are taken here, as this action's own slot
+        # events are not yet applied when Rasa words its messages
+        dispatcher.utter_message(text=first_text("utter_mini_miranda", language))
         if reason == "ptp_reminder":
-            dispatcher.utter_message(response="utter_outreach_ptp_reminder")
+            dispatcher.utter_message(text=first_text("utter_outreach_ptp_reminder", language))
         else:
             events.append(SlotSet("outreach_tone", tone))
-            dispatcher.utter_message(response=f"utter_outreach_open_{tone}")
+            dispatcher.utter_message(text=first_text(f"utter_outreach_open_{tone}", language))
         return events

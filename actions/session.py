@@ -28,6 +28,7 @@ class ActionSessionStart(Action):
         if context.account_id:
             events.append(SlotSet("account_id", context.account_id))
         events.append(SlotSet("company_phone", context.company_phone))
+        events.append(SlotSet("language", context.language))
         with db.session_scope() as session:
             account = session.get(db.Account, context.account_id) if context.account_id else None
             address = context.phone or tracker.sender_id

@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import is_verified, load_account, log_event, now
+from actions.common import is_verified, load_account, log_event, now, wording
 from actions.plans import ActionOfferPlans, announce_broken_promise
 from bot import db, logmask
 from bot.extraction import parse_date_of_birth
@@ -196,7 +196,7 @@ class ActionVerificationOutcome(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if is_verified(tracker):
             account = load_account(tracker)
-            if account is not None and announce_broken_promise(dispatcher, account):
+            if account is not None and announce_broken_promise(dispatcher, account, wording(tracker, account)):
                 # a missed promise reopens the negotiation on the next contact
                 return await ActionOfferPlans().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_verified")

@@ -5,8 +5,10 @@ metadata (``SENDER_KEY``), so the policies, the actions, the SMS and voice outpu
 read the same answer. One rule places every sender, known or not (``data/company.yml``): the
 account's own jurisdiction and time zone when the sender's phone number is on file; otherwise the
 jurisdiction of the phone number's country and the time zone of its area; otherwise the default
-jurisdiction. A conversation linked to an account later (by a typed reference, after verification)
-is re-placed with :meth:`SenderContext.for_account`.
+jurisdiction. Its language is the debtor's (else the jurisdiction's), unless the message is written
+in another the bot speaks (:meth:`SenderContext.speaking`, ``bot/language.py``). A conversation
+linked to an account later (by a typed reference, after verification) is re-placed with
+:meth:`SenderContext.for_account`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import db
 from bot.compliance.profiles import contact_channel
+from bot.language import SUPPORTED
 from bot.settings import company, contact_for
 from bot.verification import sender_phone
 
@@ -65,7 +68,8 @@ class SenderContext:
 
     def for_account(self, account: db.Account | None) -> SenderContext:
         """This context placed by ``account`` (a conversation linked by a typed reference), or
-        unchanged when ``account`` is None or already the context's."""
+        unchanged when ``account`` is None or already the context's. The language stays the
+        conversation's."""
         if account is None or account.id == self.account_id:
             return self
         contact = contact_for(str(account.jurisdiction))
@@ -74,9 +78,15 @@ class SenderContext:
             account_id=str(account.id),
             jurisdiction=str(account.jurisdiction),
             time_zone=str(account.time_zone),
-            locale=contact.locale,
-            language=contact.language,
+            locale=contact.locale_for(self.language),
         )
+
+    def speaking(self, language: str | None) -> SenderContext:
+        """This context in ``language`` (the language a message was written in), or unchanged
+        when it is None or not one the bot speaks."""
+        if language is None or language == self.language or language not in SUPPORTED:
+            return self
+        return replace(self, language=language, locale=contact_for(self.jurisdiction).locale_for(language))
 
     def as_metadata(self) -> dict[str, Any]:
         """JSON-ready form for a message's metadata (:func:`from_metadata` reads it back)."""
@@ -131,12 +141,15 @@ def resolve(session: Session, sender_id: str, channel: str, now: datetime | None
     opted_out = frozenset(
         str(c) for c in session.execute(select(db.OptOut.channel).where(db.OptOut.address == address)).scalars()
     )
+    language = None
     if account is not None:
         jurisdiction, time_zone = str(account.jurisdiction), str(account.time_zone)
+        language = account.debtor.language
     else:
         jurisdiction, zone = place_phone(phone)
         time_zone = zone or contact_for(jurisdiction).time_zone
     contact = contact_for(jurisdiction)
+    language = str(language or contact.language)
     return SenderContext(
         sender_id=sender_id,
         channel=channel,
@@ -144,8 +157,8 @@ def resolve(session: Session, sender_id: str, channel: str, now: datetime | None
         account_id=str(account.id) if account is not None else None,
         jurisdiction=jurisdiction,
         time_zone=time_zone,
-        locale=contact.locale,
-        language=contact.language,
+        locale=contact.locale_for(language),
+        language=language,
         opted_out=opted_out,
         resolved_at=now or db.utcnow(),
     )

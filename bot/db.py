@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, declarative_base, relationship, sessionmaker
 
 from bot.money import Money
 
@@ -50,6 +50,7 @@ class Debtor(Base):
     date_of_birth = Column(Date, nullable=False)
     phone_e164 = Column(String(20), nullable=False, unique=True, index=True)
     postcode = Column(String(12), nullable=False)
+    language = Column(String(8), nullable=True)  # ISO 639-1 the debtor prefers; None: the jurisdiction's
     accounts = relationship("Account", back_populates="debtor")
 
 
@@ -257,6 +258,9 @@ def _add_missing_columns(engine: Engine) -> None:
     if "apr_bps" not in columns:
         with engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN apr_bps INTEGER NOT NULL DEFAULT 0")
+    if "language" not in {c["name"] for c in inspect(engine).get_columns("debtors")}:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE debtors ADD COLUMN language VARCHAR(8)")
 
 
 def _rename_input_channels(engine: Engine) -> None:
@@ -294,7 +298,13 @@ def find_account(session: Session, *, phone_e164: str | None = None, reference: 
         row = session.get(Account, reference.strip().upper())
     elif phone_e164:
         row = (
-            session.execute(select(Account).join(Debtor).where(Debtor.phone_e164 == phone_e164).order_by(Account.id))
+            session.execute(
+                select(Account)
+                .join(Debtor)
+                .options(contains_eager(Account.debtor))  # the debtor comes with it: no second query
+                .where(Debtor.phone_e164 == phone_e164)
+                .order_by(Account.id)
+            )
             .scalars()
             .first()
         )

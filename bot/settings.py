@@ -100,14 +100,24 @@ def promise_rules() -> PromiseRules:
 @dataclass(frozen=True)
 class Contact:
     """What a debtor in one jurisdiction is told about us (``data/company.yml``): the ``phone``
-    number to call, the Babel ``locale`` of money and dates, the ``language`` of responses, and
-    the IANA ``time_zone`` assumed when the debtor's own is not known."""
+    number to call, the default ``language`` of responses (ISO 639-1), the Babel locale of money
+    and dates in each language (``locales``), and the IANA ``time_zone`` assumed when the
+    debtor's own is not known."""
 
     jurisdiction: str
     phone: str
-    locale: str
     language: str
+    locales: dict[str, str]
     time_zone: str
+
+    @property
+    def locale(self) -> str:
+        """The Babel locale of the jurisdiction's default language ("en_US", "zh_CN")."""
+        return self.locale_for(self.language)
+
+    def locale_for(self, language: str | None) -> str:
+        """The Babel locale for ``language`` here, else the default language's."""
+        return self.locales.get(language or self.language) or self.locales[self.language]
 
 
 @dataclass(frozen=True)
@@ -137,15 +147,22 @@ def company() -> Company:
         raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
     contacts: dict[str, Contact] = {}
     for key, value in table.items():
-        for name in ("phone", "locale", "language", "time_zone"):
+        for name in ("phone", "language", "locales", "time_zone"):
             if not isinstance(value, dict) or not value.get(name):
                 raise DataFileError(f"data/{file}: 'jurisdictions.{key}.{name}' is missing")
         try:
             ZoneInfo(str(value["time_zone"]))
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise DataFileError(f"data/{file}: 'jurisdictions.{key}.time_zone' is not an IANA time zone") from exc
+        locales = value["locales"]
+        if not isinstance(locales, dict) or str(value["language"]) not in locales:
+            raise DataFileError(f"data/{file}: 'jurisdictions.{key}.locales' must give a locale for its language")
         contacts[str(key)] = Contact(
-            str(key), str(value["phone"]), str(value["locale"]), str(value["language"]), str(value["time_zone"])
+            str(key),
+            str(value["phone"]),
+            str(value["language"]),
+            {str(k): str(v) for k, v in locales.items()},
+            str(value["time_zone"]),
         )
     default = str(required_field(raw, "default", file))
     countries = {str(k): str(v) for k, v in (required_field(raw, "phone_countries", file) or {}).items()}

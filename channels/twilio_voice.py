@@ -38,7 +38,7 @@ from sanic.response import HTTPResponse
 
 from bot.context import SENDER_KEY, resolve_now
 from bot.handoff import HandoffQueue
-from bot.texts import Texts, texts_for
+from bot.texts import DEFAULT_LANGUAGE, Texts, texts_for
 from bot.verification import sender_phone
 from channels.guard import clean_text, handle_guarded, start_new_session
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
@@ -100,7 +100,7 @@ class TwilioVoiceInput(InputChannel):
 
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
-        self.language = os.environ.get("VOICE_LANGUAGE", "en-US")
+        self.language = os.environ.get("VOICE_LANGUAGE", "")  # overrides the default language's voice.language
         self.collector_phone = os.environ.get("COLLECTOR_PHONE", "")
 
     def _action(self, turn: int, silence: int = 0) -> str:
@@ -110,11 +110,26 @@ class TwilioVoiceInput(InputChannel):
         query = urllib.parse.urlencode([(k, v) for k, v in (("turn", turn), ("silence", silence)) if v])
         return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?{query}" if query else "")
 
+    def _say(self, texts: Texts, words: list[str]) -> str:
+        """``<Say>`` verbs in the conversation's language and voice (``voice.language``,
+        ``voice.voice`` in data/texts; VOICE_LANGUAGE overrides the default language's)."""
+        language = (
+            self.language if self.language and texts.language == DEFAULT_LANGUAGE else texts.get("voice.language")
+        )
+        voice = texts.get("voice.voice")
+        attrs = f"language={quoteattr(language)}" + (f" voice={quoteattr(voice)}" if voice != "default" else "")
+        return "".join(f"<Say {attrs}>{escape(s)}</Say>" for s in words if s)
+
     def _gather(self, say: list[str], turn: int, texts: Texts, silence: int = 0) -> str:
-        spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
+        spoken = self._say(texts, say)
         hints = texts.get("voice.hints")
+        heard = (
+            self.language
+            if self.language and texts.language == DEFAULT_LANGUAGE
+            else texts.get("voice.speech_language")
+        )
         gather = (
-            f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(hints)} '
+            f'<Gather input="speech dtmf" language={quoteattr(heard)} hints={quoteattr(hints)} '
             f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action(turn))} method="POST">'
             f"{spoken}</Gather>"
         )
@@ -222,7 +237,10 @@ class TwilioVoiceInput(InputChannel):
             text, notes = clean_text(text)
             metadata = {**metadata, "dtmf": digits, **notes, SENDER_KEY: context.as_metadata()}
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-            await handle_guarded(request.app, on_new_message, message, context)
+            saved: dict[str, Any] = {}
+            await handle_guarded(request.app, on_new_message, message, context, saved=saved)
+            if saved.get(sender) is not None:  # the turn may have switched the conversation's language
+                texts = texts_for(saved[sender].get_slot("language") or context.language, context.jurisdiction)
             said = [m.get("text", "") for m in collector.messages if m.get("text")]
             handoff = any((m.get("custom") or {}).get("handoff") for m in collector.messages)
             try:
@@ -233,7 +251,7 @@ class TwilioVoiceInput(InputChannel):
                 pass
             logger.info("voice turn for %s answered in %.0f ms", call_sid, (time.monotonic() - started) * 1000)
             if handoff and self.collector_phone:
-                spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in said)
+                spoken = self._say(texts, said)
                 return _twiml(spoken + f"<Dial>{escape(self.collector_phone)}</Dial>")
             if not said:
                 said = [texts.get("voice.still_there")]  # a silent bot turn must not end the call

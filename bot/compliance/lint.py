@@ -80,5 +80,6 @@ def lint(text: str, profile: Profile, channel: str) -> LintResult:
     if channel != "sms":
         return LintResult(violations, False, None, False)
     segments = sms_segments(text)
-    missing = profile.sms_opt_out_footer.lower() not in text.lower()
+    footers = {profile.sms_opt_out_footer, *profile.sms_opt_out_footers.values()}
+    missing = not any(footer.lower() in text.lower() for footer in footers)
     return LintResult(violations, missing, segments, segments.segments > profile.sms_max_segments)

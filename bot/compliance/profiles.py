@@ -7,7 +7,7 @@ A profile may ``extends`` another (``US-MA`` extends ``US``): lists of rules are
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from functools import cache
 from pathlib import Path
@@ -116,12 +116,17 @@ class Profile:
     frequency_caps: tuple[FrequencyCap, ...]
     holds: tuple[Hold, ...]
     prohibited_wording: tuple[WordingRule, ...]
-    sms_opt_out_footer: str
+    sms_opt_out_footer: str  # in the default language
     sms_max_segments: int
     first_disclosure: str
     subsequent_disclosure: str
     third_parties: ThirdPartyRule | None = None
     call_recording: CallRecording | None = None
+    sms_opt_out_footers: dict[str, str] = field(default_factory=dict)  # by language (ISO 639-1)
+
+    def sms_footer(self, language: str | None) -> str:
+        """The SMS opt-out instruction in ``language``, else in the default language."""
+        return self.sms_opt_out_footers.get(language or "", self.sms_opt_out_footer)
 
 
 def _raw(name: str) -> dict[str, Any]:
@@ -158,6 +163,14 @@ def _need(item: dict[str, Any], field: str, where: str) -> Any:
     if field not in item or item[field] in (None, ""):
         raise DataFileError(f"{where}: missing field '{field}'")
     return item[field]
+
+
+def _footers(raw: Any, source: str) -> dict[str, str]:
+    """``opt_out_footer``: one text (English) or one per language, English among them."""
+    footers = {"en": raw} if isinstance(raw, str) else raw
+    if not isinstance(footers, dict) or not isinstance(footers.get("en"), str) or not footers["en"]:
+        raise DataFileError(f"{source}: sms.opt_out_footer must be a text or texts by language with 'en'")
+    return {str(k): str(v) for k, v in footers.items()}
 
 
 def parse_profile(raw: dict[str, Any], source: str) -> Profile:
@@ -221,7 +234,8 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         frequency_caps=tuple(caps),
         holds=tuple(holds),
         prohibited_wording=tuple(wording),
-        sms_opt_out_footer=_need(sms, "opt_out_footer", f"{source}: sms"),
+        sms_opt_out_footer=_footers(_need(sms, "opt_out_footer", f"{source}: sms"), source)["en"],
+        sms_opt_out_footers=_footers(sms["opt_out_footer"], source),
         sms_max_segments=int(_need(sms, "max_segments", f"{source}: sms")),
         first_disclosure=_need(disclosures, "first", f"{source}: disclosures"),
         subsequent_disclosure=_need(disclosures, "subsequent", f"{source}: disclosures"),

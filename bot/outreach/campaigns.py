@@ -27,11 +27,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,11 +38,11 @@ from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
 from bot.outreach.segments import classify, facts_for, segment_key
 from bot.outreach.strategies import Strategy, strategy_for
-from bot.settings import DOMAIN as DOMAIN_DIR
+from bot.responses import first_text
+from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.telephony import SendError
 
-DOMAIN = DOMAIN_DIR
 CONTACT_EVENTS = ("sms_sent", "call_attempt")  # what counts as an outreach attempt for cadence
 
 
@@ -174,29 +172,29 @@ def decide(session: Session, account: db.Account, now: datetime, actor: str = "o
     )
 
 
-@cache
-def _responses() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for path in sorted(DOMAIN.glob("*.yml")):
-        for name, variants in (yaml.safe_load(path.read_text()).get("responses") or {}).items():
-            out[name] = str(variants[0]["text"])
-    return out
-
-
-def opening_texts(reason: str, tone: str) -> list[str]:
+def opening_texts(reason: str, tone: str, language: str | None = None) -> list[str]:
     """The bot's opening for an outreach, as the rules in data/rules/outreach.yml produce it from
-    the domain's responses: mini-Miranda, the line for the tone (or the PTP reminder line), why
-    identity comes first, and the date-of-birth question. Used for dry runs and ``--no-open``."""
-    r = _responses()
-    line = r["utter_outreach_ptp_reminder"] if reason == "ptp_reminder" else r[f"utter_outreach_open_{tone}"]
-    return [r["utter_mini_miranda"], line, r["utter_verify_first"], r["utter_ask_date_of_birth"]]
+    the responses in ``language`` (``bot/responses.py``): mini-Miranda, the line for the tone (or
+    the PTP reminder line), why identity comes first, and the date-of-birth question. Used for dry
+    runs and ``--no-open``."""
+    line = "utter_outreach_ptp_reminder" if reason == "ptp_reminder" else f"utter_outreach_open_{tone}"
+    names = ["utter_mini_miranda", line, "utter_verify_first", "utter_ask_date_of_birth"]
+    return [first_text(name, language) for name in names]
 
 
-def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
-    """The opening as SMS bodies with the jurisdiction's opt-out footer (12 CFR 1006.6(e)).
-    Raises ValueError naming the rule when the content lint blocks a body."""
+def account_language(session: Session, account_id: str) -> str:
+    """The language an account's debtor is written to in: theirs, else their jurisdiction's."""
+    account = session.get(db.Account, account_id)
+    if account is None:
+        return contact_for(None).language
+    return str(account.debtor.language or contact_for(str(account.jurisdiction)).language)
+
+
+def sms_bodies(texts: list[str], jurisdiction: str, language: str | None = None) -> list[str]:
+    """The opening as SMS bodies with the jurisdiction's opt-out footer in ``language`` (12 CFR
+    1006.6(e)). Raises ValueError naming the rule when the content lint blocks a body."""
     profile = profile_for(jurisdiction)
-    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments)
+    bodies = split_for_sms(texts, profile.sms_footer(language), profile.sms_max_segments)
     for body in bodies:
         result = lint_outgoing(body, jurisdiction, "sms")
         if not result.ok:
@@ -318,13 +316,14 @@ def execute(
                 _log(session, attempt, now, "call_attempt", "voice", f"{_label(attempt)} {sid}")
             result.messages[attempt.account_id] = ["(call)"]
         else:
+            language = account_language(session, attempt.account_id)
             texts = (
                 opener.open(attempt.phone, attempt.account_id, attempt.reason)
                 if opener is not None and sender is not None
-                else opening_texts(attempt.reason, attempt.tone)
+                else opening_texts(attempt.reason, attempt.tone, language)
             )
             try:
-                bodies = sms_bodies(texts, attempt.jurisdiction)
+                bodies = sms_bodies(texts, attempt.jurisdiction, language)
             except ValueError as exc:
                 failed = "lint_blocked"
                 raise OutreachError(str(exc)) from exc

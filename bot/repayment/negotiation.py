@@ -28,33 +28,46 @@ _CHOICE = re.compile(
     re.I,
 )
 KIND_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("fortnightly", re.compile(r"\b(fortnight\w*|bi-?weekly|every (two|2|other) weeks?)\b", re.I)),
-    ("weekly", re.compile(r"\bweekly\b|\b(a|per|each|every) week\b", re.I)),
-    ("monthly", re.compile(r"\bmonthly\b|\b(a|per|each|every) month\b|\bmonth(ly)? (one|plan|option)\b", re.I)),
-    ("settlement", re.compile(r"\b(settle\w*|discount\w*|reduced? total)\b", re.I)),
-    ("pay_in_full", re.compile(r"\b(in full|full (amount|balance)|lump ?sum|all of it|in one)\b", re.I)),
-    ("reduced_payments", re.compile(r"\b(reduced|token|smaller payments|lower payments)\b", re.I)),
-    ("deferral", re.compile(r"\b(defer\w*|holiday|pause|break|breathing)\b", re.I)),
+    ("fortnightly", re.compile(r"\b(fortnight\w*|bi-?weekly|every (two|2|other) weeks?)\b|两周|隔周", re.I)),
+    ("weekly", re.compile(r"\bweekly\b|\b(a|per|each|every) week\b|按周|每周|每个星期", re.I)),
+    (
+        "monthly",
+        re.compile(r"\bmonthly\b|\b(a|per|each|every) month\b|\bmonth(ly)? (one|plan|option)\b|按月|每月|每个月", re.I),
+    ),
+    ("settlement", re.compile(r"\b(settle\w*|discount\w*|reduced? total)\b|减免|结清|打折", re.I)),
+    (
+        "pay_in_full",
+        re.compile(r"\b(in full|full (amount|balance)|lump ?sum|all of it|in one)\b|一次性还清|全额|全部还清", re.I),
+    ),
+    ("reduced_payments", re.compile(r"\b(reduced|token|smaller payments|lower payments)\b|少还|减少还款", re.I)),
+    ("deferral", re.compile(r"\b(defer\w*|holiday|pause|break|breathing)\b|延期|暂停还款|缓一缓", re.I)),
 ]
 FREQUENCY_WORDS = [(kind, pattern) for kind, pattern in KIND_WORDS if kind in ("fortnightly", "weekly", "monthly")]
-_SETTLE = re.compile(r"\b(settle\w*|settlement|full and final|discount|take|accept)\b", re.I)
+_SETTLE = re.compile(r"\b(settle\w*|settlement|full and final|discount|take|accept)\b|结清|减免|打折", re.I)
 _PERCENT = re.compile(r"(?P<p>\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b|pc\b)(?P<off>\s*(off|discount))?", re.I)
 _OFFER_CUE = re.compile(
     r"\b(afford|only|manage|can (do|pay|give|spare)|could (do|pay|give|spare)|offer|how about|what about|"
-    r"would you (take|accept)|instead|max|most)\b",
+    r"would you (take|accept)|instead|max|most)\b|只能|最多|能不能|可不可以|行不行|我能还|能还",
     re.I,
 )
+_ZH_CHOICE = re.compile(r"第\s*(?P<n>[一二三123])\s*[个种项条]?|(?P<m>[一二三123])\s*号?方案")
+_ZH_NUMBERS = {"一": 0, "1": 0, "二": 1, "2": 1, "三": 2, "3": 2}
 
 
 def choose_option(text: str, options: list[PlanOption]) -> int | None:
     """The 0-based index of the option ``text`` picks, or None when it is not clear.
 
-    Numbers and ordinals ("2", "option two", "the second", "the last one"), an option's kind
+    Numbers and ordinals ("2", "option two", "the second", "the last one", "第二个"), an option's kind
     or frequency ("the monthly one", "settle", "the token one"), cheapest/shortest, or the
     instalment amount ("the one that's 50 a month").
     """
     if not options:
         return None
+    zh = _ZH_CHOICE.search(text)
+    if zh:  # "第二个", "2号方案"
+        picked = _ZH_NUMBERS[zh.group("n") or zh.group("m")]
+        if picked < len(options):
+            return picked
     match = _CHOICE.search(text)
     if match:
         word = (match.group("n") or match.group("w") or match.group("o") or match.group("bare") or "").lower()

@@ -111,9 +111,13 @@ def load_policy(name: str) -> OfferPolicy:
     return parse_policy(_raw(name), f"data/offers/{name}.yml")
 
 
+JURISDICTION_POLICIES = {"UK": "uk", "CN": "cn"}  # by jurisdiction prefix; others: default.yml
+
+
 def policy_for(jurisdiction: str) -> OfferPolicy:
-    """The offer policy for a jurisdiction: ``uk.yml`` for the UK, else ``default.yml``."""
-    return load_policy("uk" if jurisdiction.split("-")[0] == "UK" else "default")
+    """The offer policy for a jurisdiction: ``uk.yml`` for the UK, ``cn.yml`` for China, else
+    ``default.yml``."""
+    return load_policy(JURISDICTION_POLICIES.get(jurisdiction.split("-")[0], "default"))
 
 
 class Payment(NamedTuple):

@@ -19,6 +19,7 @@ def test_session_start_links_the_senders_account_and_discloses_first(portfolio_d
         SessionStarted(),
         SlotSet("account_id", "A-1001"),
         SlotSet("company_phone", "1-800-555-0199"),
+        SlotSet("language", "en"),
         ActionExecuted("action_listen"),
     ]
     assert [m["response"] for m in messages] == ["utter_mini_miranda"]
@@ -29,7 +30,12 @@ def test_session_start_without_a_context_places_an_unknown_uk_number_in_the_uk(p
     state["sender_id"] = "+447700900999"
     state["slots"] = {"session_started_metadata": {"channel": "sms"}}
     events, _ = run(ActionSessionStart(), Tracker.from_dict(state))
-    assert events == [SessionStarted(), SlotSet("company_phone", "0800 555 0199"), ActionExecuted("action_listen")]
+    assert events == [
+        SessionStarted(),
+        SlotSet("company_phone", "0800 555 0199"),
+        SlotSet("language", "en"),
+        ActionExecuted("action_listen"),
+    ]
 
 
 def test_session_start_carries_an_earlier_opt_out_and_hold(portfolio_database: str) -> None:
@@ -39,3 +45,11 @@ def test_session_start_carries_an_earlier_opt_out_and_hold(portfolio_database: s
     events, _ = run(ActionSessionStart(), tracker_from("session_start_known_sms_sender"))
     assert SlotSet("opted_out", True) in events
     assert SlotSet("collection_hold", "bankruptcy") in events
+
+
+def test_a_chinese_account_speaks_chinese_from_the_start(portfolio_database: str) -> None:
+    state = json.loads((DATA / "session_start_known_sms_sender.json").read_text())
+    state["sender_id"] = "+8613800138001"  # A-3001
+    state["slots"] = {"session_started_metadata": {"channel": "sms"}}
+    events, _ = run(ActionSessionStart(), Tracker.from_dict(state))
+    assert SlotSet("account_id", "A-3001") in events and SlotSet("language", "zh") in events

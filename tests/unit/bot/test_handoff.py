@@ -88,11 +88,11 @@ def test_business_hours_by_jurisdiction() -> None:
 
 def test_a_bad_team_names_its_field(monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.handoff as handoff
-    from bot.settings import DataFileError, _load
+    from bot.settings import DataFileError, read_data_file
 
-    raw = _load("handoff.yml")
+    raw = read_data_file("handoff.yml")
     raw["business_hours"]["teams"]["CN"]["time_zone"] = "Asia/Nowhere"
-    monkeypatch.setattr(handoff, "_load", lambda name: raw)
+    monkeypatch.setattr(handoff, "read_data_file", lambda name: raw)
     handoff.handoff_rules.cache_clear()
     try:
         with pytest.raises(DataFileError, match=r"business_hours\.teams\.CN\.time_zone"):

@@ -160,6 +160,23 @@ def test_domain_responses_pass_the_lint_in_every_jurisdiction() -> None:
         assert not bad, f"{profile.jurisdiction}: {bad}"
 
 
+def test_every_language_and_every_text_outside_the_responses_pass_the_lint() -> None:
+    from bot.responses import language_responses, languages
+    from bot.texts import all_texts
+
+    texts = [
+        (f"{language}:{name}", v["text"])
+        for language in languages()
+        for name, variants in language_responses(language).items()
+        for v in variants
+    ]
+    texts += [(f"{language}:{key}", text) for language, key, text in all_texts()]
+    assert len({name.split(":")[0] for name, _ in texts}) >= 2  # English and Chinese
+    for profile in all_profiles():
+        bad = [(name, v.rule) for name, text in texts for v in lint(text, profile, "webchat").violations]
+        assert not bad, f"{profile.jurisdiction}: {bad}"
+
+
 @pytest.mark.parametrize(
     ("jurisdiction", "text", "rule"),
     [
