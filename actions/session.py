@@ -12,6 +12,7 @@ from actions.common import channel_of, log_event, now, sender_context, stop_form
 from bot import db
 from bot.compliance.service import conversation_holds
 from bot.kpis import parse_rating
+from bot.responses import first_text
 
 
 class ActionSessionStart(Action):
@@ -37,7 +38,9 @@ class ActionSessionStart(Action):
             events.append(SlotSet("collection_hold", hold))
         if opted_out:
             events.append(SlotSet("opted_out", True))
-        dispatcher.utter_message(response="utter_mini_miranda")
+        # in the conversation's language: the response is taken here, as this action's own
+        # language slot is not yet applied when Rasa words its messages
+        dispatcher.utter_message(text=first_text("utter_mini_miranda", context.language))
         events.append(ActionExecuted("action_listen"))
         return events
 

@@ -67,13 +67,14 @@ def record_arrangement(
     account is cancelled, with its open instalment promise: one arrangement at a time; each
     replacement is in the contact log and the audit log (``arrangement_replaced``).
     Returns the rows, flushed (ids set).
-    Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
+    Raises ValueError for an unknown account, one with nothing owing, or a plan other than a
+    deferral (a payment holiday) that pays nothing."""
     account = session.get(db.Account, account_id)
     if account is None:
         raise ValueError(f"no account {account_id}")
     if int(account.balance_minor) <= 0:
         raise ValueError(f"account {account_id} has nothing owing: no arrangement to record")
-    if option.total.minor <= 0:
+    if option.total.minor <= 0 and option.kind != "deferral":  # a payment holiday pays nothing yet
         raise ValueError(f"a plan of {option.total} pays nothing: no arrangement to record")
     replaced = list(
         session.execute(

@@ -10,6 +10,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 
 from actions.session import ActionSessionStart
 from bot import db
+from bot.responses import first_text
 from tests.unit.actions.trackers import DATA, run, tracker_from
 
 
@@ -22,7 +23,7 @@ def test_session_start_links_the_senders_account_and_discloses_first(portfolio_d
         SlotSet("language", "en"),
         ActionExecuted("action_listen"),
     ]
-    assert [m["response"] for m in messages] == ["utter_mini_miranda"]
+    assert [m["text"] for m in messages] == [first_text("utter_mini_miranda", "en")]
 
 
 def test_session_start_without_a_context_places_an_unknown_uk_number_in_the_uk(portfolio_database: str) -> None:
@@ -51,5 +52,6 @@ def test_a_chinese_account_speaks_chinese_from_the_start(portfolio_database: str
     state = json.loads((DATA / "session_start_known_sms_sender.json").read_text())
     state["sender_id"] = "+8613800138001"  # A-3001
     state["slots"] = {"session_started_metadata": {"channel": "sms"}}
-    events, _ = run(ActionSessionStart(), Tracker.from_dict(state))
+    events, messages = run(ActionSessionStart(), Tracker.from_dict(state))
     assert SlotSet("account_id", "A-3001") in events and SlotSet("language", "zh") in events
+    assert [m["text"] for m in messages] == [first_text("utter_mini_miranda", "zh")]
