@@ -106,6 +106,9 @@ class Contact:
     locale: str
     language: str
     time_zone: str
+    business_name: str = "Example Lending"
+    contact_name: str = ""
+    mailing_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def company() -> Company:
         raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
     contacts: dict[str, Contact] = {}
     for key, value in table.items():
-        for name in ("phone", "locale", "language", "time_zone"):
+        for name in ("business_name", "contact_name", "mailing_address", "phone", "locale", "language", "time_zone"):
             if not isinstance(value, dict) or not value.get(name):
                 raise DataFileError(f"data/{file}: 'jurisdictions.{key}.{name}' is missing")
         try:
@@ -143,7 +146,14 @@ def company() -> Company:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise DataFileError(f"data/{file}: 'jurisdictions.{key}.time_zone' is not an IANA time zone") from exc
         contacts[str(key)] = Contact(
-            str(key), str(value["phone"]), str(value["locale"]), str(value["language"]), str(value["time_zone"])
+            str(key),
+            str(value["phone"]),
+            str(value["locale"]),
+            str(value["language"]),
+            str(value["time_zone"]),
+            str(value["business_name"]),
+            str(value["contact_name"]),
+            str(value["mailing_address"]),
         )
     default = str(_field(raw, "default", file))
     countries = {str(k): str(v) for k, v in (_field(raw, "phone_countries", file) or {}).items()}

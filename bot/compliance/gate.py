@@ -32,6 +32,7 @@ class ContactEvent:
     event: str
     channel: str
     detail: str | None = None
+    phone_kind: str | None = None  # mobile, home, work: the kind of number a call or SMS went to
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ContactRequest:
     address_time_zone: str
     phone_e164: str | None = None
     initiated_by: str = "creditor"
+    phone_kind: str | None = None  # mobile, home or work (None: the debtor's primary, personal number)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ def active_holds(
     reasons = []
     ordered = sorted(history, key=lambda e: e.at)
     for hold in profile.holds:
+        if hold.phone_kinds is not None and (request.phone_kind or "mobile") not in hold.phone_kinds:
+            continue  # e.g. the employer's ban on calls at work does not stop calls to a mobile
         starts = [e for e in ordered if e.event == hold.event and (hold.scope == "all" or e.channel == request.channel)]
         if not starts:
             continue
@@ -141,10 +145,13 @@ def active_holds(
         lifted_by = {hold.until_event} if hold.until_event else set()
         if hold.event == "opt_out":
             lifted_by.add("opt_in")
-        lifted = any(
-            e.at > began and e.event in lifted_by and (hold.scope == "all" or e.channel == request.channel)
+        lifts = [
+            e.at
             for e in ordered
-        )
+            if e.at > began and e.event in lifted_by and (hold.scope == "all" or e.channel == request.channel)
+        ]
+        # a grace period runs on after the lifting event (Breathing Space: treatment end + 30 days)
+        lifted = bool(lifts) and (hold.grace_days is None or now >= lifts[0] + timedelta(days=hold.grace_days))
         expired = hold.days is not None and now >= began + timedelta(days=hold.days)
         if not lifted and not expired:
             reasons.append(Reason(f"hold_{hold.id}", hold.citation, f"since {began.isoformat()}"))
@@ -161,8 +168,16 @@ def _cap_release(
     for cap in profile.frequency_caps:
         if request.channel not in cap.channels:
             continue
+        if cap.phone_kinds is not None and (request.phone_kind or "mobile") not in cap.phone_kinds:
+            continue
         window = timedelta(days=cap.window_days)
-        counted = sorted(e.at for e in history if e.event in cap.counts and at - window < e.at <= at)
+        counted = sorted(
+            e.at
+            for e in history
+            if e.event in cap.counts
+            and at - window < e.at <= at
+            and (cap.phone_kinds is None or (e.phone_kind or "mobile") in cap.phone_kinds)
+        )
         if counted and len(counted) >= max(cap.max, 1):
             # one more is allowed once the count drops to max - 1 (to zero when max is 0)
             free_at = counted[len(counted) - max(cap.max, 1)] + window
@@ -182,6 +197,12 @@ def check(
     if holds:
         return Decision("deny", tuple(holds))
 
+    if request.channel not in profile.contact_window.channels:
+        # no contact window for this channel (an e-mail is sent, not taken at a time); caps apply
+        release, cap_reasons = _cap_release(profile, request, history, now)
+        if not cap_reasons:
+            return Decision("allow")
+        return Decision("defer", tuple(cap_reasons), defer_until=release)
     zones = contact_time_zones(request)
     earliest, latest = stated_window(history)
     start = max(profile.contact_window.start, earliest) if earliest else profile.contact_window.start
