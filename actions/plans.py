@@ -14,7 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, is_verified, load_account, locale_for, log_event
+from actions.common import channel_of, collection_stopped, disclose, is_verified, load_account, locale_for, log_event
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
@@ -41,6 +41,7 @@ from bot.repayment.plans import (
     policy_for,
     propose,
 )
+from bot.repayment.sfs import above_triggers
 from bot.settings import contact_for
 from bot.texts import Texts, texts_for
 
@@ -343,11 +344,13 @@ class ActionOfferPlans(Action):
         if account is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:
             log_event(tracker, "plans_offered", detail="none: nothing owing")
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
-        events: list[EventType] = []
+        events: list[EventType] = disclose(dispatcher, tracker, account)  # before any debt detail
         request = plan_request(tracker, account)
         preface = ""
         figures = _disposable(tracker)
@@ -363,6 +366,8 @@ class ActionOfferPlans(Action):
                 income=_money(income, account),
                 spent=_money(spent, account),
             )
+        if tracker.latest_action_name == "ie_form":
+            preface += sfs_question(tracker, account)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         offer = None
@@ -435,6 +440,8 @@ class ActionSelectPlan(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         account = load_account(tracker) if is_verified(tracker) else None
+        if account is not None and (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         options = _options(tracker)
         if account is None or not options:
             return await ActionOfferPlans().run(dispatcher, tracker, domain)
@@ -468,6 +475,9 @@ class ActionRecordArrangement(Action):
         if account is None or not isinstance(raw, dict):
             dispatcher.utter_message(response="utter_how_can_help")
             return [SlotSet("plan_stage", None)]
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:  # paid off since the plan was offered
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
@@ -510,3 +520,27 @@ def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Accoun
         response="utter_broken_promise", amount=_money(latest.amount, account), date=_day(latest.due, account)
     )
     return True
+
+
+def sfs_question(tracker: Tracker, account: db.Account) -> str:
+    """For a UK debtor whose flexible spending (I&E slot ``monthly_outgoings``) is above the
+    Standard Financial Statement trigger figure of a category: a question about it, never a
+    rejection; the plan still rests on the figures given (CONC 7.3.4R, 7.3.7AG;
+    data/sfs_triggers.yml). Empty otherwise."""
+    outgoings = outgoings_from_slot(tracker.get_slot("monthly_outgoings"))
+    if not outgoings or not str(account.jurisdiction).startswith("UK"):
+        return ""
+    above = above_triggers(outgoings)
+    if not above:
+        return ""
+    first = above[0]
+    log_event(tracker, "ie_above_sfs_trigger", detail=", ".join(f"{a.category} {a.amount}>{a.trigger}" for a in above))
+    return (
+        texts(account).get(
+            "ie.above_trigger",
+            category=first.category.replace("_", " "),
+            amount=_money(first.amount, account),
+            trigger=_money(first.trigger, account),
+        )
+        + " "
+    )

@@ -8,8 +8,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, load_account, log_event, sender_context, stop_form
+from actions.common import channel_of, is_verified, load_account, log_event, sender_context, stop_form
 from bot import db
+from bot.compliance.scra import REQUESTED as SCRA_REQUESTED
+from bot.compliance.scra import scra_status
+from bot.compliance.service import history_for
 from bot.safety import helpline_for, record_crisis
 
 
@@ -55,6 +58,8 @@ class ActionAcknowledgeHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
         log_event(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
+        if hardship.get("type") == "military":
+            explain_scra(dispatcher, tracker)
         events: list[EventType] = []
         if hardship.get("type"):
             events += [
@@ -62,3 +67,17 @@ class ActionAcknowledgeHardship(Action):
                 SlotSet("hardship_duration", hardship.get("duration")),
             ]
         return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])
+
+
+def explain_scra(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A servicemember's hardship, to the verified debtor of a US account: the SCRA 6% cap
+    explained, a copy of the orders or a written notice asked for (50 U.S.C. 3937(b)(1)), and the
+    account flagged (``scra_requested``) until the documents arrive (bot/compliance/scra.py)."""
+    account = load_account(tracker) if is_verified(tracker) else None
+    if account is None or not str(account.jurisdiction).startswith("US"):
+        return
+    with db.session_scope() as session:
+        pending = scra_status(history_for(session, str(account.id))).awaiting_documents
+    dispatcher.utter_message(response="utter_scra_explained")
+    if not pending:
+        log_event(tracker, SCRA_REQUESTED, detail="50 U.S.C. 3937(b): orders or written notice requested")

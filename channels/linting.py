@@ -1,7 +1,10 @@
 """Send-time content lint: every bot text passes the compliance lint before it leaves.
 
 A message with prohibited wording is not sent; the debtor gets a neutral holding message and the
-block is written to the audit log. Wraps any Rasa output channel.
+block is written to the audit log. To a debtor whose debt is time-barred, talk of suing is
+prohibited wording too (12 CFR 1006.26(b)). Internal markers (the handoff flag an action sends
+as custom JSON, which the voice channel turns into a transfer) never reach a REST or web chat
+client. Wraps any Rasa output channel.
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from rasa.core.channels.channel import OutputChannel
 
 from bot import db
 from bot.compliance import audit
+from bot.compliance.limitations import status as limitation_status
 from bot.compliance.profiles import all_profiles
 from bot.compliance.service import lint_outgoing
 from bot.context import SenderContext
+from bot.extraction import today_in
 from bot.texts import texts_for
 
 logger = logging.getLogger(__name__)
 all_profiles()  # the Rasa server refuses to start on a bad compliance profile
 BLOCKED_REPLACEMENT = texts_for().get("channel.blocked")  # in the default language
+INTERNAL_KEYS = ("handoff",)  # custom JSON keys for the channels themselves, not for the debtor
+MARKER_CHANNELS = ("twilio_voice",)  # channels that read the internal markers (a handoff transfers the call)
 
 
 class LintedOutput(OutputChannel):
@@ -33,6 +40,19 @@ class LintedOutput(OutputChannel):
         self.context = context
         self.account_id = context.account_id
         self.jurisdiction = context.jurisdiction if context.account_id else None
+        self._time_barred: bool | None = None
+
+    def time_barred(self) -> bool:
+        """Whether the sender's account's debt is time-barred (read once per turn)."""
+        if self._time_barred is None:
+            self._time_barred = False
+            if self.account_id:
+                with db.session_scope() as session:
+                    account = session.get(db.Account, self.account_id)
+                    if account is not None:
+                        today = today_in(str(account.time_zone))
+                        self._time_barred = limitation_status(account, today).time_barred
+        return self._time_barred
 
     def name(self) -> str:  # type: ignore[override]
         """The input channel's name (``twilio_voice``, ...): Rasa's NLG picks a response's
@@ -44,7 +64,7 @@ class LintedOutput(OutputChannel):
         return getattr(self.inner, "messages", [])
 
     def _checked(self, text: str) -> str:
-        result = lint_outgoing(text, self.jurisdiction, self.channel)
+        result = lint_outgoing(text, self.jurisdiction, self.channel, self.time_barred())
         if not result.violations:
             return text
         codes = [v.rule for v in result.violations]
@@ -73,4 +93,8 @@ class LintedOutput(OutputChannel):
         await self.inner.send_image_url(recipient_id, image, **kwargs)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if self.channel not in MARKER_CHANNELS:
+            json_message = {k: v for k, v in json_message.items() if k not in INTERNAL_KEYS}
+            if not json_message:
+                return  # nothing in it was for the debtor
         await self.inner.send_custom_json(recipient_id, json_message, **kwargs)

@@ -17,7 +17,13 @@ confidence 1.0).
   one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action`` — once
   a conversation for a hardship, every time for vulnerability.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
-  request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
+  request, crisis or Breathing Space) and identity is verified, collection intents get
+  ``hold_action`` instead of a balance or a promise (before verification they start verification:
+  a hold's reply would tell a third party the account is a debt).
+- Third parties: before verification, words of someone who speaks for the debtor
+  (``third_party_phrases``, regular expressions) get ``third_party_action`` (no debt detail, an
+  offer to take a message, 15 U.S.C. 1692b); while ``third_party_slot`` is set the next message is
+  that message (``message_action``).
 - Not verified: a debt question (``requires_verification``) first starts verification.
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
@@ -73,6 +79,10 @@ class SafetyPolicy(FixedPolicy):
             "hardship_overrides": [],
             "hardship_confidence": 0.6,
             "form_exits": {},
+            "third_party_phrases": [],
+            "third_party_action": "action_wrong_number",
+            "third_party_slot": "third_party",
+            "message_action": "action_take_message",
         }
 
     def predict_action_probabilities(
@@ -94,6 +104,8 @@ class SafetyPolicy(FixedPolicy):
             self.config["suppressed_action"],
             self.config["hold_action"],
             self.config["hardship_action"],
+            self.config["third_party_action"],
+            self.config["message_action"],
             *self.config["always_handle"].values(),
             *(exit_["action"] for exit_ in self.config["form_exits"].values()),
         }
@@ -110,8 +122,13 @@ class SafetyPolicy(FixedPolicy):
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
             return decided()
-        exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
         text = parse.get("text") or ""
+        verified = bool(tracker.get_slot(self.config["verified_slot"]))
+        if tracker.get_slot(self.config["third_party_slot"]) and not verified:
+            # the message a third party was invited to leave for the debtor (15 U.S.C. 1692b)
+            result[domain.index_for_action(self.config["message_action"])] = 1.0
+            return decided()
+        exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
         if exit_ and (
             intent.get("name") in exit_["intents"]
             or any(re.search(p, text, re.IGNORECASE) for p in exit_.get("phrases", []))
@@ -134,12 +151,21 @@ class SafetyPolicy(FixedPolicy):
             # "i have cancer" read as goodbye, or not understood: the hardship matters more
             result[domain.index_for_action(self.config["hardship_action"])] = 1.0
             return decided()
-        if tracker.get_slot(self.config["hold_slot"]) and intent.get("name") in self.config["collection_intents"]:
+        if (
+            tracker.get_slot(self.config["hold_slot"])
+            and verified
+            and intent.get("name") in self.config["collection_intents"]
+        ):
             result[domain.index_for_action(self.config["hold_action"])] = 1.0
             return decided()
         action = self.config["always_handle"].get(intent.get("name"))
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
             result[domain.index_for_action(action)] = 1.0
+            return decided()
+        if not verified and any(re.search(p, text, re.IGNORECASE) for p in self.config["third_party_phrases"]):
+            # after the reports that must be recorded whoever makes them (a death, a bankruptcy);
+            # someone speaking for the debtor learns nothing and may leave a message
+            result[domain.index_for_action(self.config["third_party_action"])] = 1.0
             return decided()
         if (
             intent.get("name") in self.config["requires_verification"]
