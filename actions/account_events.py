@@ -107,13 +107,19 @@ class ActionRecordAccountEvent(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         event, response, handoff = ACCOUNT_EVENTS.get(intent, ("unclassified", "utter_default", None))
         text = tracker.latest_message.get("text") or ""
-        if intent in ("set_contact_preference", "cease_contact") and mentions_work_restriction(text):
-            return record_work_restriction(dispatcher, tracker)
+        work: list[EventType] = []
+        if mentions_work_restriction(text):
+            # "stop calling me at work" (SafetyPolicy sends it here whatever the intent): recorded;
+            # a dispute or a bankruptcy said in the same words is recorded too
+            work = record_work_restriction(dispatcher, tracker)
+            if intent not in ACCOUNT_EVENTS or intent in ("set_contact_preference", "cease_contact", "abusive"):
+                return work
         log_event(tracker, event, detail=text[:500])
         if intent == "set_contact_preference" and (preference := parse_contact_preference(text)):
             # the gate treats hours outside these as inconvenient (12 CFR 1006.6(b)(1)(i))
             log_event(tracker, "inconvenient_time", detail=as_detail(preference))
-        events = stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
+        events = work or stop_form(tracker)
+        events += [SlotSet("handoff_reason", handoff)] if handoff else []
         if event in COMPLIANCE_EVENTS:
             audit_event(tracker, event, detail={"handoff": handoff})
             hold = current_hold(tracker)

@@ -25,6 +25,9 @@ confidence 1.0).
   offer to take a message, 15 U.S.C. 1692b); while ``third_party_slot`` is set the next message is
   that message (``message_action``).
 - Not verified: a debt question (``requires_verification``) first starts verification.
+- Work: words that say not to contact the debtor at work ("stop calling me at work", "my boss
+  doesn't allow calls", :func:`bot.compliance.preferences.mentions_work_restriction`) get
+  ``work_restriction_action``, however NLU read them (12 CFR 1006.6(b)(3); CONC 7.9.4R).
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
 
@@ -42,6 +45,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.compliance.preferences import mentions_work_restriction
 from bot.safety import CONFIG, POLICY_NAME, CrisisRule, crisis_rule, is_crisis
 from policies.fixed_policy import FixedPolicy
 
@@ -83,6 +87,7 @@ class SafetyPolicy(FixedPolicy):
             "third_party_action": "action_wrong_number",
             "third_party_slot": "third_party",
             "message_action": "action_take_message",
+            "work_restriction_action": "action_record_account_event",
         }
 
     def predict_action_probabilities(
@@ -106,6 +111,7 @@ class SafetyPolicy(FixedPolicy):
             self.config["hardship_action"],
             self.config["third_party_action"],
             self.config["message_action"],
+            self.config["work_restriction_action"],
             *self.config["always_handle"].values(),
             *(exit_["action"] for exit_ in self.config["form_exits"].values()),
         }
@@ -124,9 +130,16 @@ class SafetyPolicy(FixedPolicy):
             return decided()
         text = parse.get("text") or ""
         verified = bool(tracker.get_slot(self.config["verified_slot"]))
-        if tracker.get_slot(self.config["third_party_slot"]) and not verified:
+        if (
+            tracker.get_slot(self.config["third_party_slot"])
+            and not verified
+            and intent.get("name") not in ("goodbye", "deny")  # "bye", "no thanks": no message left
+        ):
             # the message a third party was invited to leave for the debtor (15 U.S.C. 1692b)
             result[domain.index_for_action(self.config["message_action"])] = 1.0
+            return decided()
+        if mentions_work_restriction(text):
+            result[domain.index_for_action(self.config["work_restriction_action"])] = 1.0
             return decided()
         exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
         if exit_ and (

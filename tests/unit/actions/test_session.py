@@ -13,7 +13,7 @@ from bot import db
 from tests.unit.actions.trackers import DATA, run, tracker_from
 
 
-def test_session_start_links_the_senders_account_and_discloses_first(portfolio_database: str) -> None:
+def test_session_start_links_the_senders_account_and_gives_only_the_business_name(portfolio_database: str) -> None:
     events, messages = run(ActionSessionStart(), tracker_from("session_start_known_sms_sender"))
     assert events == [
         SessionStarted(),
@@ -21,7 +21,9 @@ def test_session_start_links_the_senders_account_and_discloses_first(portfolio_d
         SlotSet("company_phone", "1-800-555-0199"),
         ActionExecuted("action_listen"),
     ]
-    assert [m["response"] for m in messages] == ["utter_mini_miranda"]
+    # before right-party contact only the business name (15 U.S.C. 1692b; 12 CFR 1006.6(d)); the
+    # mini-Miranda comes once identity is confirmed (1006.18(e))
+    assert [(m["response"], m.get("business_name")) for m in messages] == [("utter_greeting", "Example Lending")]
 
 
 def test_session_start_without_a_context_places_an_unknown_uk_number_in_the_uk(portfolio_database: str) -> None:
