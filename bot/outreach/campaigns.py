@@ -331,6 +331,9 @@ def held_back(session: Session, account: db.Account, now: datetime) -> tuple[str
     return tuple(reasons)
 
 
+EMAIL_REFUSALS = ("no_email_address", "no_safe_harbour_procedure", "work_email_address")
+
+
 def send_email_contact(session: Session, attempt: Attempt, now: datetime, settings: EmailSettings | None) -> str:
     """An outreach e-mail (a PTP reminder, or a request to get in touch) to the debtor's address,
     which must rest on a 12 CFR 1006.6(d)(4) safe-harbour procedure and is never an employer's
@@ -400,7 +403,12 @@ def execute(
     failed: str | None = None
     try:
         if attempt.channel == "email":
-            message_id = send_email_contact(session, attempt, now, EmailSettings.from_env() if sender else None)
+            try:
+                message_id = send_email_contact(session, attempt, now, EmailSettings.from_env() if sender else None)
+            except OutreachError as exc:
+                # the address may not be used (its reason code), or the SMTP server refused
+                failed = str(exc) if str(exc) in EMAIL_REFUSALS else "send_failed"
+                raise
             if sender is not None:
                 _log(session, attempt, now, "email_sent", "email", f"{_label(attempt)} {message_id}")
             result.messages[attempt.account_id] = ["(e-mail)"]
