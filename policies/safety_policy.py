@@ -149,6 +149,19 @@ class SafetyPolicy(FixedPolicy):
             # "never mind" inside a form: leave it instead of asking the same question again
             result[domain.index_for_action(exit_["action"])] = 1.0
             return decided()
+        recorded_anyway = (
+            self.config["always_handle"].get(intent.get("name"))
+            and (intent.get("confidence") or 0) >= self.config["intent_threshold"]
+        )
+        if (
+            not verified
+            and not recorded_anyway  # a death or a bankruptcy is recorded whoever reports it
+            and any(re.search(p, text, re.IGNORECASE) for p in self.config["third_party_phrases"])
+        ):
+            # someone speaking for the debtor learns nothing (their hardship talk included) and
+            # may leave a message
+            result[domain.index_for_action(self.config["third_party_action"])] = 1.0
+            return decided()
         hardship = parse.get("hardship") or {}
         acknowledged = any(
             getattr(e, "action_name", None) == self.config["hardship_action"] for e in tracker.applied_events()
@@ -174,11 +187,6 @@ class SafetyPolicy(FixedPolicy):
         action = self.config["always_handle"].get(intent.get("name"))
         if action and (intent.get("confidence") or 0) >= self.config["intent_threshold"]:
             result[domain.index_for_action(action)] = 1.0
-            return decided()
-        if not verified and any(re.search(p, text, re.IGNORECASE) for p in self.config["third_party_phrases"]):
-            # after the reports that must be recorded whoever makes them (a death, a bankruptcy);
-            # someone speaking for the debtor learns nothing and may leave a message
-            result[domain.index_for_action(self.config["third_party_action"])] = 1.0
             return decided()
         if (
             intent.get("name") in self.config["requires_verification"]

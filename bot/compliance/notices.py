@@ -179,9 +179,7 @@ def render_pdf(content: NoticeContent, language: str = "en") -> bytes:
     pdf.cell(width / 2, 5, text("reference"), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(width / 2, 4, f"{content.mailing_address}\n{content.phone}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    pdf.multi_cell(
-        width / 2, 4, f"To: {content.consumer_name}\n{content.consumer_address}", new_x="LMARGIN", new_y="NEXT"
-    )
+    pdf.multi_cell(width / 2, 4, f"To: {content.consumer_address}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_xy(pdf.l_margin + width / 2, pdf.get_y() - 8)
     pdf.cell(width / 2, 4, _day(content.sent_on), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(5)
@@ -236,7 +234,7 @@ def render_pdf(content: NoticeContent, language: str = "en") -> bytes:
     pdf.multi_cell(
         width / 2,
         4,
-        f"{content.consumer_name}\n{content.consumer_address}\n{text('reference')}",
+        f"{content.consumer_address}\n{text('reference')}",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -293,8 +291,10 @@ def _blocking(session: Session, account: db.Account, now: datetime) -> tuple[lis
 def create_notice(session: Session, account: db.Account, now: datetime) -> db.ValidationNotice:
     """Generate the notice for ``account`` as of ``now`` (aware) and decide how it goes: by
     e-mail when the debtor's address may be used (1006.6(d)(4)), they gave E-SIGN consent and
-    have not opted out of e-mail; otherwise by mail. Raises :class:`NoticeError` when a hold
-    stops all contact (cease, attorney, bankruptcy, deceased, Breathing Space)."""
+    have not opted out of e-mail; otherwise by mail. Raises :class:`NoticeError` for an account
+    outside the US, or when a hold stops all contact (cease, attorney, bankruptcy, deceased)."""
+    if not str(account.jurisdiction).startswith("US"):
+        raise NoticeError(f"no notice for {account.id}: the validation notice is a US rule (12 CFR 1006.34)")
     blocking, _ = _blocking(session, account, now)
     if blocking:
         raise NoticeError(f"no notice for {account.id}: {', '.join(blocking)}")

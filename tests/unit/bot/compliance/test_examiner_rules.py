@@ -380,3 +380,21 @@ def test_resolving_a_ticket_with_dispute_logged_records_the_hold(portfolio_datab
         assert record_outcome_hold(session, ticket, "ptp", "sam") is None
         account = session.get(db.Account, "A-1003")
         assert gate_contact(session, account, "sms", datetime.now(UTC), "t").reasons[0].code == "hold_dispute"
+
+
+def test_no_response_or_text_talks_of_suit_so_time_barred_debtors_get_them_all_1006_26_b() -> None:
+    """Every domain response and every text passes the time-barred wording rules too, so the
+    send-time lint can hold a sender whose account is not known to the strictest reading."""
+    import yaml
+
+    from bot.texts import all_texts
+
+    texts = [
+        (name, v["text"])
+        for path in sorted((ROOT / "bot/domain").glob("*.yml"))
+        for name, variants in (yaml.safe_load(path.read_text()).get("responses") or {}).items()
+        for v in variants
+    ] + [(key, text) for _, key, text in all_texts()]
+    for profile in all_profiles():
+        bad = [(n, v.rule) for n, t in texts for v in lint(t, profile, "webchat", time_barred=True).violations]
+        assert not bad, f"{profile.jurisdiction}: {bad}"
