@@ -49,7 +49,9 @@ GREETING = "Hello, this is Example Lending."
 MINI_MIRANDA = "This is a debt collector. This is an attempt to collect a debt and any information obtained will be used for that purpose."
 LATER = "This message is from a debt collector."
 # what tells a third party that the contact is about a debt
-DEBT_WORDS = re.compile(r"debt|owe|owing|balance|collect|payment|pay |overdue|past due|arrears|loan|\$|£|\d+\.\d\d", re.I)
+DEBT_WORDS = re.compile(
+    r"debt|owe|owing|balance|collect|payment|pay |overdue|past due|arrears|loan|\$|£|\d+\.\d\d", re.I
+)
 
 
 def _account(db_session: Any, account_id: str) -> db.Account:
@@ -280,7 +282,7 @@ def test_a_third_party_answering_an_outbound_sms_learns_nothing_1692b(
 
 @pytest.mark.parametrize(
     ("account_id", "words"),
-    [("A-5181", ["wrong number", "tell her I called"]), ("A-5183", ["I'm his brother, he's not here", "ok bye"])],
+    [("A-5181", ["wrong number", "tell her I called"]), ("A-5183", ["I'm his brother, he's not here", "tell him his brother called"])],
 )
 def test_a_person_answering_an_outbound_call_learns_nothing_and_may_leave_a_message_1692b(
     bot: Bot, db_session: Any, account_id: str, words: list[str]

@@ -92,7 +92,7 @@ def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot, db_se
         resumed = await again.start(token)
         assert resumed["session_id"] == session["session_id"]
         balance = await again.say("whats my balance", token)
-        assert any("$3,800.00" in t for t in balance)
+        assert any("$3,800.00" in t for t in balance), balance
         await again.sio.disconnect()
 
         # a guessed or tampered token gets a fresh session, not the debtor's conversation
