@@ -282,7 +282,10 @@ def test_a_third_party_answering_an_outbound_sms_learns_nothing_1692b(
 
 @pytest.mark.parametrize(
     ("account_id", "words"),
-    [("A-5181", ["wrong number", "tell her I called"]), ("A-5183", ["I'm his brother, he's not here", "tell him his brother called"])],
+    [
+        ("A-5181", ["wrong number", "tell her I called"]),
+        ("A-5183", ["I'm his brother, he's not here", "tell him his brother called"]),
+    ],
 )
 def test_a_person_answering_an_outbound_call_learns_nothing_and_may_leave_a_message_1692b(
     bot: Bot, db_session: Any, account_id: str, words: list[str]
