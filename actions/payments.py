@@ -11,7 +11,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, is_verified, load_account, log_event, now, stop_form, wording
+from actions.common import (
+    channel_of,
+    collection_stopped,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    now,
+    stop_form,
+    wording,
+)
 from bot import db
 from bot.extraction import find_amounts, find_dates, today_in
 from bot.money import Money, MoneyError
@@ -32,6 +42,10 @@ class ActionTellBalance(Action):
         if account is None:
             dispatcher.utter_message(response="utter_verify_first")
             return []
+        disclosed = disclose(dispatcher, tracker, account)  # before any debt detail (12 CFR 1006.18(e))
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return disclosed + stopped
         with db.session_scope() as session:
             upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
         w = wording(tracker, account)
@@ -59,7 +73,7 @@ class ActionTellBalance(Action):
                     **said,
                 )
         log_event(tracker, "balance_disclosed", detail=str(account.balance))
-        return []
+        return disclosed
 
 
 class ActionPrepareFullPayment(Action):
@@ -72,6 +86,9 @@ class ActionPrepareFullPayment(Action):
         account = load_account(tracker) if is_verified(tracker) else None
         if account is None:
             return []
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         return [SlotSet("ptp_amount", account.balance.as_entity())]
 
 
@@ -165,6 +182,9 @@ class ActionConfirmPtp(Action):
         amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
         if not (isinstance(amount, dict) and due):
             return []
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         w = wording(tracker, load_account(tracker))
         money = Money.of(amount["amount"], amount["currency"])
         dispatcher.utter_message(
@@ -186,6 +206,10 @@ class ActionRecordPtp(Action):
         if not (is_verified(tracker) and isinstance(amount, dict) and due):
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         w = wording(tracker, load_account(tracker))
         money = Money.of(amount["amount"], amount["currency"])
         due_date = date.fromisoformat(due)

@@ -12,7 +12,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import Wording, channel_of, is_verified, load_account, log_event, wording
+from actions.common import (
+    Wording,
+    channel_of,
+    collection_stopped,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    wording,
+)
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
@@ -45,6 +54,7 @@ from bot.repayment.plans import (
     policy_for,
     propose,
 )
+from bot.repayment.sfs import above_triggers
 
 ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
 IE_SLOTS = ("monthly_income", "monthly_outgoings")
@@ -330,11 +340,13 @@ class ActionOfferPlans(Action):
         if account is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:
             log_event(tracker, "plans_offered", detail="none: nothing owing")
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
-        events: list[EventType] = []
+        events: list[EventType] = disclose(dispatcher, tracker, account)  # before any debt detail
         request = plan_request(tracker, account)
         preface = ""
         figures = _disposable(tracker)
@@ -351,6 +363,8 @@ class ActionOfferPlans(Action):
                 income=w.money(income),
                 spent=w.money(spent),
             )
+        if tracker.latest_action_name == "ie_form":
+            preface += sfs_question(tracker, account, w)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         offer = None
@@ -425,6 +439,8 @@ class ActionSelectPlan(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         account = load_account(tracker) if is_verified(tracker) else None
+        if account is not None and (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         options = _options(tracker)
         if account is None or not options:
             return await ActionOfferPlans().run(dispatcher, tracker, domain)
@@ -459,6 +475,9 @@ class ActionRecordArrangement(Action):
         if account is None or not isinstance(raw, dict):
             dispatcher.utter_message(response="utter_how_can_help")
             return [SlotSet("plan_stage", None)]
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:  # paid off since the plan was offered
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
@@ -506,3 +525,27 @@ def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Accoun
         response="utter_broken_promise", amount=w.money(latest.amount), date=w.day(latest.due, "medium")
     )
     return True
+
+
+def sfs_question(tracker: Tracker, account: db.Account, w: Wording) -> str:
+    """For a UK debtor whose flexible spending (I&E slot ``monthly_outgoings``) is above the
+    Standard Financial Statement trigger figure of a category: a question about it, never a
+    rejection; the plan still rests on the figures given (CONC 7.3.4R, 7.3.7AG;
+    data/sfs_triggers.yml). Empty otherwise."""
+    outgoings = outgoings_from_slot(tracker.get_slot("monthly_outgoings"))
+    if not outgoings or not str(account.jurisdiction).startswith("UK"):
+        return ""
+    above = above_triggers(outgoings)
+    if not above:
+        return ""
+    first = above[0]
+    log_event(tracker, "ie_above_sfs_trigger", detail=", ".join(f"{a.category} {a.amount}>{a.trigger}" for a in above))
+    return (
+        w.texts.get(
+            "ie.above_trigger",
+            category=w.texts.get(f"ie.category.{first.category}"),
+            amount=w.money(first.amount),
+            trigger=w.money(first.trigger),
+        )
+        + " "
+    )

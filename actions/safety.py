@@ -10,8 +10,11 @@ from rasa_sdk.events import ActionReverted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, load_account, log_event, sender_context, stop_form
+from actions.common import channel_of, is_verified, load_account, log_event, sender_context, stop_form
 from bot import db
+from bot.compliance.scra import REQUESTED as SCRA_REQUESTED
+from bot.compliance.scra import scra_status
+from bot.compliance.service import history_for
 from bot.safety import helpline_for, record_crisis
 
 
@@ -67,6 +70,8 @@ class ActionNoteHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} within={_intent(tracker)}"
         log_event(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_hardship_noted")
+        if hardship.get("type") == "military":
+            explain_scra(dispatcher, tracker)
         # the revert drops this action and its message from the state; the slots come after it
         return [ActionReverted(), *_hardship_events(tracker, hardship)]
 
@@ -88,5 +93,21 @@ class ActionAcknowledgeHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
         log_event(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
+        if hardship.get("type") == "military":
+            explain_scra(dispatcher, tracker)
         events = _hardship_events(tracker, hardship)
         return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])
+
+
+def explain_scra(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A servicemember's hardship, to the verified debtor of a US account: the SCRA 6% cap
+    explained, a copy of the orders or a written notice asked for (50 U.S.C. 3937(b)(1)), and the
+    account flagged (``scra_requested``) until the documents arrive (bot/compliance/scra.py)."""
+    account = load_account(tracker) if is_verified(tracker) else None
+    if account is None or not str(account.jurisdiction).startswith("US"):
+        return
+    with db.session_scope() as session:
+        pending = scra_status(history_for(session, str(account.id))).awaiting_documents
+    dispatcher.utter_message(response="utter_scra_explained")
+    if not pending:
+        log_event(tracker, SCRA_REQUESTED, detail="50 U.S.C. 3937(b): orders or written notice requested")

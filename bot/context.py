@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as phone_time_zones
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
+from bot.compliance.limitations import status as limitation_status
 from bot.compliance.profiles import contact_channel
 from bot.language import SUPPORTED
 from bot.settings import company, contact_for
@@ -43,7 +45,8 @@ class SenderContext:
     "US-MA", "UK" or "CN"; ``time_zone`` an IANA zone; ``locale`` the Babel locale of money and
     dates; ``language`` the ISO 639-1 language of responses; ``opted_out`` the contact channels
     this address opted out of (12 CFR 1006.6(e), 1006.14(h)); ``resolved_at`` when it was read
-    (aware UTC).
+    (aware UTC); ``time_barred`` whether the account's debt is past its statute of limitations
+    (no suit talk to this sender, 12 CFR 1006.26(b); data/limitations.yml).
     """
 
     sender_id: str
@@ -56,6 +59,7 @@ class SenderContext:
     language: str
     opted_out: frozenset[str]
     resolved_at: datetime
+    time_barred: bool = False
 
     @property
     def company_phone(self) -> str:
@@ -79,6 +83,7 @@ class SenderContext:
             jurisdiction=str(account.jurisdiction),
             time_zone=str(account.time_zone),
             locale=contact.locale_for(self.language),
+            time_barred=time_barred(account),
         )
 
     def speaking(self, language: str | None) -> SenderContext:
@@ -113,6 +118,7 @@ def from_metadata(metadata: Any) -> SenderContext | None:
             language=str(raw["language"]),
             opted_out=frozenset(str(c) for c in raw.get("opted_out") or ()),
             resolved_at=datetime.fromisoformat(str(raw["resolved_at"])),
+            time_barred=bool(raw.get("time_barred", False)),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -161,7 +167,15 @@ def resolve(session: Session, sender_id: str, channel: str, now: datetime | None
         language=language,
         opted_out=opted_out,
         resolved_at=now or db.utcnow(),
+        time_barred=time_barred(account) if account is not None else False,
     )
+
+
+def time_barred(account: db.Account) -> bool:
+    """Whether ``account``'s debt is time-barred today in its own time zone (read from the
+    account row already loaded: no query)."""
+    today = datetime.now(ZoneInfo(str(account.time_zone))).date()
+    return limitation_status(account, today).time_barred
 
 
 def resolve_now(sender_id: str, channel: str) -> SenderContext:

@@ -29,6 +29,7 @@ import redis
 from babel.dates import format_date, format_time
 
 from bot import db
+from bot.compliance import audit
 from bot.settings import DataFileError, read_data_file
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class HandoffRules:
         region = (jurisdiction or "").split("-")[0]
         return self.teams.get(region) or TeamHours(self.time_zone, self.typical_reply_minutes, self.hours)
 
+    outcome_holds: dict[str, str] = field(default_factory=dict)  # outcome code -> hold event it records
+
     def reason(self, code: str) -> Reason:
         """The reason for ``code`` (aliases resolved). An unknown code gets the priority of
         "requested" so a new action's reason still reaches a person, never an error."""
@@ -138,6 +141,10 @@ def handoff_rules() -> HandoffRules:
             spec, f"business_hours.teams.{code}", int(spec.get("typical_reply_minutes", default.typical_reply_minutes))
         )
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
+    outcome_holds = {str(k): str(v) for k, v in dict(raw.get("outcome_holds") or {}).items()}
+    for code in outcome_holds:
+        if code not in outcomes:
+            raise DataFileError(f"{file}: 'outcome_holds.{code}' is not an outcome code")
     for key in (
         "notice",
         "notice_no_push",
@@ -169,6 +176,7 @@ def handoff_rules() -> HandoffRules:
         live_conversation_minutes=int(raw.get("live_conversation_minutes", 60)),
         summary_messages=int(raw.get("summary_messages", 10)),
         teams=teams,
+        outcome_holds=outcome_holds,
     )
 
 
@@ -633,6 +641,7 @@ class HandoffQueue:
                 conversation_id=ticket.conversation_id,
                 detail=f"ticket {ticket.id} outcome={outcome} by {collector}",
             )
+            record_outcome_hold(session, ticket, outcome, collector)
         label = "Handed back to the bot" if outcome == "handed_back" else f"Resolved: {outcome}"
         self.add_message(ticket.conversation_id, "system", f"{label} by {collector}.", now=now)
         ticket.status = "closed"
@@ -661,6 +670,34 @@ class HandoffQueue:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
         ttl = max(60, handoff_rules().holding_minutes * 60)
         return bool(self.red.set(f"{PREFIX}holding:{conversation_id}", 1, nx=True, ex=ttl))
+
+
+def record_outcome_hold(session: Any, ticket: Ticket, outcome: str, collector: str) -> str | None:
+    """A ticket resolved with an outcome that implies a hold ("dispute_logged" → dispute;
+    ``outcome_holds`` in data/handoff.yml) records that hold's event for the account, in the
+    contact log and the audit log, so it applies at once in every conversation and channel and
+    to the outreach gate. Returns the event recorded, or None."""
+    event = handoff_rules().outcome_holds.get(outcome)
+    if event is None or not ticket.account_id:
+        return None
+    db.log_contact(
+        session,
+        account_id=ticket.account_id,
+        channel=ticket.channel,
+        direction="inbound",
+        event=event,
+        conversation_id=ticket.conversation_id,
+        detail=f"recorded by {collector} resolving ticket {ticket.id} ({outcome})",
+    )
+    audit.record(
+        session,
+        actor=f"collector:{collector}",
+        action=event,
+        outcome="recorded",
+        account_id=ticket.account_id,
+        detail={"ticket": ticket.id, "outcome": outcome},
+    )
+    return event
 
 
 def redis_from_env(env: dict[str, str]) -> redis.Redis:

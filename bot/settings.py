@@ -109,6 +109,9 @@ class Contact:
     language: str
     locales: dict[str, str]
     time_zone: str
+    business_name: str = "Example Lending"  # said before right-party contact: nothing about a debt
+    contact_name: str = ""  # the person a voicemail asks for (12 CFR 1006.2(j)(1)(iii))
+    mailing_address: str = ""  # on letters and the validation notice
 
     @property
     def locale(self) -> str:
@@ -147,7 +150,7 @@ def company() -> Company:
         raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
     contacts: dict[str, Contact] = {}
     for key, value in table.items():
-        for name in ("phone", "language", "locales", "time_zone"):
+        for name in ("business_name", "contact_name", "mailing_address", "phone", "language", "locales", "time_zone"):
             if not isinstance(value, dict) or not value.get(name):
                 raise DataFileError(f"data/{file}: 'jurisdictions.{key}.{name}' is missing")
         try:
@@ -163,6 +166,9 @@ def company() -> Company:
             str(value["language"]),
             {str(k): str(v) for k, v in locales.items()},
             str(value["time_zone"]),
+            str(value["business_name"]),
+            str(value["contact_name"]),
+            str(value["mailing_address"]),
         )
     default = str(required_field(raw, "default", file))
     countries = {str(k): str(v) for k, v in (required_field(raw, "phone_countries", file) or {}).items()}

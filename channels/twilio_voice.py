@@ -9,8 +9,12 @@ the call is transferred with ``<Dial>`` to COLLECTOR_PHONE. Outbound calls are k
 debtor's number (``To``), inbound by ``From``.
 
 Every call is a new communication: its first request starts a new conversation session, so the
-call opens with the mini-Miranda (12 CFR 1006.18(e)) even when the same number has an SMS
-conversation going, and the call's opening is never taken as the answer to an earlier question.
+call opens with the business name and the identity questions (the mini-Miranda once identity is
+confirmed, 12 CFR 1006.18(e)) even when the same number has an SMS conversation going, and the
+call's opening is never taken as the answer to an earlier question. A call the bot placed with
+answering-machine detection that a machine answered (``AnsweredBy`` machine_* or fax) gets only
+the Reg F limited-content message (12 CFR 1006.2(j)) and is hung up; a person hears the identity
+questions. The contact log records which (``call_answered``, ``voicemail_limited_content``).
 Keyed digits: 1, 2 and 3 are the menu, except as the answer to the CSAT question; longer input
 answers the question being asked (eight digits for a date of birth become a date in the account's
 own day/month order).
@@ -36,8 +40,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.context import SENDER_KEY, resolve_now
+from bot import db
+from bot.context import SENDER_KEY, SenderContext, resolve_now
 from bot.handoff import HandoffQueue
+from bot.settings import contact_for
 from bot.texts import DEFAULT_LANGUAGE, Texts, texts_for
 from bot.verification import sender_phone
 from channels.guard import clean_text, handle_guarded, start_new_session
@@ -79,6 +85,35 @@ def _number(value: str | None, kind: type[int] | type[float]) -> Any:
     except (TypeError, ValueError, OverflowError):
         return kind(0)
     return number if number == number and abs(number) != float("inf") else kind(0)
+
+
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+def limited_content(texts: Texts, jurisdiction: str | None) -> str:
+    """The Reg F limited-content message (12 CFR 1006.2(j)(1)): a business name that does not
+    indicate debt collection, a request to reply, a person to ask for and a phone number
+    (``voice.limited_content`` in data/texts, the names from data/company.yml); nothing else."""
+    contact = contact_for(jurisdiction)
+    return texts.get(
+        "voice.limited_content",
+        business_name=contact.business_name,
+        contact_name=contact.contact_name,
+        phone=contact.phone,
+    )
+
+
+def _log_answer(context: SenderContext, call_sid: str, answered_by: str, event: str) -> None:
+    with db.session_scope() as session:
+        db.log_contact(
+            session,
+            account_id=context.account_id,
+            channel="voice",
+            direction="outbound",
+            event=event,
+            conversation_id=context.sender_id,
+            detail=f"{call_sid} answered_by={answered_by}",
+        )
 
 
 def _twiml(*verbs: str) -> HTTPResponse:
@@ -199,6 +234,14 @@ class TwilioVoiceInput(InputChannel):
             texts = texts_for(context.language, context.jurisdiction) if context else texts_for()
             if context is None:
                 return _twiml(self._gather([texts.get("channel.try_again")], turn + 1, texts))
+            answered_by = form.get("AnsweredBy", "")
+            if outbound and answered_by and not turn and not silence:
+                if answered_by in MACHINE:
+                    # a machine: the limited-content message only, never the identity questions
+                    _log_answer(context, call_sid, answered_by, "voicemail_limited_content")
+                    message = limited_content(texts, context.jurisdiction)
+                    return _twiml(f"<Say language={quoteattr(self.language)}>{escape(message)}</Say><Hangup/>")
+                _log_answer(context, call_sid, answered_by, "call_answered")
 
             if silence:
                 return (

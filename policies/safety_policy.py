@@ -22,10 +22,19 @@ confidence 1.0).
   request is answered next. Once a conversation for a hardship; intents in
   ``hardship_note_skip`` have their own handling.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
-  request or crisis), collection intents get ``hold_action`` instead of a balance or a promise.
+  request, crisis or Breathing Space) and identity is verified, collection intents get
+  ``hold_action`` instead of a balance or a promise (before verification they start verification:
+  a hold's reply would tell a third party the account is a debt).
+- Third parties: before verification, words of someone who answers for the debtor
+  (:func:`bot.verification.speaks_for_debtor`, ``data/third_party.yml``) get
+  ``third_party_action`` (no debt detail, an offer to take a message, 15 U.S.C. 1692b).
 - Not verified: a debt question (``requires_verification``) first starts verification.
-- A message left for the debtor: while ``message_slot`` is set (someone answering for the debtor
-  was invited to leave one), the next message is it (``message_action``).
+- A message left for the debtor: while ``message_slot`` is set (a third party was invited to
+  leave one) and nobody is verified, the next message is it (``message_action``), unless it is a
+  goodbye or a no.
+- Work: words that say not to contact the debtor at work ("stop calling me at work", "my boss
+  doesn't allow calls", :func:`bot.compliance.preferences.mentions_work_restriction`) get
+  ``work_restriction_action``, however NLU read them (12 CFR 1006.6(b)(3); CONC 7.9.4R).
 - Opted out: while ``suppressed_slot`` is set, every message except ``resume_intents`` (START)
   gets ``suppressed_action``, which carries no collection content (12 CFR 1006.6(e)).
 
@@ -45,7 +54,9 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.clarification import candidates, needs_confirmation, read_choice
+from bot.compliance.preferences import mentions_work_restriction
 from bot.safety import CONFIG, POLICY_NAME, CrisisRule, crisis_rule, is_crisis
+from bot.verification import speaks_for_debtor
 from policies.clarification_policy import question_asked
 from policies.fixed_policy import FixedPolicy
 
@@ -108,8 +119,10 @@ class SafetyPolicy(FixedPolicy):
             "hardship_confidence": 0.6,
             "form_exits": {},
             "confirm_action": "action_ask_clarification",
+            "third_party_action": "action_wrong_number",
             "message_slot": "third_party_message_pending",
             "message_action": "action_take_message",
+            "work_restriction_action": "action_record_account_event",
         }
 
     def _hardship_actions(self) -> set[str]:
@@ -134,10 +147,12 @@ class SafetyPolicy(FixedPolicy):
             self.config["suppressed_action"],
             self.config["hold_action"],
             self.config["hardship_action"],
+            self.config["third_party_action"],
+            self.config["message_action"],
+            self.config["work_restriction_action"],
             *self.config["always_handle"].values(),
             *(exit_["action"] for exit_ in self.config["form_exits"].values()),
             self.config["confirm_action"],
-            self.config["message_action"],
         }
         if tracker.latest_action_name in own_actions:
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -152,18 +167,39 @@ class SafetyPolicy(FixedPolicy):
         if tracker.get_slot(self.config["suppressed_slot"]) and intent.get("name") not in self.config["resume_intents"]:
             result[domain.index_for_action(self.config["suppressed_action"])] = 1.0
             return decided()
-        if tracker.get_slot(self.config["message_slot"]):
-            # the message someone answering for the debtor was invited to leave
+        text = parse.get("text") or ""
+        verified = bool(tracker.get_slot(self.config["verified_slot"]))
+        if (
+            tracker.get_slot(self.config["message_slot"])
+            and not verified
+            and intent.get("name") not in ("goodbye", "deny")  # "bye", "no thanks": no message left
+        ):
+            # the message a third party was invited to leave for the debtor (15 U.S.C. 1692b)
             result[domain.index_for_action(self.config["message_action"])] = 1.0
             return decided()
+        if mentions_work_restriction(text):
+            result[domain.index_for_action(self.config["work_restriction_action"])] = 1.0
+            return decided()
         exit_ = self.config["form_exits"].get(tracker.active_loop_name or "")
-        text = parse.get("text") or ""
         if exit_ and (
             intent.get("name") in exit_["intents"]
             or any(re.search(p, text, re.IGNORECASE) for p in exit_.get("phrases", []))
         ):
             # "never mind" inside a form: leave it instead of asking the same question again
             result[domain.index_for_action(exit_["action"])] = 1.0
+            return decided()
+        recorded_anyway = (
+            self.config["always_handle"].get(intent.get("name"))
+            and (intent.get("confidence") or 0) >= self.config["intent_threshold"]
+        )
+        if (
+            not verified
+            and not recorded_anyway  # a death or a bankruptcy is recorded whoever reports it
+            and speaks_for_debtor(text)
+        ):
+            # someone speaking for the debtor learns nothing (their hardship talk included) and
+            # may leave a message
+            result[domain.index_for_action(self.config["third_party_action"])] = 1.0
             return decided()
         hardship = parse.get("hardship") or {}
         name = intent.get("name")
@@ -182,7 +218,11 @@ class SafetyPolicy(FixedPolicy):
             # first, then the request is answered (the note action steps back out of the way)
             result[domain.index_for_action(self.config["hardship_note_action"])] = 1.0
             return decided()
-        if tracker.get_slot(self.config["hold_slot"]) and intent.get("name") in self.config["collection_intents"]:
+        if (
+            tracker.get_slot(self.config["hold_slot"])
+            and verified
+            and intent.get("name") in self.config["collection_intents"]
+        ):
             result[domain.index_for_action(self.config["hold_action"])] = 1.0
             return decided()
         if needs_confirmation(parse) and not _answers_a_question(tracker):

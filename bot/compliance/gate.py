@@ -40,6 +40,7 @@ class ContactEvent:
     channel: str
     detail: str | None = None
     address: str | None = None
+    phone_kind: str | None = None  # mobile, home, work: the kind of number a call or SMS went to
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ContactRequest:
     phone_e164: str | None = None
     initiated_by: str = "creditor"
     party: str = "debtor"
+    phone_kind: str | None = None  # mobile, home or work (None: the debtor's primary, personal number)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def active_holds(
     reasons = []
     ordered = sorted(history, key=lambda e: e.at)
     for hold in profile.holds:
+        if hold.phone_kinds is not None and (request.phone_kind or "mobile") not in hold.phone_kinds:
+            continue  # e.g. the employer's ban on calls at work does not stop calls to a mobile
         starts = [e for e in ordered if e.event == hold.event and (hold.scope == "all" or e.channel == request.channel)]
         if not starts:
             continue
@@ -168,10 +172,13 @@ def active_holds(
         lifted_by = {hold.until_event} if hold.until_event else set()
         if hold.event == "opt_out":
             lifted_by.add("opt_in")
-        lifted = any(
-            e.at > began and e.event in lifted_by and (hold.scope == "all" or e.channel == request.channel)
+        lifts = [
+            e.at
             for e in ordered
-        )
+            if e.at > began and e.event in lifted_by and (hold.scope == "all" or e.channel == request.channel)
+        ]
+        # a grace period runs on after the lifting event (Breathing Space: treatment end + 30 days)
+        lifted = bool(lifts) and (hold.grace_days is None or now >= lifts[0] + timedelta(days=hold.grace_days))
         expired = hold.days is not None and now >= began + timedelta(days=hold.days)
         if not lifted and not expired:
             reasons.append(Reason(f"hold_{hold.id}", hold.citation, f"since {began.isoformat()}"))
@@ -212,8 +219,16 @@ def _cap_release(
     for cap in profile.frequency_caps:
         if request.channel not in cap.channels:
             continue
+        if cap.phone_kinds is not None and (request.phone_kind or "mobile") not in cap.phone_kinds:
+            continue
         window = timedelta(days=cap.window_days)
-        counted = sorted(e.at for e in history if _counts_toward(cap, e, request) and at - window < e.at <= at)
+        counted = sorted(
+            e.at
+            for e in history
+            if _counts_toward(cap, e, request)
+            and at - window < e.at <= at
+            and (cap.phone_kinds is None or (e.phone_kind or "mobile") in cap.phone_kinds)
+        )
         if counted and len(counted) >= max(cap.max, 1):
             # one more is allowed once the count drops to max - 1 (to zero when max is 0)
             free_at = counted[len(counted) - max(cap.max, 1)] + window
@@ -240,6 +255,12 @@ def check(
     if holds:
         return Decision("deny", tuple(holds))
 
+    if request.channel not in profile.contact_window.channels:
+        # no contact window for this channel (an e-mail is sent, not taken at a time); caps apply
+        release, cap_reasons = _cap_release(profile, request, history, now)
+        if not cap_reasons:
+            return Decision("allow")
+        return Decision("defer", tuple(cap_reasons), defer_until=release)
     zones = contact_time_zones(request)
     earliest, latest, days = stated_preference(history)
     start = max(profile.contact_window.start, earliest) if earliest else profile.contact_window.start

@@ -112,3 +112,28 @@ def as_detail(preference: dict[str, time | frozenset[int]]) -> str:
         else:
             parts.append(f"{key}={','.join(DAYS[d] for d in sorted(value))}")
     return ";".join(parts)
+
+
+# "stop calling me at work", "my boss doesn't allow calls at work", "don't ring my office"
+_WORK_PLACE = (
+    r"(?:(?:at|to|on|in) (?:my |the )?|my )(?:work|job|office|workplace|place of work|employer)\b"
+    r"|\bwork (?:phone|number|line)\b"
+)
+_WORK_STOP = re.compile(
+    rf"\b(?:stop|don'?t|do not|never|no more|quit|not)\b[^.?!]{{0,40}}?\b(?:call|ring|phone|text|contact|message)\w*\b[^.?!]{{0,20}}?(?:{_WORK_PLACE})",
+    re.I,
+)
+_WORK_BAN = re.compile(
+    r"\b(?:employer|boss|work|job|company|manager)\b[^.?!]{0,30}?\b(?:doesn'?t|does not|won'?t|will not|don'?t|do not)\b"
+    r"[^.?!]{0,10}?\b(?:allow|let|permit)\b|\b(?:can'?t|cannot|not allowed to|not supposed to) (?:take|get|have|receive|answer) "
+    r"(?:personal |private )?(?:calls|phone calls|texts)[^.?!]{0,10}?\bat (?:work|my job|the office)\b",
+    re.I,
+)
+
+
+def mentions_work_restriction(text: str) -> bool:
+    """Whether the debtor says not to contact them at work, or that their employer prohibits it
+    (12 CFR 1006.6(b)(3); 15 U.S.C. 1692c(a)(3); the UK's "stop calling me at work", CONC
+    7.9.4R): recorded as ``work_contact_prohibited``, after which the gate refuses calls and texts
+    to their work number."""
+    return bool(_WORK_STOP.search(text) or _WORK_BAN.search(text))

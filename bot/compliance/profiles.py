@@ -38,13 +38,20 @@ def contact_channel(input_channel: str | None) -> str:
     return INPUT_CHANNELS.get(name, name)
 
 
+PHONE_KINDS = ("mobile", "home", "work")
+# the contact window applies to these channels unless a profile says otherwise: an e-mail is sent,
+# not taken at a time, so no window applies to sending one (a product decision)
+WINDOW_CHANNELS = ("sms", "voice", "webchat", "rest")
+
+
 @dataclass(frozen=True)
 class ContactWindow:
-    """Allowed local contact hours [start, end) in the debtor's time zone(s)."""
+    """Allowed local contact hours [start, end) in the debtor's time zone(s), on ``channels``."""
 
     start: time
     end: time
     citation: str
+    channels: tuple[str, ...] = WINDOW_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class FrequencyCap:
     window_days: int
     citation: str
     per: str = "debt"
+    phone_kinds: tuple[str, ...] | None = None  # only contacts to numbers of these kinds (None: any)
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,9 @@ class CallRecording:
 @dataclass(frozen=True)
 class Hold:
     """Contact stops after ``event`` (on that ``channel`` only when scope is "channel"), until
-    ``until_event`` or for ``days`` when given, else indefinitely."""
+    ``until_event`` (and ``grace_days`` after it, when given) or for ``days`` when given, else
+    indefinitely. With ``phone_kinds`` it stops only contacts to numbers of those kinds (e.g. no
+    calls to a work number, 12 CFR 1006.6(b)(3))."""
 
     id: str
     event: str
@@ -96,15 +106,53 @@ class Hold:
     citation: str
     until_event: str | None = None
     days: int | None = None
+    grace_days: int | None = None
+    phone_kinds: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class WordingRule:
-    """Wording a message must never contain."""
+    """Wording a message must never contain; with ``when`` "time_barred" only to a debtor whose
+    debt is time-barred (12 CFR 1006.26(b))."""
 
     id: str
     pattern: re.Pattern[str]
     citation: str
+    when: str = "always"
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One disclosure: its ``text`` by language (ISO 639-1; the first is the default), ``when``
+    it is given and the rule's ``citation``."""
+
+    text: dict[str, str]
+    when: str
+    citation: str
+
+    def text_for(self, language: str | None) -> str:
+        """The text in ``language``, else in the profile's first language."""
+        return self.text.get(language or "", next(iter(self.text.values())))
+
+
+@dataclass(frozen=True)
+class Disclosures:
+    """What a jurisdiction says about who we are, and when (``disclosures`` in a profile).
+
+    ``before_rpc``: what may be said before right-party contact, "business_name" (the business
+    name of data/company.yml and the identity questions, nothing that tells a third party the
+    message is about a debt: 15 U.S.C. 1692b, 1692c(b); 12 CFR 1006.6(d)). ``first``: the first
+    thing said once identity is confirmed, before any debt detail, in the first conversation with
+    the right party (the mini-Miranda, 12 CFR 1006.18(e)(1)). ``later``: the same moment in every
+    later conversation (12 CFR 1006.18(e)(2)). ``later_conversation`` defines a later
+    conversation. ``business_name_must_not_match``: words the business name must not contain.
+    """
+
+    before_rpc: str
+    first: Disclosure
+    later: Disclosure
+    later_conversation: str
+    business_name_must_not_match: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -120,6 +168,7 @@ class Profile:
     sms_max_segments: int
     first_disclosure: str
     subsequent_disclosure: str
+    disclosures: Disclosures
     third_parties: ThirdPartyRule | None = None
     call_recording: CallRecording | None = None
     sms_opt_out_footers: dict[str, str] = field(default_factory=dict)  # by language (ISO 639-1)
@@ -194,7 +243,16 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         if per not in CAP_SCOPES:
             raise DataFileError(f"{where}: field 'per' must be one of {list(CAP_SCOPES)}")
         caps.append(
-            FrequencyCap(_need(item, "id", where), channels, counts, maximum, days, _need(item, "citation", where), per)
+            FrequencyCap(
+                _need(item, "id", where),
+                channels,
+                counts,
+                maximum,
+                days,
+                _need(item, "citation", where),
+                per,
+                _phone_kinds(item, where),
+            )
         )
     holds = []
     for item in raw.get("holds") or []:
@@ -202,6 +260,9 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         scope = _need(item, "scope", where)
         if scope not in ("channel", "all"):
             raise DataFileError(f"{where}: field 'scope' must be 'channel' or 'all'")
+        grace = item.get("grace_days")
+        if grace is not None and (not isinstance(grace, int) or grace < 0 or not item.get("until_event")):
+            raise DataFileError(f"{where}: field 'grace_days' must be a non-negative integer after an 'until_event'")
         holds.append(
             Hold(
                 _need(item, "id", where),
@@ -210,6 +271,8 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
                 _need(item, "citation", where),
                 item.get("until_event"),
                 item.get("days"),
+                grace,
+                _phone_kinds(item, where),
             )
         )
     wording = []
@@ -219,9 +282,15 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
             pattern = re.compile(_need(item, "pattern", where), re.I)
         except re.error as exc:
             raise DataFileError(f"{where}: field 'pattern' is not a valid regular expression: {exc}") from exc
-        wording.append(WordingRule(_need(item, "id", where), pattern, _need(item, "citation", where)))
+        when = item.get("when", "always")
+        if when not in ("always", "time_barred"):
+            raise DataFileError(f"{where}: field 'when' must be 'always' or 'time_barred'")
+        wording.append(WordingRule(_need(item, "id", where), pattern, _need(item, "citation", where), when))
     sms = _need(raw, "sms", source)
     disclosures = _need(raw, "disclosures", source)
+    window_channels = tuple(window.get("channels") or WINDOW_CHANNELS)
+    if bad := [c for c in window_channels if c not in CHANNELS]:
+        raise DataFileError(f"{source}: contact_window: field 'channels' has unknown channel(s) {bad}")
     return Profile(
         third_parties=_third_parties(raw.get("third_parties"), source),
         call_recording=_call_recording(raw.get("call_recording"), source),
@@ -230,6 +299,7 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
             _time(_need(window, "start", f"{source}: contact_window"), f"{source}: contact_window.start"),
             _time(_need(window, "end", f"{source}: contact_window"), f"{source}: contact_window.end"),
             _need(window, "citation", f"{source}: contact_window"),
+            window_channels,
         ),
         frequency_caps=tuple(caps),
         holds=tuple(holds),
@@ -239,6 +309,53 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         sms_max_segments=int(_need(sms, "max_segments", f"{source}: sms")),
         first_disclosure=_need(disclosures, "first", f"{source}: disclosures"),
         subsequent_disclosure=_need(disclosures, "subsequent", f"{source}: disclosures"),
+        disclosures=_disclosures(disclosures, f"{source}: disclosures"),
+    )
+
+
+DISCLOSURE_TIMES = ("after_rpc",)
+BEFORE_RPC = ("business_name",)
+
+
+def _phone_kinds(item: dict[str, Any], where: str) -> tuple[str, ...] | None:
+    kinds = item.get("phone_kinds")
+    if kinds is None:
+        return None
+    if not isinstance(kinds, list) or not kinds or any(k not in PHONE_KINDS for k in kinds):
+        raise DataFileError(f"{where}: field 'phone_kinds' must list some of {list(PHONE_KINDS)}")
+    return tuple(kinds)
+
+
+def _disclosure(raw: dict[str, Any], text_key: str, where: str) -> Disclosure:
+    """``first``/``subsequent`` (the texts, a string or a mapping language -> text) with their
+    ``first_when``/``subsequent_when`` and citations."""
+    text = _need(raw, text_key, where)
+    texts = {"en": text} if isinstance(text, str) else text
+    if not isinstance(texts, dict) or not texts or not all(isinstance(v, str) and v for v in texts.values()):
+        raise DataFileError(f"{where}: field '{text_key}' must be a text or map languages to texts")
+    when = raw.get(f"{text_key}_when", "after_rpc")
+    if when not in DISCLOSURE_TIMES:
+        raise DataFileError(f"{where}: field '{text_key}_when' must be one of {list(DISCLOSURE_TIMES)}")
+    return Disclosure({str(k): str(v) for k, v in texts.items()}, when, str(_need(raw, f"{text_key}_citation", where)))
+
+
+def _disclosures(raw: dict[str, Any], where: str) -> Disclosures:
+    before = raw.get("before_rpc", "business_name")
+    if before not in BEFORE_RPC:
+        raise DataFileError(f"{where}: field 'before_rpc' must be one of {list(BEFORE_RPC)}")
+    pattern = raw.get("business_name_must_not_match", r"\b(debt|collect\w*|recover\w*|arrears|overdue)\b")
+    try:
+        compiled = re.compile(str(pattern), re.I)
+    except re.error as exc:
+        raise DataFileError(
+            f"{where}: field 'business_name_must_not_match' is not a regular expression: {exc}"
+        ) from exc
+    return Disclosures(
+        before_rpc=before,
+        first=_disclosure(raw, "first", where),
+        later=_disclosure(raw, "subsequent", where),
+        later_conversation=str(_need(raw, "later_conversation", where)),
+        business_name_must_not_match=compiled,
     )
 
 

@@ -102,6 +102,6 @@ def test_outreach_to_a_chinese_account_opens_in_chinese(db_session: Any) -> None
     account = _account(db_session, "A-5038")
     language = account_language(db_session, account.id)
     assert language == "zh"
-    bodies = sms_bodies(opening_texts("collection", "neutral", language), "CN", language)
+    bodies = sms_bodies(opening_texts("collection", "neutral", language, "CN"), "CN", language)
     assert bodies and all(b.endswith("回复TD退订") for b in bodies), json.dumps(bodies, ensure_ascii=False)
     _chinese([b.removesuffix("回复TD退订") for b in bodies])

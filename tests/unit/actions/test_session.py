@@ -14,7 +14,7 @@ from bot.responses import first_text
 from tests.unit.actions.trackers import DATA, run, tracker_from
 
 
-def test_session_start_links_the_senders_account_and_discloses_first(portfolio_database: str) -> None:
+def test_session_start_links_the_senders_account_and_gives_only_the_business_name(portfolio_database: str) -> None:
     events, messages = run(ActionSessionStart(), tracker_from("session_start_known_sms_sender"))
     assert events == [
         SessionStarted(),
@@ -23,7 +23,9 @@ def test_session_start_links_the_senders_account_and_discloses_first(portfolio_d
         SlotSet("language", "en"),
         ActionExecuted("action_listen"),
     ]
-    assert [m["text"] for m in messages] == [first_text("utter_mini_miranda", "en")]
+    # before right-party contact only the business name (15 U.S.C. 1692b; 12 CFR 1006.6(d)); the
+    # mini-Miranda comes once identity is confirmed (1006.18(e))
+    assert [m["text"] for m in messages] == ["Hello, this is Example Lending."]
 
 
 def test_session_start_without_a_context_places_an_unknown_uk_number_in_the_uk(portfolio_database: str) -> None:
@@ -54,4 +56,4 @@ def test_a_chinese_account_speaks_chinese_from_the_start(portfolio_database: str
     state["slots"] = {"session_started_metadata": {"channel": "sms"}}
     events, messages = run(ActionSessionStart(), Tracker.from_dict(state))
     assert SlotSet("account_id", "A-3001") in events and SlotSet("language", "zh") in events
-    assert [m["text"] for m in messages] == [first_text("utter_mini_miranda", "zh")]
+    assert [m["text"] for m in messages] == [first_text("utter_greeting", "zh").format(business_name="Example Lending")]

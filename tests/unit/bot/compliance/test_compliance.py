@@ -48,6 +48,7 @@ def test_every_profile_loads_with_citations() -> None:
         "call_attempts_7d",
         "call_after_conversation_7d",
         "ma_creditor_contacts_7d",
+        "ma_non_personal_contacts_30d",  # 940 CMR 7.04(1)(f): 2 in 30 days to numbers not personal
     }
     assert profile_for("US-TX").jurisdiction == "US"
 
@@ -125,7 +126,8 @@ def test_holds_deny_at_once_and_lift() -> None:
         assert decision.outcome == "deny" and decision.reasons[0].code == f"hold_{event}"
     disputed = [
         ContactEvent(now - timedelta(days=2), "dispute", "sms"),
-        ContactEvent(now - timedelta(days=1), "validation_sent", "email"),
+        # verification sent, not the notice alone, lifts the dispute (12 CFR 1006.38(d)(2))
+        ContactEvent(now - timedelta(days=1), "verification_sent", "email"),
     ]
     assert check(request(), disputed, now).allowed
     opted_out = [ContactEvent(now - timedelta(days=1), "opt_out", "sms")]
