@@ -95,3 +95,38 @@ def test_story_export_reads_back_with_object_entities(tmp_path: Path) -> None:
     assert [u.text for u in users] == ["I can pay 200 on friday"] and users[0].intent_name == "promise_to_pay"
     assert [e.entities for e in users][0][0]["value"] == "2026-12-04"
     assert "ptp_form" in [e.action_name for e in found if isinstance(e, ActionExecuted)]
+
+
+def test_story_export_keeps_the_debtors_words_when_entity_spans_overlap(tmp_path: Path) -> None:
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    from bot.kpis import conversation_from_events
+    from console.stories import export_test_story
+
+    text = "I can pay 100 on friday"
+    entities: list[dict[str, object]] = [
+        {"entity": "language", "start": 0, "end": 23, "value": "en", "extractor": "LanguageDetector"},
+        {"entity": "amount", "start": 10, "end": 13, "value": {"amount": "100.00", "currency": "USD"}},
+        {"entity": "time", "start": 10, "end": 23, "value": "2026-12-04T00:00:00"},  # the date is inside
+        {"entity": "date", "start": 14, "end": 23, "value": "2026-12-04"},
+        {"entity": "weekday", "start": 14, "end": 23, "value": "friday"},  # the date's very span
+    ]
+    parse = {"intent": {"name": "promise_to_pay", "confidence": 0.9}, "entities": entities, "text": text}
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": 1.0},
+        {"event": "session_started", "timestamp": 1.0},
+        {"event": "action", "name": "action_listen", "timestamp": 1.1},
+        {"event": "user", "timestamp": 2.0, "text": text, "parse_data": parse, "input_channel": "rest"},
+        {"event": "action", "name": "action_listen", "timestamp": 3.0},
+    ]
+    conversation = conversation_from_events("s", events)
+    assert conversation is not None
+    path = tmp_path / "story.yml"
+    path.write_text(export_test_story(conversation, "conversation s #1"))
+    users = [
+        e for step in YAMLStoryReader().read_from_file(str(path)) for e in step.events if isinstance(e, UserUttered)
+    ]
+    assert [u.text for u in users] == [text]
+    found = sorted((e["entity"], e["start"], e["end"]) for e in users[0].entities)
+    assert found == [("date", 14, 23), ("weekday", 14, 23)]
