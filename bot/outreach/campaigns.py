@@ -185,7 +185,9 @@ def opening_texts(reason: str, tone: str, language: str | None = None, jurisdict
     the tone (or the PTP reminder line), why identity comes first, and the date-of-birth question.
     Used for dry runs and ``--no-open``."""
     line = "utter_outreach_ptp_reminder" if reason == "ptp_reminder" else f"utter_outreach_open_{tone}"
-    greeting = first_text("utter_greeting", language).format(business_name=contact_for(jurisdiction).business_name)
+    greeting = first_text("utter_greeting", language).format(
+        business_name=contact_for(jurisdiction).business_name_in(language)
+    )
     return [greeting] + [first_text(name, language) for name in (line, "utter_verify_first", "utter_ask_date_of_birth")]
 
 
