@@ -62,8 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     kpis.add_argument(
         "--sender-prefix", action="append", default=[], help="count only sender ids starting with this (repeatable)"
     )
+    schema_cmd = sub.add_parser("db", help="schema migrations (Alembic) and the bot's PostgreSQL role")
+    schema_cmd.add_argument("action", choices=["upgrade", "current", "grant"])
+    schema_cmd.add_argument("--role", help="grant: the PostgreSQL role the bot connects as")
+    rebuild = sub.add_parser("rebuild-analytics", help="empty the analytics tables and replay the event log into them")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
+    if args.command == "db":
+        return _db(args.action, args.role)
+    if args.command == "rebuild-analytics":
+        from bot.analytics import rebuild as rebuild_analytics
+
+        with db.session_scope() as session:
+            written = rebuild_analytics(session, progress=not args.quiet)
+        print(f"rebuilt {written} conversation rows from the event log in {db.database_url()}")
+        return 0
     if args.command == "kpis":
         return _kpis(args.since, args.format, args.by, tuple(args.sender_prefix))
 
@@ -139,15 +153,40 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
-    """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when Redis is unreachable."""
-    import csv
-    import os
+def _db(action: str, role: str | None) -> int:
+    """``db upgrade`` (newest revision), ``db current`` (revision and newest), ``db grant --role R``."""
+    from sqlalchemy import create_engine
 
-    import redis
+    from bot import schema
+
+    engine = create_engine(db.database_url(), future=True)
+    try:
+        if action == "upgrade":
+            print(f"database at revision {schema.upgrade(engine)} ({db.database_url()})")
+        elif action == "current":
+            with engine.connect() as conn:
+                print(f"database at revision {schema.current_revision(conn)}; newest {schema.head_revision()}")
+        else:
+            if not role:
+                print("error: db grant needs --role NAME", file=sys.stderr)
+                return 2
+            schema.grant_app_role(engine, role)
+            print(f"granted {role}: read and write, audit_log INSERT and SELECT only")
+    except (schema.SchemaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
+    """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when the database is unreachable."""
+    import csv
+
+    from sqlalchemy.exc import SQLAlchemyError
     from tabulate import tabulate
 
-    from bot.handoff import redis_from_env
     from bot.kpis import COLUMNS, format_value, parse_since
     from bot.ops import Scope, kpi_report
 
@@ -158,9 +197,9 @@ def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) 
         return 2
     try:
         with db.session_scope() as session:
-            rows, _ = kpi_report(redis_from_env(dict(os.environ)), session, Scope(prefixes, since), by)
-    except redis.exceptions.RedisError as exc:
-        print(f"cannot read conversations from Redis ({exc}); set REDIS_HOST / REDIS_PORT", file=sys.stderr)
+            rows = kpi_report(session, Scope(prefixes, since), by)
+    except SQLAlchemyError as exc:
+        print(f"cannot read the analytics tables ({exc}); set DATABASE_URL", file=sys.stderr)
         return 1
     header = [by or "group", *(c[0] for c in COLUMNS), "handoff_reasons"]
     table = [
