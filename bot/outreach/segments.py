@@ -129,7 +129,6 @@ def facts_for(
         .scalars()
         .all()
     )
-    recent = list(months)[-rules.history_months :] if rules.history_months else []
     broken_ptps = len(
         session.execute(
             select(db.PromiseToPay.id).where(
@@ -147,12 +146,39 @@ def facts_for(
         )
         .limit(1)
     ).first()
+    return facts_from(
+        str(account.id),
+        int(account.days_past_due),
+        int(account.balance_minor),
+        str(account.currency),
+        months,
+        broken_ptps,
+        reported is not None,
+        rules,
+    )
+
+
+def facts_from(
+    account_id: str,
+    days_past_due: int,
+    balance_minor: int,
+    currency: str,
+    months: Sequence[Any],
+    broken_ptps: int,
+    hardship_reported: bool,
+    rules: SegmentRules | None = None,
+) -> AccountFacts:
+    """Facts from what was read already: payment history rows oldest first (attributes
+    ``paid_minor``, ``due_minor``, ``promise``, ``hardship``), the count of PTPs marked broken, and
+    whether a hardship event is in the contact log within ``hardship_days``."""
+    rules = rules or segment_rules()
+    recent = list(months)[-rules.history_months :] if rules.history_months else []
     return AccountFacts(
-        account_id=str(account.id),
-        days_past_due=int(account.days_past_due),
-        balance_minor=int(account.balance_minor),
-        currency=str(account.currency),
+        account_id=account_id,
+        days_past_due=days_past_due,
+        balance_minor=balance_minor,
+        currency=currency,
         full_payments=sum(1 for m in recent if m.paid_minor >= m.due_minor),
         broken_promises=sum(1 for m in recent if m.promise == "broken") + broken_ptps,
-        hardship=any(m.hardship for m in recent[-3:]) or reported is not None,
+        hardship=any(m.hardship for m in recent[-3:]) or hardship_reported,
     )
