@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from bot import db
 from bot.money import Money
-from bot.outreach.portfolio import count_accounts, generate, load_into
+from bot.outreach.portfolio import count_accounts, iter_generate, load_into
 
 
 def iso_instant(value: str) -> datetime:
@@ -33,12 +33,25 @@ def _payment_date(value: str) -> date:
     return day
 
 
+def _count(value: str) -> int:
+    """argparse type: a number of accounts, 0 or more (digits, "_" allowed: 1_000_000)."""
+    try:
+        count = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of accounts: {value!r}") from exc
+    if count < 0:
+        raise argparse.ArgumentTypeError("the number of accounts cannot be negative")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description="Collections system of record")
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load-portfolio", help="load the synthetic demo portfolio (fixture accounts included)")
     load.add_argument("--if-empty", action="store_true", help="do nothing when accounts already exist")
+    load.add_argument("--count", type=_count, help="generated accounts besides the fixtures (default: the spec's, 240)")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
     show = sub.add_parser("account", help="show one account and its promises to pay")
     show.add_argument("account_id")
     show.add_argument("--log", action="store_true", help="also print the contact log")
@@ -86,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.if_empty and count_accounts(session):
                 print(f"portfolio present: {count_accounts(session)} accounts in {db.database_url()}")
                 return 0
-            added = load_into(session, generate())
+            try:
+                added = load_into(session, iter_generate(count=args.count), progress=not args.quiet)
+            except ValueError as exc:  # the spec's phone ranges cannot hold that many
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             total = count_accounts(session)
         print(f"loaded {added} accounts ({total} in total) into {db.database_url()}")
         return 0

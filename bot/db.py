@@ -231,6 +231,16 @@ class EventRecord(Base):
     __table_args__ = (Index("ix_events_sender_id_position", "sender_id", "position", unique=True),)
 
 
+class PhoneZones(Base):
+    """The time zones of a phone number's area code (``bot.compliance.gate.phone_time_zones``,
+    comma-separated; empty when unknown), kept so a run over the portfolio does not work them out
+    again for every debtor. Derived data: empty the table after upgrading libphonenumber."""
+
+    __tablename__ = "phone_time_zones"
+    phone_e164 = Column(String(20), primary_key=True)
+    zones = Column(String(200), nullable=False)
+
+
 def database_url() -> str:
     """``DATABASE_URL`` or the default SQLite file under ``var/``."""
     url = os.environ.get("DATABASE_URL")

@@ -32,20 +32,27 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot import db
 from bot.compliance import audit
-from bot.compliance.gate import ContactEvent, ContactRequest, check
+from bot.compliance.gate import ContactEvent, ContactRequest, check, phone_time_zones
 from bot.compliance.profiles import profile_for
 from bot.compliance.service import lint_outgoing
-from bot.outreach.segments import HARDSHIP_EVENTS, classify, facts_from, segment_key, segment_rules
+from bot.outreach.segments import (
+    HARDSHIP_EVENTS,
+    classify,
+    facts_from_counts,
+    history_counts,
+    segment_key,
+    segment_rules,
+)
 from bot.outreach.strategies import Strategy, strategy_for
 from bot.settings import DOMAIN as DOMAIN_DIR
 from bot.sms import split_for_sms
@@ -94,9 +101,9 @@ class Contact:
 
 @dataclass
 class AccountView:
-    """What a decision needs about one account, read in bulk: the account and debtor fields,
-    payment history (oldest first), broken PTP count, open promises (id, due date) and the
-    contact log (oldest first)."""
+    """What a decision needs about one account, read in bulk: the account and debtor fields, the
+    phone's time zones, payment history counts (``bot.outreach.segments.history_counts``), broken
+    PTP count, open promises (id, due date) and the contact log (oldest first)."""
 
     id: str
     phone: str
@@ -105,7 +112,8 @@ class AccountView:
     days_past_due: int
     balance_minor: int
     currency: str
-    months: list[Any] = field(default_factory=list)
+    phone_zones: tuple[str, ...] = ()
+    history: tuple[int, int, bool] = (0, 0, False)
     broken_ptps: int = 0
     open_promises: list[tuple[int, date]] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
@@ -123,22 +131,18 @@ _ACCOUNT_COLUMNS = (
 
 
 def _views(session: Session, rows: Sequence[Any]) -> list[AccountView]:
-    """Views of the accounts in ``rows`` (tuples of :data:`_ACCOUNT_COLUMNS`): four queries for
+    """Views of the accounts in ``rows`` (tuples of :data:`_ACCOUNT_COLUMNS`): a few queries for
     the whole batch."""
     views = {
         str(r[0]): AccountView(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), str(r[6]))
         for r in rows
     }
     ids = list(views)
-    history = db.PaymentMonth
-    for row in session.execute(
-        select(
-            history.account_id, history.month, history.due_minor, history.paid_minor, history.promise, history.hardship
-        )
-        .where(history.account_id.in_(ids))
-        .order_by(history.account_id, history.month)
-    ):
-        views[str(row.account_id)].months.append(row)
+    for account_id, counts in history_counts(session, ids).items():
+        views[account_id].history = counts
+    zones = known_phone_zones(session, [v.phone for v in views.values()])
+    for view in views.values():
+        view.phone_zones = zones[view.phone]
     promises = db.PromiseToPay
     for account_id, count in session.execute(
         select(promises.account_id, func.count())
@@ -162,6 +166,25 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AccountView]:
             Contact(_aware(row.at), str(row.event), str(row.channel), str(row.direction), row.detail)
         )
     return [views[i] for i in ids]
+
+
+def known_phone_zones(session: Session, phones: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The time zones of each of ``phones`` (``bot.compliance.gate.phone_time_zones``), from
+    table ``phone_time_zones``; numbers not there yet are worked out and added to it."""
+    found: dict[str, tuple[str, ...]] = {}
+    wanted = sorted(set(phones))
+    for phone, zones in session.execute(
+        select(db.PhoneZones.phone_e164, db.PhoneZones.zones).where(db.PhoneZones.phone_e164.in_(wanted))
+    ):
+        found[str(phone)] = tuple(z for z in str(zones).split(",") if z)
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        rows = []
+        for phone in missing:
+            found[phone] = phone_time_zones(phone)
+            rows.append({"phone_e164": phone, "zones": ",".join(found[phone])})
+        session.execute(insert(db.PhoneZones.__table__), rows)
+    return found
 
 
 def account_views(
@@ -211,8 +234,8 @@ def decide_view(
     rules = segment_rules()
     since = now - timedelta(days=rules.hardship_days)
     reported = any(c.event in HARDSHIP_EVENTS and c.at >= since for c in view.contacts)
-    facts = facts_from(
-        view.id, view.days_past_due, view.balance_minor, view.currency, view.months, view.broken_ptps, reported, rules
+    facts = facts_from_counts(
+        view.id, view.days_past_due, view.balance_minor, view.currency, view.history, view.broken_ptps, reported
     )
     segment = classify(facts, rules)
     key = segment_key(segment)
@@ -262,7 +285,9 @@ def decide_view(
     entries: list[audit.Entry] = []
     first: Any = None
     for channel in strategy.channels:
-        request = ContactRequest(view.id, view.jurisdiction, channel, view.time_zone, view.phone)
+        request = ContactRequest(
+            view.id, view.jurisdiction, channel, view.time_zone, view.phone, phone_zones=view.phone_zones
+        )
         decision = check(request, history, now)
         entries.append(
             audit.Entry(
@@ -320,15 +345,21 @@ def opening_texts(reason: str, tone: str) -> list[str]:
 
 def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
     """The opening as SMS bodies with the jurisdiction's opt-out footer (12 CFR 1006.6(e)).
-    Raises ValueError naming the rule when the content lint blocks a body."""
+    Raises ValueError naming the rule when the content lint blocks a body. The same texts in the
+    same jurisdiction give the same bodies: a run splits and lints each opening once."""
+    return list(_sms_bodies(tuple(texts), jurisdiction))
+
+
+@lru_cache(maxsize=1024)
+def _sms_bodies(texts: tuple[str, ...], jurisdiction: str) -> tuple[str, ...]:
     profile = profile_for(jurisdiction)
-    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments)
+    bodies = split_for_sms(list(texts), profile.sms_opt_out_footer, profile.sms_max_segments)
     for body in bodies:
         result = lint_outgoing(body, jurisdiction, "sms")
         if not result.ok:
             rules = [v.rule for v in result.violations] or ["footer_or_length"]
             raise ValueError(f"content lint blocked the opening: {', '.join(rules)}")
-    return bodies
+    return tuple(bodies)
 
 
 class Sender(Protocol):

@@ -1,4 +1,5 @@
-"""Event log (``events``, written by Rasa's event broker) and the analytics tables kept from it.
+"""Event log (``events``, written by Rasa's event broker), the analytics tables kept from it, and
+the phone time-zone table outreach runs read.
 
 Revision ID: 0002
 Revises: 0001
@@ -93,8 +94,20 @@ def upgrade() -> None:
     op.create_index("ix_analytics_messages_at", "analytics_messages", ["at"])
     op.create_index("ix_analytics_messages_conversation_id", "analytics_messages", ["conversation_id"])
     op.create_index("ix_analytics_messages_key", "analytics_messages", ["key"])
+    op.create_table(
+        "phone_time_zones",
+        sa.Column("phone_e164", sa.String(length=20), nullable=False),
+        sa.Column("zones", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("phone_e164"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("analytics_messages", "analytics_handoff_reasons", "analytics_conversations", "events"):
+    for table in (
+        "phone_time_zones",
+        "analytics_messages",
+        "analytics_handoff_reasons",
+        "analytics_conversations",
+        "events",
+    ):
         op.drop_table(table)
