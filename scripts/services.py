@@ -207,6 +207,49 @@ def start_postgres(port: int, data_dir: Path, log: Path | None = None) -> subpro
     return proc
 
 
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
+
+
+def start_haproxy(
+    port: int, backends: list[str], stats_socket: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """HAProxy (Debian package) with ``deploy/haproxy/haproxy.cfg`` on 127.0.0.1:port in front of
+    ``backends`` (two ``host:port``), its runtime API on ``stats_socket``; the configuration is
+    checked first (``haproxy -c``). Waits until it accepts connections."""
+    import shutil
+
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    env = {
+        **os.environ,
+        "COLLECTIONS_BIND": f"127.0.0.1:{port}",
+        "RASA1": backends[0],
+        "RASA2": backends[1],
+        "HAPROXY_STATS_SOCKET": str(stats_socket),
+    }
+    checked = subprocess.run([binary, "-c", "-f", str(HAPROXY_CONFIG)], env=env, capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise RuntimeError(f"haproxy refuses {HAPROXY_CONFIG}: {checked.stdout}{checked.stderr}")
+    proc = _spawn([binary, "-f", str(HAPROXY_CONFIG), "-db"], env, log)
+    wait_for(lambda: port_open(port) and stats_socket.exists(), "HAProxy", 30, proc)
+    return proc
+
+
+def haproxy_stats(stats_socket: Path) -> list[dict[str, str]]:
+    """HAProxy's ``show stat`` over its runtime API: one dict per frontend, backend and server
+    (columns pxname, svname, status, stot, …)."""
+    import csv
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(5)
+        conn.connect(str(stats_socket))
+        conn.sendall(b"show stat\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    text = b"".join(chunks).decode().lstrip("# ")
+    return list(csv.DictReader(text.splitlines()))
+
+
 def start_action_server(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
     """The rasa_sdk action server serving ``actions/`` on ACTION_HOST:ACTION_PORT.
 
