@@ -315,3 +315,14 @@ def test_a_failed_publish_keeps_the_events_hot_until_the_next_save(redis_server:
         assert [p for p, _ in _log_rows(store, sender)] == list(range(len(full.events)))
 
     asyncio.run(main())
+
+
+def test_without_the_event_log_it_refuses_to_start_when_told_to(redis_server: Redis) -> None:
+    """endpoints.yml sets ``require_event_log``: a broker Rasa could not load (it only warns)
+    must not leave every session in Redis and the KPIs unfed."""
+    import pytest
+
+    from rasa_internals import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable, match="event log"):
+        StrictRedisTrackerStore(host="127.0.0.1", port=redis_server.port, require_event_log="true")
