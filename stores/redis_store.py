@@ -21,6 +21,7 @@ the key) moves to the log on its first save.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -115,9 +116,9 @@ class StrictRedisTrackerStore(RedisTrackerStore):
             remembered[tracker.sender_id] = tracker
         timeout = timeout or self.record_exp
         key = self.key_prefix + tracker.sender_id
-        hot = self._hot(tracker.sender_id, self.red.get(key))
+        hot = await self._hot(tracker.sender_id, self.red.get(key))
         events = self.merged_events(tracker, hot)
-        logged = self._publish(tracker.sender_id, hot, events)
+        logged = await self._publish(tracker.sender_id, hot, events)
         serialised = json.dumps(_trimmed(tracker.sender_id, events, hot.offset, logged, self.event_log is not None))
         fence = current_fence(tracker.sender_id)
         if fence is None:
@@ -130,9 +131,11 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         if not saved:
             raise LockError(f"lock ticket {fence.ticket} lost before the tracker was saved; not saved")
 
-    def _hot(self, sender_id: str, stored: str | bytes | None) -> Hot:
-        if stored is None:
-            start = self.event_log.stored_count(sender_id) if self.event_log is not None else 0
+    async def _hot(self, sender_id: str, stored: str | bytes | None) -> Hot:
+        if stored is None:  # a new conversation, or Redis lost it: it goes on after what the log has
+            start = 0
+            if self.event_log is not None:
+                start = await asyncio.get_running_loop().run_in_executor(None, self.event_log.stored_count, sender_id)
             return Hot(None, [], start, start)
         data = json.loads(stored)
         offset = int(data.get("offset") or 0)
@@ -157,9 +160,12 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         merged = merge_trackers(self, stored, tracker)
         return [event.as_dict() for event in merged.events]
 
-    def _publish(self, sender_id: str, hot: Hot, events: list[dict[str, Any]]) -> int:
+    async def _publish(self, sender_id: str, hot: Hot, events: list[dict[str, Any]]) -> int:
         """Publish the events the broker has not had; returns how many the event log now holds
-        (the positions below it), or what it held before when publishing failed."""
+        (the positions below it), or what it held before when publishing failed. The write to the
+        event log runs in a worker thread: a database that is slow to take it (SQLite's one
+        writer, a busy PostgreSQL) holds up this conversation, whose lock is held, not the
+        server's other conversations."""
         if self.event_broker is None:
             return hot.logged
         # where the merged events stop agreeing with what is stored: normally all of it agrees
@@ -175,7 +181,7 @@ class StrictRedisTrackerStore(RedisTrackerStore):
                 self.event_broker.publish({"sender_id": sender_id, **event})
             return start + len(new)
         try:
-            self.event_log.publish_events(sender_id, start, new)
+            await asyncio.get_running_loop().run_in_executor(None, self.event_log.publish_events, sender_id, start, new)
         except Exception as exc:  # noqa: BLE001 - the turn goes on; the next save publishes again
             logger.error(
                 "event log not written for %s (kept in Redis, published with the next save): %s", sender_id, exc
@@ -187,8 +193,11 @@ class StrictRedisTrackerStore(RedisTrackerStore):
         """Every session of the conversation: the earlier ones from the event log, the current
         one from Redis (None when neither has any)."""
         stored = self.red.get(self.key_prefix + sender_id)
-        hot = self._hot(sender_id, stored)
-        earlier = self.event_log.read(sender_id, 0, hot.offset) if self.event_log is not None and hot.offset else []
+        hot = await self._hot(sender_id, stored)
+        earlier: list[dict[str, Any]] = []
+        if self.event_log is not None and hot.offset:
+            loop = asyncio.get_running_loop()
+            earlier = await loop.run_in_executor(None, self.event_log.read, sender_id, 0, hot.offset)
         if stored is None and not earlier:
             return None
         return self.deserialise_tracker(sender_id, json.dumps({"events": earlier + hot.events, "name": sender_id}))
