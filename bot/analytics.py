@@ -51,7 +51,7 @@ class ConversationRecord(db.Base):  # type: ignore[misc]
     sender_id = Column(String(255), nullable=False)
     first_position = Column(Integer, nullable=False)
     last_position = Column(Integer, nullable=False)
-    started_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    started_at = Column(DateTime(timezone=True), nullable=False)  # indexed first in ix_…_kpi
     ended_at = Column(DateTime(timezone=True), nullable=False)
     day = Column(Date, nullable=False)
     channel = Column(String(32), nullable=True)
@@ -68,17 +68,35 @@ class ConversationRecord(db.Base):  # type: ignore[misc]
     fallback_turn = Column(Integer, nullable=False, default=-1)  # last debtor turn counted as a fallback
     __table_args__ = (
         Index("ix_analytics_conversations_sender_id_first_position", "sender_id", "first_position", unique=True),
+        # everything a KPI report reads, so a report scans this index and never the table
+        Index(
+            "ix_analytics_conversations_kpi",
+            "started_at",
+            "messages",
+            "day",
+            "channel",
+            "account_id",
+            "rpc",
+            "handoff",
+            "plans_offered",
+            "arrangement_accepted",
+            "opted_out",
+            "fallbacks",
+            "csat",
+        ),
     )
 
 
 class HandoffReasonRecord(db.Base):  # type: ignore[misc]
     """A reason a conversation went to a person (a ``handoff_reason`` slot value, or
-    "requested" when ``action_request_human`` ran)."""
+    "requested" when ``action_request_human`` ran), with its conversation's start (which never
+    changes), so a report reads only the reasons of its period."""
 
     __tablename__ = "analytics_handoff_reasons"
     id = Column(db.BigKey, primary_key=True)
     conversation_id = Column(db.BigKey, ForeignKey("analytics_conversations.id"), nullable=False)
     reason = Column(String(32), nullable=False)
+    started_at = Column(DateTime(timezone=True), nullable=False, index=True)
     __table_args__ = (
         Index("ix_analytics_handoff_reasons_conversation_id_reason", "conversation_id", "reason", unique=True),
     )
@@ -295,28 +313,49 @@ def _latest(session: Session, sender_id: str) -> ConversationState | None:
 
 
 def store(session: Session, states: Sequence[ConversationState]) -> None:
-    """Insert or update the rows of ``states`` with their new messages and handoff reasons."""
+    """Insert or update the rows of ``states`` with their new messages and handoff reasons: one
+    statement per changed row, one for all new rows and one each for their messages and reasons."""
     conversations = ConversationRecord.__table__
+    new = [state for state in states if state.record_id is None]
     for state in states:
-        if state.record_id is None:
-            result = session.execute(conversations.insert().values(**state.values()))
-            state.record_id = int(result.inserted_primary_key[0])
-        else:
+        if state.record_id is not None:
             session.execute(
                 conversations.update().where(conversations.c.id == state.record_id).values(**state.values())
             )
-        if state.new_messages:
-            session.execute(
-                MessageRecord.__table__.insert(),
-                [{**m, "conversation_id": state.record_id} for m in state.new_messages],
-            )
-            state.new_messages = []
-        if state.new_reasons:
-            session.execute(
-                HandoffReasonRecord.__table__.insert(),
-                [{"conversation_id": state.record_id, "reason": r} for r in state.new_reasons],
-            )
-            state.new_reasons = []
+    if len(new) == 1:
+        result = session.execute(conversations.insert().values(**new[0].values()))
+        new[0].record_id = int(result.inserted_primary_key[0])
+    elif new:
+        _insert_with_ids(session, new)
+    messages = [{**m, "conversation_id": s.record_id} for s in states for m in s.new_messages]
+    reasons = [
+        {"conversation_id": s.record_id, "reason": r, "started_at": s.started_at} for s in states for r in s.new_reasons
+    ]
+    if messages:
+        session.execute(MessageRecord.__table__.insert(), messages)
+    if reasons:
+        session.execute(HandoffReasonRecord.__table__.insert(), reasons)
+    for state in states:
+        state.new_messages, state.new_reasons = [], []
+
+
+def _insert_with_ids(session: Session, states: Sequence[ConversationState]) -> None:
+    """Insert many new conversation rows in one statement, their ids given here (under a lock
+    on PostgreSQL, whose sequence is moved past them)."""
+    from sqlalchemy import func, text
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("LOCK TABLE analytics_conversations IN EXCLUSIVE MODE"))
+    first = int(session.execute(select(func.max(ConversationRecord.id))).scalar() or 0) + 1
+    for offset, state in enumerate(states):
+        state.record_id = first + offset
+    session.execute(ConversationRecord.__table__.insert(), [{"id": s.record_id, **s.values()} for s in states])
+    if postgres:
+        session.execute(
+            text("SELECT setval(pg_get_serial_sequence('analytics_conversations', 'id'), :last)"),
+            {"last": first + len(states) - 1},
+        )
 
 
 def project(session: Session, sender_id: str, events: Sequence[tuple[int, dict[str, Any]]]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from bot import db, eventlog
+from bot.accounts import DPD_BUCKETS
 from bot.analytics import ConversationRecord, HandoffReasonRecord, MessageRecord, Summary
 from bot.kpis import (
     FALLBACK_INTENT,
@@ -75,25 +76,31 @@ def _flag(column: Any) -> Any:
     return func.sum(case((column, 1), else_=0))
 
 
-def _grouping(by: str | None) -> tuple[Any, bool]:
-    """The SQL expression conversations are grouped on, and whether it needs the accounts join.
-    Raises ValueError for an unknown grouping."""
-    if by is None:
-        return None, False
+def _key(by: str) -> tuple[Any, bool]:
+    """The SQL expression conversations are grouped on for ``by``, and whether it needs the
+    accounts join. Raises ValueError for an unknown grouping."""
     if by == "day":
         return C.c.day, False
     if by == "channel":
         return C.c.channel, False
     if by == "segment":
-        return A.c.days_past_due, True  # mapped to segments after the query: few distinct values
+        return _segment_expression(), True
     raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
 
 
-def _group_name(by: str | None, value: Any) -> str:
-    if by is None:
-        return "total"
+def _segment_expression() -> Any:
+    """:func:`bot.kpis.segment_for` of the linked account's DPD as SQL (NULL with no account):
+    the bucket bounds are read from ``bot.accounts.DPD_BUCKETS`` ("1-30" … "90+")."""
+    dpd = A.c.days_past_due
+    bounds = [int(name.partition("-")[2]) for name in DPD_BUCKETS if name.partition("-")[2]]
+    whens = [(dpd.is_(None), None), (dpd <= 0, segment_for(0))]
+    whens += [(dpd <= bound, segment_for(bound)) for bound in bounds]
+    return case(*whens, else_=segment_for(bounds[-1] + 1))
+
+
+def _group_name(by: str, value: Any) -> str:
     if by == "segment":
-        return "unlinked" if value is None else segment_for(int(value))
+        return "unlinked" if value is None else str(value)
     if by == "day":
         return value.isoformat() if hasattr(value, "isoformat") else str(value)
     return str(value) if value is not None else "unknown"
@@ -106,16 +113,34 @@ def _from(joins_accounts: bool, base: Any = None) -> Any:
 
 def kpi_report(session: Session, scope: Scope, by: str | None = None) -> list[KpiRow]:
     """KPI rows per group (sorted by name) and a "total" row, as :func:`bot.kpis.compute` gives
-    for the conversations in ``scope``: three aggregate queries (conversations, handoff reasons,
-    promises matched to conversations). Raises ValueError for an unknown grouping."""
-    group, accounts = _grouping(by)
-    keys = [group] if group is not None else []
-    conditions = _scoped(scope)
-    rows: dict[str, KpiRow] = {}
+    for the conversations in ``scope``. Raises ValueError for an unknown grouping."""
+    return kpi_reports(session, scope, [by] if by else [])[by or "total"]
 
-    def row(value: Any) -> KpiRow:
-        name = _group_name(by, value)
-        return rows.setdefault(name, KpiRow(name))
+
+def kpi_reports(session: Session, scope: Scope, groupings: Sequence[str]) -> dict[str, list[KpiRow]]:
+    """:func:`kpi_report` for each of ``groupings`` ("day", "channel", "segment") and "total"
+    (the total row alone), from one pass: three aggregate queries (conversations, handoff
+    reasons, promises matched to conversations) grouped by every key asked for at once. Raises
+    ValueError for an unknown grouping."""
+    wanted = list(dict.fromkeys(groupings))
+    keys, accounts = [], False
+    for by in wanted:
+        key, joins = _key(by)
+        keys.append(key)
+        accounts = accounts or joins
+    conditions = _scoped(scope)
+    tables: dict[str, dict[str, KpiRow]] = {by: {} for by in wanted}
+    total = KpiRow("total")
+
+    def rows_for(values: Sequence[Any]) -> list[KpiRow]:
+        out = [total]
+        for by, value in zip(wanted, values, strict=True):
+            name = _group_name(by, value)
+            row = tables[by].get(name)
+            if row is None:
+                row = tables[by][name] = KpiRow(name)
+            out.append(row)
+        return out
 
     counts = select(
         *keys,
@@ -132,30 +157,34 @@ def kpi_report(session: Session, scope: Scope, by: str | None = None) -> list[Kp
     ).select_from(_from(accounts))
     for result in session.execute(counts.where(*conditions).group_by(*keys)):
         values = list(result)
-        target = row(values.pop(0)) if group is not None else row(None)
         n, turns, rpc, handoffs, offered, accepted, opt_outs, fallbacks, answered, csat_total = (
-            int(v or 0) for v in values
+            int(v or 0) for v in values[len(keys) :]
         )
         if not n:
             continue
-        target.conversations += n
-        target.user_turns += turns
-        target.rpc += rpc
-        target.handoffs += handoffs
-        target.plans_offered += offered
-        target.arrangements += accepted
-        target.opt_outs += opt_outs
-        target.fallbacks += fallbacks
-        target.csat_responses += answered
-        target.csat_total += csat_total
+        for target in rows_for(values[: len(keys)]):
+            target.conversations += n
+            target.user_turns += turns
+            target.rpc += rpc
+            target.handoffs += handoffs
+            target.plans_offered += offered
+            target.arrangements += accepted
+            target.opt_outs += opt_outs
+            target.fallbacks += fallbacks
+            target.csat_responses += answered
+            target.csat_total += csat_total
 
+    # the reasons of the period only (each carries its conversation's start), then their conversations
+    reason_conditions = [*conditions]
+    if scope.since is not None:
+        reason_conditions.append(R.c.started_at >= scope.since)
     reasons = select(*keys, R.c.reason, func.count()).select_from(
-        _from(accounts, C.join(R, R.c.conversation_id == C.c.id))
+        _from(accounts, R.join(C, C.c.id == R.c.conversation_id))
     )
-    for result in session.execute(reasons.where(*conditions).group_by(*keys, R.c.reason)):
+    for result in session.execute(reasons.where(*reason_conditions).group_by(*keys, R.c.reason)):
         values = list(result)
-        target = row(values.pop(0) if group is not None else None)
-        target.handoff_reasons[str(values[0])] += int(values[1])
+        for target in rows_for(values[: len(keys)]):
+            target.handoff_reasons[str(values[-2])] += int(values[-1])
 
     # a promise belongs to the sender's latest conversation in scope started at or before it
     matched = (
@@ -179,15 +208,15 @@ def kpi_report(session: Session, scope: Scope, by: str | None = None) -> list[Kp
     ).select_from(_from(accounts, made.join(C, C.c.id == made.c.conversation)))
     for result in session.execute(promises.group_by(*keys)):
         values = list(result)
-        target = row(values.pop(0) if group is not None else None)
-        target.ptp += int(values[0] or 0)
-        target.ptp_kept += int(values[1] or 0)
-        target.ptp_broken += int(values[2] or 0)
+        with_ptp, kept, broken = (int(v or 0) for v in values[len(keys) :])
+        for target in rows_for(values[: len(keys)]):
+            target.ptp += with_ptp
+            target.ptp_kept += kept
+            target.ptp_broken += broken
 
-    total = KpiRow("total")
-    for part in rows.values():
-        _merge(total, part)
-    return ([rows[k] for k in sorted(rows)] if by else []) + [total]
+    out = {by: [tables[by][k] for k in sorted(tables[by])] + [total] for by in wanted}
+    out["total"] = [total]
+    return out
 
 
 def _merge(into: KpiRow, part: KpiRow) -> None:

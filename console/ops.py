@@ -12,6 +12,7 @@ back the queue looks; default 30).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -31,7 +32,7 @@ from bot import db
 from bot.analytics import Summary
 from bot.kpis import COLUMNS, Conversation, KpiRow, UserMessage, format_value
 from bot.nlu_review import DISMISSED, NLU_DIR, LabelError, append_example, intents_by_file, record_review
-from bot.ops import Scope, conversation_list, conversations_of, kpi_report, review_queue
+from bot.ops import Scope, conversation_list, conversations_of, kpi_report, kpi_reports, review_queue
 from bot.ops import conversation as load_conversation
 from console import charts
 from console.auth import role_required
@@ -85,24 +86,31 @@ def _report(since: datetime, by: str | None) -> list[KpiRow]:
 @bp.route("/")
 @role_required("supervisor")
 def index() -> Any:
+    """Tiles, the tables by channel and segment and the four charts (inline SVG images), all from
+    one pass over the period's conversations (``bot.ops.kpi_reports``)."""
     period, since = _period()
     try:
-        by_channel = _report(since, "channel")
-        by_segment = _report(since, "segment")
+        with _session() as session:
+            reports = kpi_reports(session, _scope(since), ["channel", "segment", "day"])
     except SQLAlchemyError as exc:
         return _unavailable(exc)
-    total = by_channel[-1]
+    total = reports["total"][-1]
     tiles = [(header, format_value(getattr(total, attr), kind)) for header, attr, kind in COLUMNS]
+    images = {
+        name: "data:image/svg+xml;base64," + base64.b64encode(draw(reports["day"])).decode()
+        for name, draw in CHARTS.items()
+    }
     return render_template(
         "ops/dashboard.html",
         period=period,
         periods=list(PERIODS),
         tiles=tiles,
         columns=COLUMNS,
-        by_channel=by_channel,
-        by_segment=by_segment,
+        by_channel=reports["channel"],
+        by_segment=reports["segment"],
         format_value=format_value,
         total=total,
+        images=images,
     )
 
 

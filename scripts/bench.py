@@ -468,7 +468,7 @@ def _scale_targets(out: dict[str, Any]) -> dict[str, bool]:
     largest = max((int(k) for k in (scale.get("analytics") or {}) if k.isdigit()), default=None)
     if largest is not None:
         figures = scale["analytics"][str(largest)]
-        kpi = max(figures[k] for k in figures if k.startswith("kpi_") and k.endswith("_s"))
+        kpi = max(figures[k] for k in figures if k.startswith("kpi_") and k.endswith("_s") and not k.endswith("_cpu_s"))
         met[f"kpis_under_2s_at_{largest}"] = kpi < TARGETS["kpi_s_max"]
         met[f"dashboard_under_2s_at_{largest}"] = figures["dashboard_s"] < TARGETS["dashboard_s_max"]
     portfolio = scale.get("portfolio")

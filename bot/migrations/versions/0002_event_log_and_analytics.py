@@ -60,15 +60,34 @@ def upgrade() -> None:
         ["sender_id", "first_position"],
         unique=True,
     )
-    op.create_index("ix_analytics_conversations_started_at", "analytics_conversations", ["started_at"])
+    op.create_index(
+        "ix_analytics_conversations_kpi",
+        "analytics_conversations",
+        [
+            "started_at",
+            "messages",
+            "day",
+            "channel",
+            "account_id",
+            "rpc",
+            "handoff",
+            "plans_offered",
+            "arrangement_accepted",
+            "opted_out",
+            "fallbacks",
+            "csat",
+        ],
+    )
     op.create_table(
         "analytics_handoff_reasons",
         sa.Column("id", BIG, nullable=False),
         sa.Column("conversation_id", BIG, nullable=False),
         sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["analytics_conversations.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_analytics_handoff_reasons_started_at", "analytics_handoff_reasons", ["started_at"])
     op.create_index(
         "ix_analytics_handoff_reasons_conversation_id_reason",
         "analytics_handoff_reasons",

@@ -96,7 +96,7 @@ def test_the_audit_log_is_insert_and_select_only_for_the_bots_role(postgres_serv
         with db.get_engine(owner_url).begin() as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
             conn.exec_driver_sql(
-                "DROP TABLE analytics_messages, analytics_handoff_reasons, analytics_conversations, events"
+                "DROP TABLE analytics_messages, analytics_handoff_reasons, analytics_conversations, events, phone_time_zones"
             )
         db._engines.pop(bot_url).dispose()
         with pytest.raises(schema.SchemaError, match="bot.cli db upgrade"):
