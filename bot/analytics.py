@@ -122,6 +122,19 @@ class MessageRecord(db.Base):  # type: ignore[misc]
     personal = Column(Boolean, nullable=False, default=False)
 
 
+def storable(text: str) -> str:
+    """``text`` as every database takes it: NUL (which PostgreSQL refuses in text) and lone
+    surrogates (which cannot be encoded as UTF-8) become U+FFFD. Sender ids and message texts go
+    through this; whole events are stored as ASCII JSON, which keeps them exactly."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
 def _at(event: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(event.get("timestamp") or 0), tz=timezone.utc)
 
@@ -207,7 +220,7 @@ class ConversationState:
             channel = str(event.get("input_channel") or "unknown")
             if self.channel is None:
                 self.channel = channel
-            text = str(event.get("text") or "")
+            text = storable(str(event.get("text") or ""))
             ranking = [
                 [str(r.get("name")), float(r.get("confidence") or 0.0)] for r in parse.get("intent_ranking") or [] if r
             ]

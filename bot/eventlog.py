@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot import analytics, db
+from bot.analytics import storable
 
 
 def _row(sender_id: str, position: int, event: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def _row(sender_id: str, position: int, event: dict[str, Any]) -> dict[str, Any]
         "position": position,
         "type_name": str(event.get("event") or "")[:32] or None,
         "timestamp": float(timestamp) if isinstance(timestamp, (int, float)) else None,
-        "data": json.dumps(body, ensure_ascii=False),
+        "data": json.dumps(body),
     }
 
 
@@ -40,6 +41,7 @@ def append(session: Session, sender_id: str, start: int, events: Sequence[dict[s
     Raises ValueError when ``start`` is past the end of what is stored (a gap)."""
     if start < 0:
         raise ValueError("start must be >= 0")
+    sender_id = storable(sender_id)
     stored = next_position(session, sender_id)
     if start > stored:
         raise ValueError(f"events of {sender_id!r} from position {start}, but only {stored} are stored")
@@ -65,6 +67,7 @@ def append(session: Session, sender_id: str, start: int, events: Sequence[dict[s
 
 def next_position(session: Session, sender_id: str) -> int:
     """How many events of ``sender_id`` are stored (the position the next one takes)."""
+    sender_id = storable(sender_id)
     last = session.execute(select(func.max(db.EventRecord.position)).where(db.EventRecord.sender_id == sender_id))
     value = last.scalar()
     return int(value) + 1 if value is not None else 0
@@ -73,6 +76,7 @@ def next_position(session: Session, sender_id: str) -> int:
 def read(session: Session, sender_id: str, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
     """The events of ``sender_id`` at positions ``start`` <= p < ``stop`` (all from ``start``
     when ``stop`` is None), in order, as Rasa's event dicts (without ``sender_id``)."""
+    sender_id = storable(sender_id)
     query = select(db.EventRecord.data).where(db.EventRecord.sender_id == sender_id, db.EventRecord.position >= start)
     if stop is not None:
         query = query.where(db.EventRecord.position < stop)

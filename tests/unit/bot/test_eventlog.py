@@ -59,3 +59,18 @@ def test_rebuild_gives_the_rows_kept_as_events_arrived(database: str) -> None:
         assert rebuild(session, batch=3) == 10
         assert rows(session) == before and len(before) == 10
         assert session.execute(select(func.count()).select_from(MessageRecord)).scalar_one() == messages
+
+
+def test_text_no_database_takes_is_stored_all_the_same(database: str) -> None:
+    """A debtor can send NUL or a lone surrogate (JSON allows both): PostgreSQL refuses NUL in
+    text and no database encodes a surrogate, which would fail every later save of the
+    conversation. The event keeps its text exactly (ASCII JSON); the review queue sees U+FFFD."""
+    text = "hi\x00 there \ud800!"
+    sender = "odd\x00sender"
+    e = Events().session().user(text, "nlu_fallback", 0.2).action("action_listen")
+    with db.session_scope(database) as session:
+        eventlog.append(session, sender, 0, e.events)
+    with db.session_scope(database) as session:
+        assert eventlog.read(session, sender) == e.events
+        stored = session.execute(select(MessageRecord.text, MessageRecord.sender_id)).one()
+        assert tuple(stored) == ("hi\ufffd there \ufffd!", "odd\ufffdsender")
