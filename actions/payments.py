@@ -11,7 +11,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, format_day, is_verified, load_account, locale_for, log_event, now, stop_form
+from actions.common import (
+    channel_of,
+    collection_stopped,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    now,
+    stop_form,
+    wording,
+)
 from bot import db
 from bot.extraction import find_amounts, find_dates, today_in
 from bot.money import Money, MoneyError
@@ -32,11 +42,16 @@ class ActionTellBalance(Action):
         if account is None:
             dispatcher.utter_message(response="utter_verify_first")
             return []
+        disclosed = disclose(dispatcher, tracker, account)  # before any debt detail (12 CFR 1006.18(e))
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return disclosed + stopped
         with db.session_scope() as session:
             upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
+        w = wording(tracker, account)
         said = {
             "last_four": account.last_four,
-            "balance": account.balance.format(locale_for(account)),
+            "balance": w.money(account.balance),
             "days_past_due": account.days_past_due,
         }
         # what is already agreed, instead of asking for a payment again: the arrangement first,
@@ -53,12 +68,12 @@ class ActionTellBalance(Action):
                 dispatcher.utter_message(
                     response=response,
                     reference=agreed.arrangement_id or agreed.promise_id,
-                    amount=agreed.amount.format(locale_for(account)),
-                    date=format_day(agreed.due, account),
+                    amount=w.money(agreed.amount),
+                    date=w.day(agreed.due),
                     **said,
                 )
         log_event(tracker, "balance_disclosed", detail=str(account.balance))
-        return []
+        return disclosed
 
 
 class ActionPrepareFullPayment(Action):
@@ -71,6 +86,9 @@ class ActionPrepareFullPayment(Action):
         account = load_account(tracker) if is_verified(tracker) else None
         if account is None:
             return []
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         return [SlotSet("ptp_amount", account.balance.as_entity())]
 
 
@@ -122,14 +140,14 @@ class ValidatePtpForm(FormValidationAction):
             return {"ptp_amount": None}
         rules = promise_rules()
         check = check_amount(account.balance, money, rules)
-        locale = locale_for(account)
+        w = wording(tracker, account)
         if check.reason == "currency_mismatch":
             dispatcher.utter_message(response="utter_ptp_currency_mismatch", currency=account.currency)
         elif check.reason == "below_minimum":
-            minimum = Money.of(rules.min_amount, str(account.currency)).format(locale)
+            minimum = w.money(Money.of(rules.min_amount, str(account.currency)))
             dispatcher.utter_message(response="utter_ptp_below_minimum", minimum=minimum)
         elif check.reason == "above_balance":
-            dispatcher.utter_message(response="utter_ptp_above_balance", balance=account.balance.format(locale))
+            dispatcher.utter_message(response="utter_ptp_above_balance", balance=w.money(account.balance))
         return {"ptp_amount": money.as_entity() if check.ok else None}
 
     async def validate_ptp_date(
@@ -145,10 +163,11 @@ class ValidatePtpForm(FormValidationAction):
         rules = promise_rules()
         today = today_in(str(account.time_zone))
         check = check_due_date(due, today, rules)
+        w = wording(tracker, account)
         if check.reason == "date_in_past":
             dispatcher.utter_message(response="utter_ptp_date_in_past")
         elif check.reason == "date_too_far":
-            latest = format_day(latest_due_date(today, rules), account)
+            latest = w.day(latest_due_date(today, rules))
             dispatcher.utter_message(response="utter_ptp_date_too_far", max_days=rules.max_days_ahead, latest=latest)
         return {"ptp_date": due.isoformat() if check.ok else None}
 
@@ -163,12 +182,15 @@ class ActionConfirmPtp(Action):
         amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
         if not (isinstance(amount, dict) and due):
             return []
-        account = load_account(tracker)
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
+        w = wording(tracker, load_account(tracker))
         money = Money.of(amount["amount"], amount["currency"])
         dispatcher.utter_message(
             response="utter_confirm_ptp",
-            amount=money.format(locale_for(account)),
-            date=format_day(date.fromisoformat(due), account),
+            amount=w.money(money),
+            date=w.day(date.fromisoformat(due)),
         )
         return []
 
@@ -184,7 +206,11 @@ class ActionRecordPtp(Action):
         if not (is_verified(tracker) and isinstance(amount, dict) and due):
             dispatcher.utter_message(response="utter_how_can_help")
             return []
-        account = load_account(tracker)
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
+        w = wording(tracker, load_account(tracker))
         money = Money.of(amount["amount"], amount["currency"])
         due_date = date.fromisoformat(due)
         with db.session_scope() as session:
@@ -199,8 +225,8 @@ class ActionRecordPtp(Action):
             reference = row.id
         dispatcher.utter_message(
             response="utter_ptp_recorded",
-            amount=money.format(locale_for(account)),
-            date=format_day(due_date, account),
+            amount=w.money(money),
+            date=w.day(due_date),
             reference=reference,
         )
         return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]

@@ -35,6 +35,13 @@ class Texts:
         """The text for ``key`` with ``values`` filled in. Raises KeyError for an unknown key."""
         return self.entries[key].format(**values) if values else self.entries[key]
 
+    def join(self, items: list[str]) -> str:
+        """``items`` as one phrase in this language ("calls and text messages"; ``list.separator``
+        and ``list.last`` are the joiners)."""
+        if len(items) <= 1:
+            return "".join(items)
+        return self.entries["list.separator"].join(items[:-1]) + self.entries["list.last"] + items[-1]
+
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     where = f"data/texts/{path.name}"

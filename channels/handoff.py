@@ -96,7 +96,9 @@ async def after_turn(
             template = rules.notice
         else:
             template = rules.notice_no_push if account_id else rules.notice_no_contact
-        notice = template.format(eta=reply_eta(db.utcnow(), context.time_zone, context.locale))
+        notice = template.format(
+            eta=reply_eta(db.utcnow(), context.time_zone, context.locale, jurisdiction=context.jurisdiction)
+        )
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)
         logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
@@ -155,13 +157,16 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         return True
     if ticket is not None and ticket.status == "queued" and ticket.reason == "crisis":
         reply = handoff_rules().crisis_holding_reply.format(
-            helpline=helpline_for(context.jurisdiction).text, eta=reply_eta(db.utcnow(), time_zone, locale)
+            helpline=helpline_for(context.jurisdiction).text,
+            eta=reply_eta(db.utcnow(), time_zone, locale, jurisdiction=context.jurisdiction),
         )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
         return True
     if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
-        reply = handoff_rules().holding_reply.format(eta=reply_eta(db.utcnow(), time_zone, locale))
+        reply = handoff_rules().holding_reply.format(
+            eta=reply_eta(db.utcnow(), time_zone, locale, jurisdiction=context.jurisdiction)
+        )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
     return True

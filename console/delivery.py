@@ -22,6 +22,7 @@ from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
 from bot.context import resolve
 from bot.handoff import Ticket, handoff_rules
+from bot.language import detect
 from bot.sms import split_for_sms
 from bot.telephony import SendError, TwilioSender, TwilioSettings
 from bot.verification import sender_phone
@@ -69,11 +70,14 @@ def deliver(
         account = session.get(db.Account, ticket.account_id) if ticket.account_id else None
         # placed as the bot places the sender (bot/context.py); an unknown sender's text is
         # linted against every profile, as the bot's own replies to them are
-        context = resolve(session, ticket.conversation_id, channel).for_account(account)
+        # in the language the collector writes in (a Chinese reply gets the Chinese footer)
+        context = resolve(session, ticket.conversation_id, channel).for_account(account).speaking(detect(text))
         jurisdiction = context.jurisdiction if context.account_id else None
         profile = profile_for(context.jurisdiction)
         bodies = (
-            split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments) if channel == "sms" else [text]
+            split_for_sms([text], profile.sms_footer(context.language), profile.sms_max_segments)
+            if channel == "sms"
+            else [text]
         )
         codes = sorted({v.rule for b in bodies for v in lint_outgoing(b, jurisdiction, channel).violations})
         if not codes and account is not None and channel in ("sms", "voice"):

@@ -49,7 +49,9 @@ def test_a_database_from_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     old.create_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE accounts DROP COLUMN apr_bps")
-        conn.exec_driver_sql("INSERT INTO debtors VALUES (1, 'Old Debtor', '1980-01-01', '+16175550100', '02139')")
+        conn.exec_driver_sql(
+            "INSERT INTO debtors (id, full_name, date_of_birth, phone_e164, postcode) VALUES (1, 'Old Debtor', '1980-01-01', '+16175550100', '02139')"
+        )
         conn.exec_driver_sql(
             "INSERT INTO accounts (id, debtor_id, product, balance_minor, currency, days_past_due, jurisdiction, "
             "time_zone, last_four) VALUES ('A-1', 1, 'personal_loan', 1000, 'USD', 30, 'US-MA', 'America/New_York', '1234')"
@@ -96,7 +98,8 @@ def test_the_audit_log_is_insert_and_select_only_for_the_bots_role(postgres_serv
         with db.get_engine(owner_url).begin() as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
             conn.exec_driver_sql(
-                "DROP TABLE analytics_messages, analytics_handoff_reasons, analytics_conversations, events, phone_time_zones"
+                "DROP TABLE analytics_messages, analytics_handoff_reasons, analytics_conversations, events, phone_time_zones, "
+                "validation_notices, phone_numbers"
             )
         db._engines.pop(bot_url).dispose()
         with pytest.raises(schema.SchemaError, match="bot.cli db upgrade"):
