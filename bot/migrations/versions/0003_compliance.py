@@ -27,7 +27,20 @@ def _add(table: str, column: sa.Column) -> None:  # type: ignore[type-arg]
         op.add_column(table, column)
 
 
+def _tables() -> set[str]:
+    return set(sa.inspect(op.get_bind()).get_table_names())
+
+
 def upgrade() -> None:
+    tables = _tables()  # a database made before migrations may have these tables already
+    if "phone_numbers" not in tables:
+        _phone_numbers()
+    if "validation_notices" not in tables:
+        _validation_notices()
+    _columns_added()
+
+
+def _phone_numbers() -> None:
     op.create_table(
         "phone_numbers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -44,6 +57,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_phone_numbers_debtor_id"), ["debtor_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_phone_numbers_e164"), ["e164"], unique=False)
 
+
+def _validation_notices() -> None:
     op.create_table(
         "validation_notices",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,6 +82,8 @@ def upgrade() -> None:
     with op.batch_alter_table("validation_notices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_validation_notices_account_id"), ["account_id"], unique=False)
 
+
+def _columns_added() -> None:
     _add("accounts", sa.Column("creditor", sa.String(length=120), nullable=True))
     _add("accounts", sa.Column("itemization_date", sa.Date(), nullable=True))
     _add("accounts", sa.Column("itemization_balance_minor", sa.Integer(), nullable=True))

@@ -56,4 +56,4 @@ def test_a_chinese_account_speaks_chinese_from_the_start(portfolio_database: str
     state["slots"] = {"session_started_metadata": {"channel": "sms"}}
     events, messages = run(ActionSessionStart(), Tracker.from_dict(state))
     assert SlotSet("account_id", "A-3001") in events and SlotSet("language", "zh") in events
-    assert [m["text"] for m in messages] == [first_text("utter_greeting", "zh").format(business_name="Example Lending")]
+    assert [m["text"] for m in messages] == [first_text("utter_greeting", "zh").format(business_name="示例信贷")]
