@@ -14,10 +14,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, is_verified, load_account, locale_for, log_event
+from actions.common import channel_of, is_verified, load_account, locale_for, log_event, now
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
+from bot.outreach.segments import classify, facts_for
+from bot.outreach.strategies import strategy_for
 from bot.repayment.affordability import (
     SKIPPED,
     Statement,
@@ -34,6 +36,7 @@ from bot.repayment.arrangements import mark_broken, option_from_dict, option_to_
 from bot.repayment.negotiation import choose_option, is_counter_offer, read_offer
 from bot.repayment.plans import (
     Counter,
+    OfferPolicy,
     PlanOption,
     PlanRequest,
     counter_instalments,
@@ -82,9 +85,13 @@ def describe(option: PlanOption, account: db.Account) -> str:
     amount = _money(first.amount, account)
     if option.kind == "reduced_payments":
         return t.get("plan.option.reduced_payments", count=count, frequency=freq, amount=amount, first_due=due)
-    line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
-    if abs(last.amount.minor - first.amount.minor) > 1:  # not for a cent of rounding
-        line += t.get("plan.option.last_payment", amount=_money(last.amount, account))
+    groups = amount_groups(option)
+    if len(groups) == 1:
+        line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
+    else:  # said as it is: "5 of $1,580.39 and 1 of $1,580.38", never "6 payments of $1,580.38"
+        parts = [t.get("plan.option.group", n=n, amount=_money(m, account)) for m, n in groups]
+        joined = t.get("plan.option.group_and").join([", ".join(parts[:-1]), parts[-1]])
+        line = t.get("plan.option.instalments_mixed", count=count, frequency=freq, groups=joined)
     line += t.get(
         "plan.option.span", first_due=due, last_due=_day(last.due, account), total=_money(option.total, account)
     )
@@ -94,6 +101,17 @@ def describe(option: PlanOption, account: db.Account) -> str:
     else:
         line += t.get("plan.option.no_interest")
     return line
+
+
+def amount_groups(option: PlanOption) -> list[tuple[Money, int]]:
+    """The option's non-zero payment amounts with how many times each is due, the most frequent
+    first (ties in schedule order): [(1580.39, 5), (1580.38, 1)]."""
+    counts: dict[Money, int] = {}
+    for payment in option.schedule:
+        if payment.amount.minor:
+            counts[payment.amount] = counts.get(payment.amount, 0) + 1
+    order = list(counts)
+    return sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
 
 
 def schedule_lines(option: PlanOption, account: db.Account, shown: int = 6) -> str:
@@ -136,6 +154,19 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
         disposable_monthly=figures[2] if figures else None,
         annual_rate=account.annual_rate,
     )
+
+
+def plan_terms(tracker: Tracker, account: db.Account) -> tuple[OfferPolicy, str]:
+    """The offer policy and tone of this debtor's plans: those of the account's strategy
+    (``data/strategies``, by its segment now), the hardship policy and a soft tone once the
+    debtor has told us of a hardship, and the UK policy in the UK (:func:`policy_for`)."""
+    with db.session_scope() as session:
+        row = session.get(db.Account, account.id)
+        strategy = strategy_for(classify(facts_for(session, row, now()))) if row is not None else None
+    hardship = tracker.get_slot("hardship_type") is not None
+    policy = policy_for(str(account.jurisdiction), strategy.offer_policy if strategy else None, hardship)
+    tone = "soft" if hardship or strategy is None else strategy.tone
+    return policy, tone
 
 
 class ValidateIeForm(FormValidationAction):
@@ -349,6 +380,7 @@ class ActionOfferPlans(Action):
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         events: list[EventType] = []
         request = plan_request(tracker, account)
+        policy, tone = plan_terms(tracker, account)
         preface = ""
         figures = _disposable(tracker)
         skipped = SKIPPED in (tracker.get_slot("monthly_income"), tracker.get_slot("monthly_outgoings"))
@@ -373,16 +405,16 @@ class ActionOfferPlans(Action):
             preface += t.get("plan.preface.other_currency", currency=str(account.balance.currency))
         elif offer is not None:
             if offer.kind == "settlement":
-                counter = counter_settlement(request, offer.amount)
+                counter = counter_settlement(request, offer.amount, policy)
             else:
-                counter = counter_instalments(request, offer.amount, offer.frequency or "monthly")
-        options = propose(request)
+                counter = counter_instalments(request, offer.amount, offer.frequency or "monthly", policy)
+        options = propose(request, policy)
         if counter is None and intent == "ask_settlement":
             # a settlement asked for without an amount: say so when this account has none
-            counter = counter_settlement(request, account.balance)
+            counter = counter_settlement(request, account.balance, policy)
             counter = counter if counter.outcome == "settlement_unavailable" else None
         if counter is not None:
-            preface += self._counter_preface(counter, offer.amount if offer else None, account)
+            preface += self._counter_preface(counter, offer.amount if offer else None, account, policy)
             if counter.needs_collector and counter.outcome.startswith("settlement"):
                 # a lump sum above the debtor's known disposable income: a person checks it
                 options = []
@@ -391,10 +423,14 @@ class ActionOfferPlans(Action):
         offered = [o for o in options if not o.needs_collector]
         log_event(tracker, "plans_offered", detail="; ".join(o.reason for o in offered)[:500] or "none")
         if not offered:
+            if figures and figures[2].minor <= 0 and counter is None:
+                # nothing left after outgoings: no payment asked for; a person takes it from here
+                preface += t.get("plan.preface.nothing_left")
             dispatcher.utter_message(response="utter_plan_none", preface=preface)
             return [*events, SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
         lines = "\n".join(f"{i}. {describe(o, account)}" for i, o in enumerate(offered, 1))
         response = "utter_plan_single" if len(offered) == 1 else "utter_plan_options"
+        preface += t.entries.get(f"plan.tone.{tone}", "") if counter is None else ""
         dispatcher.utter_message(response=response, preface=preface, options=lines)
         notes = sorted({n for o in offered for n in o.notes})
         if notes:
@@ -406,13 +442,15 @@ class ActionOfferPlans(Action):
             SlotSet("selected_plan", None),
         ]
 
-    def _counter_preface(self, counter: Counter, offered: Money | None, account: db.Account) -> str:
+    def _counter_preface(
+        self, counter: Counter, offered: Money | None, account: db.Account, policy: OfferPolicy
+    ) -> str:
         """What the bot says to the debtor's own offer, before the option it can agree."""
         return texts(account).get(
             f"plan.counter.{counter.outcome}",
             offered=_money(offered, account) if offered else "",
             floor=_money(counter.floor, account) if counter.floor else "",
-            max_months=policy_for(str(account.jurisdiction)).max_term_months,
+            max_months=policy.max_term_months,
         )
 
 
