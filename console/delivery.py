@@ -73,7 +73,9 @@ def deliver(
         jurisdiction = context.jurisdiction if context.account_id else None
         profile = profile_for(context.jurisdiction)
         bodies = (
-            split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments) if channel == "sms" else [text]
+            split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments, profile.sms_footer_per_reply)
+            if channel == "sms"
+            else [text]
         )
         codes = sorted({v.rule for b in bodies for v in lint_outgoing(b, jurisdiction, channel).violations})
         if not codes and account is not None and channel in ("sms", "voice"):

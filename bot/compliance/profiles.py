@@ -88,6 +88,7 @@ class Profile:
     prohibited_wording: tuple[WordingRule, ...]
     sms_opt_out_footer: str
     sms_max_segments: int
+    sms_footer_per_reply: bool  # the footer once per reply (on its last message), else on every message
     first_disclosure: str
     subsequent_disclosure: str
 
@@ -186,9 +187,16 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         prohibited_wording=tuple(wording),
         sms_opt_out_footer=_need(sms, "opt_out_footer", f"{source}: sms"),
         sms_max_segments=int(_need(sms, "max_segments", f"{source}: sms")),
+        sms_footer_per_reply=_footer_placement(sms.get("footer", "per_message"), source),
         first_disclosure=_need(disclosures, "first", f"{source}: disclosures"),
         subsequent_disclosure=_need(disclosures, "subsequent", f"{source}: disclosures"),
     )
+
+
+def _footer_placement(value: Any, source: str) -> bool:
+    if value not in ("per_reply", "per_message"):
+        raise DataFileError(f"{source}: sms.footer must be 'per_reply' or 'per_message'")
+    return bool(value == "per_reply")
 
 
 @cache

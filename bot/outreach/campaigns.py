@@ -196,7 +196,7 @@ def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
     """The opening as SMS bodies with the jurisdiction's opt-out footer (12 CFR 1006.6(e)).
     Raises ValueError naming the rule when the content lint blocks a body."""
     profile = profile_for(jurisdiction)
-    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments)
+    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments, profile.sms_footer_per_reply)
     for body in bodies:
         result = lint_outgoing(body, jurisdiction, "sms")
         if not result.ok:
