@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, is_verified, load_account, locale_for, log_event, now
+from actions.payment_links import offer_payment_link
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
@@ -511,7 +512,7 @@ class ActionRecordArrangement(Action):
             return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         option = option_from_dict(raw)
         with db.session_scope() as session:
-            row, _promise = record_arrangement(
+            row, promise = record_arrangement(
                 session,
                 account_id=str(account.id),
                 option=option,
@@ -519,6 +520,7 @@ class ActionRecordArrangement(Action):
                 conversation_id=tracker.sender_id,
             )
             reference = row.id
+            first = (int(promise.id), promise.amount) if promise is not None else None
         dispatcher.utter_message(
             response="utter_arrangement_recorded",
             reference=reference,
@@ -527,7 +529,20 @@ class ActionRecordArrangement(Action):
         )
         if option.notes:
             dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(option.notes))
+        links: list[EventType] = []
+        if first is not None and first[1].minor > 0:  # the first instalment can be paid now
+            links = await offer_payment_link(
+                dispatcher,
+                tracker,
+                account,
+                first[1],
+                "instalment",
+                first[0],
+                "payment.link_first_instalment",
+                transfer=False,
+            )
         return [
+            *links,
             SlotSet("arrangement_id", str(reference)),
             SlotSet("plan_stage", None),
             SlotSet("plan_options", None),

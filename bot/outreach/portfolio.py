@@ -39,6 +39,7 @@ class PortfolioAccount:
     jurisdiction: str
     time_zone: str
     annual_rate: Decimal = Decimal("0.1999")  # contract interest rate, a yearly fraction
+    sms_consent: bool = True  # consent to texts at this number is on file (table debtors)
 
 
 def _check_phone(phone: str, where: str) -> str:
@@ -68,6 +69,7 @@ def load_fixtures(path: Path = DATA / "fixtures.yml") -> list[PortfolioAccount]:
                     jurisdiction=item["jurisdiction"],
                     time_zone=item["time_zone"],
                     annual_rate=Decimal(str(item.get("annual_rate", "0.1999"))),
+                    sms_consent=bool(item.get("sms_consent", True)),
                 )
             )
         except KeyError as exc:
@@ -219,14 +221,20 @@ def balance_position(balance: Money, path: Path = DATA / "generator.yml") -> flo
 def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
     """Insert accounts that are not there yet (by account id), each with its synthetic payment
     history (table ``payment_history``); returns how many accounts were added."""
-    from bot.db import Account, Debtor, PaymentMonth
+    from bot.db import Account, Debtor, PaymentMonth, utcnow
 
     existing = set(session.execute(select(Account.id)).scalars())
     added = 0
     for a in accounts:
         if a.id in existing:
             continue
-        debtor = Debtor(full_name=a.full_name, date_of_birth=a.date_of_birth, phone_e164=a.phone, postcode=a.postcode)
+        debtor = Debtor(
+            full_name=a.full_name,
+            date_of_birth=a.date_of_birth,
+            phone_e164=a.phone,
+            postcode=a.postcode,
+            sms_consent_at=utcnow() if a.sms_consent else None,
+        )
         session.add(debtor)
         session.flush()
         session.add(
