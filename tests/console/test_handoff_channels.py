@@ -152,7 +152,10 @@ def test_web_chat_reply_from_the_console_reaches_the_open_chat(
                 if len(chat.received) > before:
                     break
                 await asyncio.sleep(0.1)
-            assert chat.received[before:] == [{"text": "Hi, this is Ava from the team.", "from": "collector"}]
+            # labelled as from a person, by name
+            assert chat.received[before:] == [
+                {"text": "Hi, this is Ava from the team.", "from": "collector", "by": "ava"}
+            ]
             queue.close(ticket_id, "ava", "other")
         finally:
             await chat.sio.disconnect()
