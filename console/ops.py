@@ -27,7 +27,17 @@ from wtforms.validators import DataRequired, Length
 
 from bot import db
 from bot.kpis import COLUMNS, Conversation, KpiRow, conversations_from_tracker, format_value, low_confidence_messages
-from bot.nlu_review import DISMISSED, NLU_DIR, LabelError, append_example, intents_by_file, record_review, reviewed_keys
+from bot.nlu_review import (
+    DISMISSED,
+    NLU_DIR,
+    LabelError,
+    append_example,
+    identity_answer_keys,
+    intents_by_file,
+    looks_like_identity_answer,
+    record_review,
+    reviewed_keys,
+)
 from bot.ops import Scope, kpi_report, load_conversations, load_tracker
 from console import charts
 from console.auth import role_required
@@ -156,7 +166,19 @@ def _queue() -> list[Any]:
     since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
     conversations = load_conversations(_redis(), _scope(since))
     threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
-    return low_confidence_messages(conversations, threshold, exclude=done)
+    # identity answers in any form ("march 7th 99", a ZIP given when asked) stay out of the queue
+    answers = {key for c in conversations for key in identity_answer_keys(c.sender_id, c.events)}
+    return [
+        m
+        for m in low_confidence_messages(conversations, threshold, exclude=done | answers)
+        if not looks_like_identity_answer(m.text)
+    ]
+
+
+def ranking(message: Any, shown: int = 3) -> list[tuple[str, float]]:
+    """The message's top real intents with their confidences (``nlu_fallback`` is not one: it
+    only says the top intent was below the threshold)."""
+    return [(name, conf) for name, conf in message.ranking if name != "nlu_fallback"][:shown]
 
 
 @bp.route("/review", methods=["GET", "POST"])
@@ -215,7 +237,7 @@ def review() -> Any:
         form = ReviewForm(formdata=None, key=message.key, text=message.text, intent=message.best_guess())
         form.intent.choices = [(i, i) for i in intents]
         forms.append((message, form))
-    return render_template("ops/review.html", forms=forms, total=len(messages))
+    return render_template("ops/review.html", forms=forms, total=len(messages), ranking=ranking)
 
 
 @bp.route("/conversations")
