@@ -57,7 +57,14 @@ def _text_link(account: db.Account, text: str, conversation_id: str) -> bool:
         if row is None:
             return False
         outcome = text_debtor(
-            session, row, text, now=now(), actor="bot", event="payment_link_sms", conversation_id=conversation_id
+            session,
+            row,
+            text,
+            now=now(),
+            actor="bot",
+            event="payment_link_sms",
+            conversation_id=conversation_id,
+            live=True,  # asked for on the call now
         )
         return outcome.sent
 

@@ -34,9 +34,15 @@ class TextOutcome:
     sids: tuple[str, ...] = ()
 
 
-def may_text(session: Session, account: db.Account, now: datetime, actor: str) -> TextOutcome:
+WINDOW_CODES = frozenset({"outside_contact_window", "inconvenient_time"})
+
+
+def may_text(session: Session, account: db.Account, now: datetime, actor: str, live: bool = False) -> TextOutcome:
     """Whether a debtor-requested SMS may go to ``account``'s phone at ``now`` (aware UTC);
-    the gate's answer is audited under ``actor``."""
+    the gate's answer is audited under ``actor``. ``live``: the debtor asked for it in a
+    conversation going on now (a payment link on a call), so the time is theirs and the contact
+    window is not applied (12 CFR 1006.6(b)(1)(i) is about times inconvenient to the consumer);
+    holds and opt-outs still are."""
     phone = str(account.debtor.phone_e164 or "")
     if not phone:
         return TextOutcome(False, "no_phone")
@@ -48,8 +54,9 @@ def may_text(session: Session, account: db.Account, now: datetime, actor: str) -
     if opted_out is not None:
         return TextOutcome(False, "opted_out")
     decision = gate_contact(session, account, "sms", now, actor=actor, initiated_by="debtor")
-    if not decision.allowed:
-        return TextOutcome(False, decision.reasons[0].code if decision.reasons else decision.outcome)
+    blocking = [r.code for r in decision.reasons if not (live and r.code in WINDOW_CODES)]
+    if not decision.allowed and (blocking or not decision.reasons):
+        return TextOutcome(False, blocking[0] if blocking else decision.outcome)
     return TextOutcome(True, "allowed")
 
 
@@ -63,11 +70,12 @@ def text_debtor(
     event: str,
     conversation_id: str | None,
     settings: TwilioSettings | None = None,
+    live: bool = False,
 ) -> TextOutcome:
-    """Send ``text`` to ``account``'s phone when :func:`may_text` allows it, through the
+    """Send ``text`` to ``account``'s phone when :func:`may_text` allows it (``live`` as there), through the
     project's Twilio sender; ``event`` names the contact-log row (e.g. ``payment_link_sms``).
     Never raises for a refusal or a Twilio error: the outcome says what happened."""
-    allowed = may_text(session, account, now, actor)
+    allowed = may_text(session, account, now, actor, live)
     phone = str(account.debtor.phone_e164 or "")
     if not allowed.sent:
         db.log_contact(
