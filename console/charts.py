@@ -29,7 +29,10 @@ MAX_TICKS = 10  # day labels shown on the x axis, however long the period
 
 
 def _day_axis(ax: Any, labels: Sequence[str]) -> None:
-    """At most :data:`MAX_TICKS` day labels, evenly spaced, the last day always labelled."""
+    """At most :data:`MAX_TICKS` day labels, evenly spaced, the last day always labelled; a few
+    days keep narrow bars in the middle of the chart."""
+    if len(labels) <= FEW_DAYS:
+        ax.set_xlim(-1.5, len(labels) + 0.5)
     step = max(1, -(-len(labels) // MAX_TICKS))
     ticks = list(range(len(labels) - 1, -1, -step))[::-1]
     ax.set_xticks(ticks)

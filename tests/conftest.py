@@ -132,6 +132,7 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
     env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
     env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}"
     env["STRIPE_API_BASE"] = f"http://127.0.0.1:{env['FAKE_STRIPE_PORT']}"
+    env["PAYMENT_RETURN_URL"] = f"http://127.0.0.1:{rasa_port}"  # the test browser comes back here
     logs = work_dir / "logs"
     logs.mkdir(exist_ok=True)
     running = Bot(f"http://127.0.0.1:{env['RASA_PORT']}", env, logs)

@@ -11,7 +11,8 @@ it covers; every processed event is an audit-log entry.
 
 Settings (:meth:`PaymentSettings.from_env`): ``STRIPE_API_KEY``, ``STRIPE_API_BASE`` (the local
 fake of Stripe's API, ``scripts/fake_stripe.py``, unless ``https://api.stripe.com``),
-``STRIPE_WEBHOOK_SECRET`` and ``PUBLIC_URL`` (where the provider sends the payer back).
+``STRIPE_WEBHOOK_SECRET`` and ``PAYMENT_RETURN_URL`` (the bot's public base URL the provider
+sends the payer back to; default ``PUBLIC_URL``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ class PaymentSettings:
             api_key=env.get("STRIPE_API_KEY") or "sk_test_local_development",
             api_base=(env.get("STRIPE_API_BASE") or f"http://127.0.0.1:{port}").rstrip("/"),
             webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_local_development",
-            public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}").rstrip("/"),
+            public_url=(
+                env.get("PAYMENT_RETURN_URL")
+                or env.get("PUBLIC_URL")
+                or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}"
+            ).rstrip("/"),
         )
 
     def client(self) -> stripe.StripeClient:
