@@ -701,6 +701,11 @@ class HandoffQueue:
             ticket.conversation_id, "system", f"Account {account_id} given by the debtor (not verified).", now=now
         )
 
+    def note_return(self, conversation_id: str, replies: int) -> None:
+        """A note in the live transcript: the debtor came back to a web chat and saw the
+        ``replies`` a collector wrote while it was closed."""
+        self.add_message(conversation_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
+
     def holding_reply_due(self, conversation_id: str) -> bool:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
         ttl = max(60, handoff_rules().holding_minutes * 60)

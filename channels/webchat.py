@@ -232,7 +232,7 @@ class WebChatInput(InputChannel):
                 detail=f"{replies} reply(ies) shown when the debtor returned to the chat",
             )
         if queue is not None:
-            queue.add_message(session_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
+            queue.note_return(session_id, replies)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
