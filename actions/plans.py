@@ -42,6 +42,7 @@ from bot.repayment.plans import (
     PlanRequest,
     counter_instalments,
     counter_settlement,
+    financial_hardship,
     policy_for,
     propose,
 )
@@ -164,7 +165,7 @@ def plan_terms(tracker: Tracker, account: db.Account) -> tuple[OfferPolicy, str]
     with db.session_scope() as session:
         row = session.get(db.Account, account.id)
         strategy = strategy_for(classify(facts_for(session, row, now()))) if row is not None else None
-    hardship = tracker.get_slot("hardship_type") is not None
+    hardship = financial_hardship(tracker.get_slot("hardship_type"))
     policy = policy_for(str(account.jurisdiction), strategy.offer_policy if strategy else None, hardship)
     tone = "soft" if hardship or strategy is None else strategy.tone
     return policy, tone

@@ -122,14 +122,17 @@ def deliver(
         _log(config, ticket, "webchat", "collector_reply", f"{collector}: {text[:200]}")
         if connected:
             return Delivery(True, channel, "sent to the chat")
-        return _closed_chat(config, ticket, collector, text, now)
+        return _closed_chat(config, ticket, collector, text, now, _live(last_debtor_at, now))
     return Delivery(False, channel, "REST conversations cannot receive a pushed message", ["no_push_channel"])
 
 
-def _closed_chat(config: dict[str, Any], ticket: Ticket, collector: str, text: str, now: datetime) -> Delivery:
+def _closed_chat(
+    config: dict[str, Any], ticket: Ticket, collector: str, text: str, now: datetime, live: bool
+) -> Delivery:
     """A reply to a web chat nobody has open: the chat shows it when the debtor returns, and it
     also goes by SMS to the account's own number when the debtor was verified in the chat and
-    consent to texts is on file (``bot.texting``: opt-out, holds and contact window checked)."""
+    consent to texts is on file (``bot.texting``: opt-out and holds checked, and the contact
+    window unless the debtor wrote within ``live_conversation_minutes``, ``live``)."""
     waiting = "the chat is closed: the debtor will see it when they come back to the chat"
     if not ticket.account_id or ticket.summary.get("verification") != "verified":
         return Delivery(True, "webchat", waiting)
@@ -147,6 +150,7 @@ def _closed_chat(config: dict[str, Any], ticket: Ticket, collector: str, text: s
             event="collector_reply_sms",
             conversation_id=ticket.conversation_id,
             settings=TwilioSettings.from_env({k: str(v) for k, v in config.items() if k.startswith("TWILIO_")}),
+            live=live,
         )
     if outcome.sent:
         return Delivery(True, "webchat", f"{waiting}; also sent by SMS (consent on file): {', '.join(outcome.sids)}")

@@ -137,6 +137,12 @@ def policy_for(jurisdiction: str, strategy_policy: str | None = None, hardship: 
     return load_policy(strategy_policy or "default")
 
 
+def financial_hardship(hardship_type: str | None) -> bool:
+    """Whether a hardship type (DESIGN §5 taxonomy) calls for the hardship offer policy: every
+    type but ``military``, which is served by the SCRA rate cap (50 U.S.C. 3937), not forbearance."""
+    return hardship_type is not None and hardship_type != "military"
+
+
 # ISO 3166 country of a jurisdiction code whose prefix is not one ("UK" is "GB")
 _COUNTRIES = {"UK": "GB"}
 
@@ -348,7 +354,7 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
     without interest come first, so the bot never leads with interest."""
     if req.balance.minor <= 0:
         return []
-    policy = policy or policy_for(req.jurisdiction, hardship=req.hardship_type is not None)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     currency = req.balance.currency
     zero = Money(0, currency)
     rate = applied_rate(req, policy)
@@ -501,7 +507,7 @@ def counter_instalments(req: PlanRequest, offered: Money, frequency: str, policy
     40 a month"). Never agrees above disposable income, under the policy's minimum instalment, or
     beyond its maximum term; the UK accepts a token payment for a review period instead of a
     plan that would run past the maximum term (CONC 7.3.5R, 7.3.6G)."""
-    policy = policy or policy_for(req.jurisdiction, hardship=req.hardship_type is not None)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     if frequency not in PERIODS_PER_YEAR:
         raise ValueError(f"unknown frequency {frequency!r}")
     currency = req.balance.currency
@@ -571,7 +577,7 @@ def counter_settlement(req: PlanRequest, offered_total: Money, policy: OfferPoli
     accept. No settlement is offered under UK rules (no lump-sum pressure, CONC 7.3.10R) or where
     the bucket allows no discount. A lump sum above known disposable income goes to a person,
     who checks where the money comes from."""
-    policy = policy or policy_for(req.jurisdiction, hardship=req.hardship_type is not None)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     currency = req.balance.currency
     discount_rate = policy.settlement[dpd_bucket(req.days_past_due)]
     if policy.uk_rules or discount_rate <= 0:
