@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test train portfolio lint typecheck clean bench
+.PHONY: install run test train eval portfolio lint typecheck clean bench
 
 install:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,10 @@ test: install
 
 train: install
 	@$(PY) -m scripts.train
+
+# NLU on the shared real-language dev sets (English, Chinese) and tests/nlu/held_out.yml; prints JSON
+eval: install
+	@$(PY) -m scripts.eval_nlu
 
 # latency, throughput, memory and training time against a vanilla `rasa init` bot; prints JSON
 bench: install

@@ -11,18 +11,21 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     audit_event,
+    channel_of,
     current_hold,
-    format_day,
+    disclose,
     is_verified,
     ledger_entry,
     load_account,
-    locale_for,
     log_event,
+    paused_response,
     stop_form,
+    texts_of,
+    wording,
 )
 from bot import db
 from bot.compliance.optout import record_opt_in, record_opt_out
-from bot.compliance.preferences import as_detail, parse_contact_preference
+from bot.compliance.preferences import as_detail, mentions_work_restriction, named_channels, parse_contact_preference
 from bot.compliance.validation import validation_period_end
 from bot.extraction import today_in
 
@@ -40,18 +43,46 @@ class ActionRequestHuman(Action):
         return [SlotSet("handoff_reason", "requested")]  # the channels open a ticket for a collector
 
 
+def record_work_restriction(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """ "Stop calling me at work" / "my employer doesn't allow calls": recorded as
+    ``work_contact_prohibited`` (the gate then refuses calls and texts to the work number, 12 CFR
+    1006.6(b)(3); CONC 7.9.4R) and confirmed; the debtor's other numbers and this channel stay open."""
+    log_event(tracker, "work_contact_prohibited", detail=(tracker.latest_message.get("text") or "")[:500])
+    audit_event(tracker, "work_contact_prohibited")
+    dispatcher.utter_message(response="utter_work_contact_recorded")
+    return stop_form(tracker)
+
+
 class ActionOptOut(Action):
-    """Suppresses this channel for this sender (12 CFR 1006.6(e); 1006.14(h)) and confirms once,
-    with no payment request in the confirmation."""
+    """Stops the channels the debtor names ("stop calling me" sent by text stops calls), else the
+    channel the request came on (12 CFR 1006.6(e); 1006.14(h)), and confirms once, with no payment
+    request in the confirmation. Another channel is stopped for the linked account's phone
+    number; this conversation goes on unless its own channel was stopped. "Stop calling me at
+    work" stops contact at work only (:func:`record_work_restriction`)."""
 
     def name(self) -> str:
         return "action_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if mentions_work_restriction(text):
+            return record_work_restriction(dispatcher, tracker)
+        here = channel_of(tracker)
+        channels = named_channels(text) or [here]
+        account = load_account(tracker)
         with db.session_scope() as session:
-            record_opt_out(session, **ledger_entry(tracker), wording=tracker.latest_message.get("text") or "")
-        dispatcher.utter_message(response="utter_opt_out_confirmed")
-        return stop_form(tracker) + [SlotSet("opted_out", True)]
+            for channel in channels:
+                entry = ledger_entry(tracker)
+                if channel != here and channel in ("sms", "voice") and account is not None:
+                    entry["address"] = str(session.get(db.Account, account.id).debtor.phone_e164)
+                record_opt_out(session, **{**entry, "channel": channel}, wording=text)
+        if here in channels:
+            dispatcher.utter_message(response="utter_opt_out_confirmed")
+            return stop_form(tracker) + [SlotSet("opted_out", True)]
+        texts = texts_of(tracker)
+        names = [texts.get(f"channel.{c}") for c in channels]
+        dispatcher.utter_message(response="utter_opt_out_confirmed_other", channels=texts.join(names))
+        return []
 
 
 ACCOUNT_EVENTS: dict[str, tuple[str, str, str | None]] = {
@@ -92,30 +123,42 @@ class ActionRecordAccountEvent(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name", "")
         event, response, handoff = ACCOUNT_EVENTS.get(intent, ("unclassified", "utter_default", None))
         text = tracker.latest_message.get("text") or ""
+        work: list[EventType] = []
+        if mentions_work_restriction(text):
+            # "stop calling me at work" (SafetyPolicy sends it here whatever the intent): recorded;
+            # a dispute or a bankruptcy said in the same words is recorded too
+            work = record_work_restriction(dispatcher, tracker)
+            if intent not in ACCOUNT_EVENTS or intent in ("set_contact_preference", "cease_contact", "abusive"):
+                return work
         log_event(tracker, event, detail=text[:500])
         if intent == "set_contact_preference" and (preference := parse_contact_preference(text)):
             # the gate treats hours outside these as inconvenient (12 CFR 1006.6(b)(1)(i))
             log_event(tracker, "inconvenient_time", detail=as_detail(preference))
-        events = stop_form(tracker) + ([SlotSet("handoff_reason", handoff)] if handoff else [])
+        events = work or stop_form(tracker)
+        events += [SlotSet("handoff_reason", handoff)] if handoff else []
         if event in COMPLIANCE_EVENTS:
             audit_event(tracker, event, detail={"handoff": handoff})
             hold = current_hold(tracker)
             if hold:
                 events.append(SlotSet("collection_hold", hold))
+        # responses about the debt have a variant for a caller not yet verified, which says nothing
+        # that tells a third party the account is a debt (15 U.S.C. 1692b; 12 CFR 1006.6(d))
         dispatcher.utter_message(response=response)
         account = (
             load_account(tracker) if intent in ("dispute_debt", "request_validation") and is_verified(tracker) else None
         )
         if account is not None:
+            events += disclose(dispatcher, tracker, account)
             # validation information to the right party only (12 CFR 1006.34(c)); the dispute hold
             # stays until written verification is sent (1006.38(d)(2))
             today = today_in(str(account.time_zone))
+            w = wording(tracker, account)
             dispatcher.utter_message(
                 response="utter_validation_information",
                 last_four=account.last_four,
-                as_of=format_day(today, account),
-                balance=account.balance.format(locale_for(account)),
-                dispute_by=format_day(validation_period_end(today), account),
+                as_of=w.day(today),
+                balance=w.money(account.balance),
+                dispute_by=w.day(validation_period_end(today)),
             )
             log_event(tracker, "validation_information_sent")
         return events
@@ -148,14 +191,20 @@ class ActionOptedOutNotice(Action):
 
 class ActionCollectionPaused(Action):
     """A collection question while a hold is in force (dispute, attorney, bankruptcy, deceased,
-    cease contact, crisis): no balance pitch and no promise, only what happens next."""
+    cease contact, crisis, Breathing Space): no balance pitch and no promise, only what happens
+    next. The hold is read from the account's contact log now (it belongs to the account, not to
+    this conversation); the slot is the fallback for a conversation with no account linked."""
 
     def name(self) -> str:
         return "action_collection_paused"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        hold = tracker.get_slot("collection_hold") or "dispute"
-        response = f"utter_paused_{hold}"
-        known = response in (domain.get("responses") or {})
-        dispatcher.utter_message(response=response if known else "utter_human_requested")
-        return stop_form(tracker)
+        if tracker.get_slot("account_id"):
+            hold = current_hold(tracker)
+            if hold is None:  # lifted since (e.g. verification sent): collection may go on
+                dispatcher.utter_message(response="utter_how_can_help")
+                return [SlotSet("collection_hold", None)]
+        else:
+            hold = tracker.get_slot("collection_hold") or "dispute"
+        dispatcher.utter_message(response=paused_response(hold, domain))
+        return stop_form(tracker) + [SlotSet("collection_hold", hold)]

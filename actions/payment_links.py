@@ -11,21 +11,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_of, locale_for, now, sender_context
+from actions.common import channel_of, now, sender_context, wording
 from bot import db
 from bot.money import Money
 from bot.repayment.payment_links import PaymentLinkError, PaymentSettings, create_link
 from bot.settings import contact_for
 from bot.texting import text_debtor
-from bot.texts import Texts, texts_for
 
 logger = logging.getLogger(__name__)
-
-
-def texts_of(tracker: Tracker, account: db.Account | None = None) -> Texts:
-    """The texts (``data/texts``) in the sender's language, with the jurisdiction's wording."""
-    context = sender_context(tracker, account)
-    return texts_for(context.language, context.jurisdiction)
 
 
 def _make_link(
@@ -50,8 +43,9 @@ def _make_link(
         return str(link.url), link.amount
 
 
-def _text_link(account: db.Account, text: str, conversation_id: str) -> bool:
-    """Text the payment link to the debtor's own number (consent, opt-out and gate checked)."""
+def _text_link(account: db.Account, text: str, conversation_id: str, language: str) -> bool:
+    """Text the payment link to the debtor's own number (consent, opt-out and gate checked), with
+    the opt-out footer in ``language``."""
     with db.session_scope() as session:
         row = session.get(db.Account, account.id)
         if row is None:
@@ -65,6 +59,7 @@ def _text_link(account: db.Account, text: str, conversation_id: str) -> bool:
             event="payment_link_sms",
             conversation_id=conversation_id,
             live=True,  # asked for on the call now
+            language=language,
         )
         return outcome.sent
 
@@ -85,8 +80,8 @@ async def offer_payment_link(
     (``transfer``) is put through to a person (slot ``handoff_reason`` = ``payment_by_phone``;
     the voice channel dials a collector). The bot never takes card details itself. A provider
     failure gets the phone number instead."""
-    t = texts_of(tracker, account)
-    locale = locale_for(account)
+    w = wording(tracker, account)
+    t = w.texts
     channel = channel_of(tracker)
     try:
         url, amount = await asyncio.to_thread(
@@ -104,12 +99,13 @@ async def offer_payment_link(
             text=t.get("payment.link_unavailable", company_phone=contact_for(str(account.jurisdiction)).phone)
         )
         return []
-    said = amount.format(locale)
+    said = w.money(amount)
     if channel != "voice":
         dispatcher.utter_message(text=t.get(template, amount=said, url=url))
         return []
     sms = t.get("payment.sms_link", amount=said, url=url)
-    if await asyncio.to_thread(_text_link, account, sms, tracker.sender_id):
+    language = tracker.get_slot("language") or sender_context(tracker, account).language
+    if await asyncio.to_thread(_text_link, account, sms, tracker.sender_id, language):
         dispatcher.utter_message(text=t.get("payment.voice_link_texted", amount=said))
         return []
     if not transfer:

@@ -12,8 +12,19 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, format_day, is_verified, load_account, locale_for, log_event, now, stop_form
-from actions.payment_links import offer_payment_link, texts_of
+from actions.common import (
+    channel_of,
+    collection_stopped,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    now,
+    stop_form,
+    texts_of,
+    wording,
+)
+from actions.payment_links import offer_payment_link
 from bot import db
 from bot.extraction import find_amounts, find_dates, find_impossible_dates, has_negative_amount, today_in
 from bot.money import Money, MoneyError
@@ -38,16 +49,22 @@ class ActionPaymentMethods(Action):
         if account is None:
             dispatcher.utter_message(text=texts_of(tracker).get("payment.verify_for_link"))
             return []
+        disclosed = disclose(dispatcher, tracker, account)  # before any debt detail (12 CFR 1006.18(e))
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return disclosed + stopped
         if account.balance.minor <= 0:
             dispatcher.utter_message(response="utter_nothing_owed")
-            return []
+            return disclosed
         with db.session_scope() as session:
             upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
         agreed = next((u for u in upcoming if u.promise_id), None)
         if agreed is not None and agreed.amount.minor <= account.balance.minor:
             purpose = "instalment" if agreed.arrangement_id else "promise"
-            return await offer_payment_link(dispatcher, tracker, account, agreed.amount, purpose, agreed.promise_id)
-        return await offer_payment_link(dispatcher, tracker, account, account.balance, "one_off")
+            return disclosed + await offer_payment_link(
+                dispatcher, tracker, account, agreed.amount, purpose, agreed.promise_id
+            )
+        return disclosed + await offer_payment_link(dispatcher, tracker, account, account.balance, "one_off")
 
 
 class ActionTellBalance(Action):
@@ -62,11 +79,16 @@ class ActionTellBalance(Action):
         if account is None:
             dispatcher.utter_message(response="utter_verify_first")
             return []
+        disclosed = disclose(dispatcher, tracker, account)  # before any debt detail (12 CFR 1006.18(e))
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return disclosed + stopped
         with db.session_scope() as session:
             upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
+        w = wording(tracker, account)
         said = {
             "last_four": account.last_four,
-            "balance": account.balance.format(locale_for(account)),
+            "balance": w.money(account.balance),
             "days_past_due": account.days_past_due,
         }
         # what is already agreed, instead of asking for a payment again: the arrangement first,
@@ -83,12 +105,12 @@ class ActionTellBalance(Action):
                 dispatcher.utter_message(
                     response=response,
                     reference=agreed.arrangement_id or agreed.promise_id,
-                    amount=agreed.amount.format(locale_for(account)),
-                    date=format_day(agreed.due, account),
+                    amount=w.money(agreed.amount),
+                    date=w.day(agreed.due),
                     **said,
                 )
         log_event(tracker, "balance_disclosed", detail=str(account.balance))
-        return []
+        return disclosed
 
 
 class ActionPrepareFullPayment(Action):
@@ -101,6 +123,9 @@ class ActionPrepareFullPayment(Action):
         account = load_account(tracker) if is_verified(tracker) else None
         if account is None:
             return []
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         return [SlotSet("ptp_amount", account.balance.as_entity())]
 
 
@@ -159,18 +184,18 @@ class ValidatePtpForm(FormValidationAction):
             return {"ptp_amount": None}
         if money.minor <= 0:  # a clear question instead of a minimum: nothing, or a sign slipped in
             key = "ptp.amount_zero" if money.minor == 0 else "ptp.amount_negative"
-            dispatcher.utter_message(text=texts_of(tracker, account).get(key))
+            dispatcher.utter_message(text=wording(tracker, account).texts.get(key))
             return {"ptp_amount": None}
         rules = promise_rules()
         check = check_amount(account.balance, money, rules)
-        locale = locale_for(account)
+        w = wording(tracker, account)
         if check.reason == "currency_mismatch":
             dispatcher.utter_message(response="utter_ptp_currency_mismatch", currency=account.currency)
         elif check.reason == "below_minimum":
-            minimum = Money.of(rules.min_amount, str(account.currency)).format(locale)
+            minimum = w.money(Money.of(rules.min_amount, str(account.currency)))
             dispatcher.utter_message(response="utter_ptp_below_minimum", minimum=minimum)
         elif check.reason == "above_balance":
-            dispatcher.utter_message(response="utter_ptp_above_balance", balance=account.balance.format(locale))
+            dispatcher.utter_message(response="utter_ptp_above_balance", balance=w.money(account.balance))
         return {"ptp_amount": money.as_entity() if check.ok else None}
 
     async def validate_ptp_date(
@@ -181,11 +206,10 @@ class ValidatePtpForm(FormValidationAction):
             return {"ptp_date": None}
         if value.startswith(IMPOSSIBLE):
             month, day = (int(n) for n in value[len(IMPOSSIBLE) :].split("-"))
-            name = format_date(date(2028, month, 1), format="MMMM", locale=locale_for(account))
+            w = wording(tracker, account)
+            name = format_date(date(2028, month, 1), format="MMMM", locale=w.locale)
             longest = 29 if month == 2 else (date(2028, month % 12 + 1, 1) - date(2028, month, 1)).days
-            dispatcher.utter_message(
-                text=texts_of(tracker, account).get("ptp.date_impossible", month=name, day=day, days=longest)
-            )
+            dispatcher.utter_message(text=w.texts.get("ptp.date_impossible", month=name, day=day, days=longest))
             return {"ptp_date": None}
         try:
             due = date.fromisoformat(value)
@@ -194,10 +218,11 @@ class ValidatePtpForm(FormValidationAction):
         rules = promise_rules()
         today = today_in(str(account.time_zone))
         check = check_due_date(due, today, rules)
+        w = wording(tracker, account)
         if check.reason == "date_in_past":
             dispatcher.utter_message(response="utter_ptp_date_in_past")
         elif check.reason == "date_too_far":
-            latest = format_day(latest_due_date(today, rules), account)
+            latest = w.day(latest_due_date(today, rules))
             dispatcher.utter_message(response="utter_ptp_date_too_far", max_days=rules.max_days_ahead, latest=latest)
         return {"ptp_date": due.isoformat() if check.ok else None}
 
@@ -212,12 +237,15 @@ class ActionConfirmPtp(Action):
         amount, due = tracker.get_slot("ptp_amount"), tracker.get_slot("ptp_date")
         if not (isinstance(amount, dict) and due):
             return []
-        account = load_account(tracker)
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
+        w = wording(tracker, load_account(tracker))
         money = Money.of(amount["amount"], amount["currency"])
         dispatcher.utter_message(
             response="utter_confirm_ptp",
-            amount=money.format(locale_for(account)),
-            date=format_day(date.fromisoformat(due), account),
+            amount=w.money(money),
+            date=w.day(date.fromisoformat(due)),
         )
         return []
 
@@ -233,7 +261,12 @@ class ActionRecordPtp(Action):
         if not (is_verified(tracker) and isinstance(amount, dict) and due):
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return stopped
         account = load_account(tracker)
+        w = wording(tracker, account)
         money = Money.of(amount["amount"], amount["currency"])
         due_date = date.fromisoformat(due)
         with db.session_scope() as session:
@@ -248,8 +281,8 @@ class ActionRecordPtp(Action):
             reference = row.id
         dispatcher.utter_message(
             response="utter_ptp_recorded",
-            amount=money.format(locale_for(account)),
-            date=format_day(due_date, account),
+            amount=w.money(money),
+            date=w.day(due_date),
             reference=reference,
         )
         events: list[EventType] = [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]

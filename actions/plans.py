@@ -5,16 +5,24 @@ The rules live in ``bot/repayment/plans.py`` (engine), ``bot/repayment/affordabi
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, is_verified, load_account, locale_for, log_event, now
+from actions.common import (
+    Wording,
+    channel_of,
+    collection_stopped,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    now,
+    wording,
+)
 from actions.payment_links import offer_payment_link
 from bot import db
 from bot.extraction import today_in
@@ -33,7 +41,13 @@ from bot.repayment.affordability import (
     outgoings_total,
     read_statement,
 )
-from bot.repayment.arrangements import mark_broken, option_from_dict, option_to_dict, record_arrangement
+from bot.repayment.arrangements import (
+    active_arrangement,
+    mark_broken,
+    option_from_dict,
+    option_to_dict,
+    record_arrangement,
+)
 from bot.repayment.negotiation import choose_option, is_counter_offer, read_offer
 from bot.repayment.plans import (
     Counter,
@@ -46,60 +60,44 @@ from bot.repayment.plans import (
     policy_for,
     propose,
 )
-from bot.settings import contact_for
-from bot.texts import Texts, texts_for
+from bot.repayment.sfs import above_triggers
 
 ie_rules()  # a bad data/income_expenditure.yml stops the action server at start-up, naming the field
 IE_SLOTS = ("monthly_income", "monthly_outgoings")
 
 
-def _day(value: date, account: db.Account) -> str:
-    return str(format_date(value, format="medium", locale=locale_for(account)))
-
-
-def _money(value: Money, account: db.Account) -> str:
-    return value.format(locale_for(account))
-
-
-def texts(account: db.Account) -> Texts:
-    """The texts (``data/texts``) in the account's language, with its jurisdiction's wording."""
-    return texts_for(contact_for(str(account.jurisdiction)).language, str(account.jurisdiction))
-
-
-def describe(option: PlanOption, account: db.Account) -> str:
+def describe(option: PlanOption, w: Wording) -> str:
     """One line for an option: what, how much, when, in total, and any interest or discount."""
-    t = texts(account)
+    t = w.texts
     first, last = option.schedule[0], option.schedule[-1]
     count = len(option.schedule)
-    due = _day(first.due, account)
+    due = w.day(first.due, "medium")
     if option.kind == "settlement":
         return t.get(
             "plan.option.settlement",
-            total=_money(option.total, account),
+            total=w.money(option.total),
             first_due=due,
-            discount=_money(option.discount, account),
+            discount=w.money(option.discount),
         )
     if option.kind == "pay_in_full":
-        return t.get("plan.option.pay_in_full", total=_money(option.total, account), first_due=due)
+        return t.get("plan.option.pay_in_full", total=w.money(option.total), first_due=due)
     if option.kind == "deferral":
         return t.get("plan.option.deferral", first_due=due)
     freq = t.get(f"plan.frequency.{option.frequency}") if option.frequency else ""
-    amount = _money(first.amount, account)
+    amount = w.money(first.amount)
     if option.kind == "reduced_payments":
         return t.get("plan.option.reduced_payments", count=count, frequency=freq, amount=amount, first_due=due)
     groups = amount_groups(option)
     if len(groups) == 1:
         line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
     else:  # said as it is: "5 of $1,580.39 and 1 of $1,580.38", never "6 payments of $1,580.38"
-        parts = [t.get("plan.option.group", n=n, amount=_money(m, account)) for m, n in groups]
+        parts = [t.get("plan.option.group", n=n, amount=w.money(m)) for m, n in groups]
         joined = t.get("plan.option.group_and").join([", ".join(parts[:-1]), parts[-1]])
         line = t.get("plan.option.instalments_mixed", count=count, frequency=freq, groups=joined)
-    line += t.get(
-        "plan.option.span", first_due=due, last_due=_day(last.due, account), total=_money(option.total, account)
-    )
+    line += t.get("plan.option.span", first_due=due, last_due=w.day(last.due, "medium"), total=w.money(option.total))
     if option.interest.minor:
         rate = f"{option.rate * 100:.2f}"
-        line += t.get("plan.option.interest", interest=_money(option.interest, account), rate=rate)
+        line += t.get("plan.option.interest", interest=w.money(option.interest), rate=rate)
     else:
         line += t.get("plan.option.no_interest")
     return line
@@ -116,19 +114,19 @@ def amount_groups(option: PlanOption) -> list[tuple[Money, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
 
 
-def schedule_lines(option: PlanOption, account: db.Account, shown: int = 6) -> str:
+def schedule_lines(option: PlanOption, w: Wording, shown: int = 6) -> str:
     """The payment dates and amounts, one per line; long schedules are shortened."""
-    t = texts(account)
+    t = w.texts
     lines = [
-        t.get("plan.schedule.payment", day=_day(p.due, account), amount=_money(p.amount, account))
+        t.get("plan.schedule.payment", day=w.day(p.due, "medium"), amount=w.money(p.amount))
         for p in option.schedule
         if p.amount.minor
     ]
     if not lines:
-        return t.get("plan.schedule.nothing_until", day=_day(option.schedule[0].due, account))
+        return t.get("plan.schedule.nothing_until", day=w.day(option.schedule[0].due, "medium"))
     if len(lines) > shown:
         rest = len(lines) - shown + 1
-        last = _day(option.schedule[-1].due, account)
+        last = w.day(option.schedule[-1].due, "medium")
         lines = [*lines[: shown - 1], t.get("plan.schedule.more", rest=rest, day=last)]
     return "\n".join(lines)
 
@@ -342,7 +340,7 @@ class ActionAskMonthlyIncome(Action):
         pending = tracker.get_slot("income_to_check")
         account = load_account(tracker) if isinstance(pending, dict) else None
         if isinstance(pending, dict) and account is not None:
-            amount = _money(Money.of(pending["amount"], pending["currency"]), account)
+            amount = wording(tracker, account).money(Money.of(pending["amount"], pending["currency"]))
             dispatcher.utter_message(response="utter_check_monthly_income", amount=amount)
         else:
             dispatcher.utter_message(response="utter_ask_monthly_income")
@@ -376,27 +374,32 @@ class ActionOfferPlans(Action):
         if account is None:
             dispatcher.utter_message(response="utter_how_can_help")
             return []
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:
             log_event(tracker, "plans_offered", detail="none: nothing owing")
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
-        events: list[EventType] = []
+        events: list[EventType] = disclose(dispatcher, tracker, account)  # before any debt detail
         request = plan_request(tracker, account)
         policy, tone = plan_terms(tracker, account)
         preface = ""
         figures = _disposable(tracker)
         skipped = SKIPPED in (tracker.get_slot("monthly_income"), tracker.get_slot("monthly_outgoings"))
-        t = texts(account)
+        w = wording(tracker, account)
+        t = w.texts
         if skipped and tracker.latest_action_name == "ie_form":
             preface = t.get("plan.preface.ie_skipped")
         elif figures and tracker.latest_action_name == "ie_form":
             income, spent, left = figures
             preface = t.get(
                 "plan.preface.ie_figures",
-                left=_money(left, account),
-                income=_money(income, account),
-                spent=_money(spent, account),
+                left=w.money(left),
+                income=w.money(income),
+                spent=w.money(spent),
             )
+        if tracker.latest_action_name == "ie_form":
+            preface += sfs_question(tracker, account, w)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         offer = None
@@ -409,14 +412,16 @@ class ActionOfferPlans(Action):
             if offer.kind == "settlement":
                 counter = counter_settlement(request, offer.amount, policy)
             else:
-                counter = counter_instalments(request, offer.amount, offer.frequency or "monthly", policy)
+                counter = counter_instalments(
+                    request, offer.amount, offer.frequency or "monthly", policy, first_due=offer.first_due
+                )
         options = propose(request, policy)
         if counter is None and intent == "ask_settlement":
             # a settlement asked for without an amount: say so when this account has none
             counter = counter_settlement(request, account.balance, policy)
             counter = counter if counter.outcome == "settlement_unavailable" else None
         if counter is not None:
-            preface += self._counter_preface(counter, offer.amount if offer else None, account, policy)
+            preface += self._counter_preface(counter, offer.amount if offer else None, w, policy)
             if counter.needs_collector and counter.outcome.startswith("settlement"):
                 # a lump sum above the debtor's known disposable income: a person checks it
                 options = []
@@ -430,7 +435,7 @@ class ActionOfferPlans(Action):
                 preface += t.get("plan.preface.nothing_left")
             dispatcher.utter_message(response="utter_plan_none", preface=preface)
             return [*events, SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
-        lines = "\n".join(f"{i}. {describe(o, account)}" for i, o in enumerate(offered, 1))
+        lines = "\n".join(f"{i}. {describe(o, w)}" for i, o in enumerate(offered, 1))
         response = "utter_plan_single" if len(offered) == 1 else "utter_plan_options"
         preface += t.entries.get(f"plan.tone.{tone}", "") if counter is None else ""
         dispatcher.utter_message(response=response, preface=preface, options=lines)
@@ -444,14 +449,12 @@ class ActionOfferPlans(Action):
             SlotSet("selected_plan", None),
         ]
 
-    def _counter_preface(
-        self, counter: Counter, offered: Money | None, account: db.Account, policy: OfferPolicy
-    ) -> str:
+    def _counter_preface(self, counter: Counter, offered: Money | None, w: Wording, policy: OfferPolicy) -> str:
         """What the bot says to the debtor's own offer, before the option it can agree."""
-        return texts(account).get(
+        return w.texts.get(
             f"plan.counter.{counter.outcome}",
-            offered=_money(offered, account) if offered else "",
-            floor=_money(counter.floor, account) if counter.floor else "",
+            offered=w.money(offered) if offered else "",
+            floor=w.money(counter.floor) if counter.floor else "",
             max_months=policy.max_term_months,
         )
 
@@ -475,6 +478,8 @@ class ActionSelectPlan(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         account = load_account(tracker) if is_verified(tracker) else None
+        if account is not None and (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         options = _options(tracker)
         if account is None or not options:
             return await ActionOfferPlans().run(dispatcher, tracker, domain)
@@ -488,10 +493,11 @@ class ActionSelectPlan(Action):
             dispatcher.utter_message(response="utter_ask_plan_single" if single else "utter_ask_plan_choice")
             return []
         option = options[index]
+        w = wording(tracker, account)
         if option.needs_collector:
             dispatcher.utter_message(response="utter_plan_beyond_authority")
             return [SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
-        dispatcher.utter_message(response="utter_confirm_plan", summary=describe(option, account))
+        dispatcher.utter_message(response="utter_confirm_plan", summary=describe(option, w))
         return [SlotSet("selected_plan", option_to_dict(option)), SlotSet("plan_stage", "confirming")]
 
 
@@ -508,11 +514,17 @@ class ActionRecordArrangement(Action):
         if account is None or not isinstance(raw, dict):
             dispatcher.utter_message(response="utter_how_can_help")
             return [SlotSet("plan_stage", None)]
+        # a hold reported meanwhile in another conversation or channel of the account: nothing recorded
+        if (stopped := collection_stopped(dispatcher, tracker, domain)) is not None:
+            return stopped + [SlotSet("plan_options", None), SlotSet("plan_stage", None)]
         if account.balance.minor <= 0:  # paid off since the plan was offered
             dispatcher.utter_message(response="utter_nothing_owed")
             return [SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         option = option_from_dict(raw)
+        w = wording(tracker, account)
         with db.session_scope() as session:
+            earlier = active_arrangement(session, str(account.id))
+            replaced = earlier.id if earlier is not None else None
             row, promise = record_arrangement(
                 session,
                 account_id=str(account.id),
@@ -525,9 +537,11 @@ class ActionRecordArrangement(Action):
         dispatcher.utter_message(
             response="utter_arrangement_recorded",
             reference=reference,
-            summary=describe(option, account)[:1].upper() + describe(option, account)[1:] + ".",
-            schedule=schedule_lines(option, account),
+            summary=describe(option, w)[:1].upper() + describe(option, w)[1:] + ".",
+            schedule=schedule_lines(option, w),
         )
+        if replaced is not None:
+            dispatcher.utter_message(response="utter_arrangement_replaced", reference=replaced)
         if option.notes:
             dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(option.notes))
         links: list[EventType] = []
@@ -551,7 +565,7 @@ class ActionRecordArrangement(Action):
         ]
 
 
-def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Account) -> bool:
+def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Account, w: Wording) -> bool:
     """After verification: promises that fell due unpaid since the last contact are marked
     broken (with their arrangement) and the latest is named, so the conversation turns to a new
     arrangement. Returns whether there was one (the caller then offers plans)."""
@@ -561,6 +575,30 @@ def announce_broken_promise(dispatcher: CollectingDispatcher, account: db.Accoun
         return False
     latest = broken[-1]
     dispatcher.utter_message(
-        response="utter_broken_promise", amount=_money(latest.amount, account), date=_day(latest.due, account)
+        response="utter_broken_promise", amount=w.money(latest.amount), date=w.day(latest.due, "medium")
     )
     return True
+
+
+def sfs_question(tracker: Tracker, account: db.Account, w: Wording) -> str:
+    """For a UK debtor whose flexible spending (I&E slot ``monthly_outgoings``) is above the
+    Standard Financial Statement trigger figure of a category: a question about it, never a
+    rejection; the plan still rests on the figures given (CONC 7.3.4R, 7.3.7AG;
+    data/sfs_triggers.yml). Empty otherwise."""
+    outgoings = outgoings_from_slot(tracker.get_slot("monthly_outgoings"))
+    if not outgoings or not str(account.jurisdiction).startswith("UK"):
+        return ""
+    above = above_triggers(outgoings)
+    if not above:
+        return ""
+    first = above[0]
+    log_event(tracker, "ie_above_sfs_trigger", detail=", ".join(f"{a.category} {a.amount}>{a.trigger}" for a in above))
+    return (
+        w.texts.get(
+            "ie.above_trigger",
+            category=w.texts.get(f"ie.category.{first.category}"),
+            amount=w.money(first.amount),
+            trigger=w.money(first.trigger),
+        )
+        + " "
+    )

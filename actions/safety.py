@@ -3,13 +3,18 @@ acknowledged (the rule and the records are in ``bot/safety.py``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionReverted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, load_account, log_event, sender_context, stop_form
+from actions.common import channel_of, is_verified, load_account, log_event, sender_context, stop_form
 from bot import db
+from bot.compliance.scra import REQUESTED as SCRA_REQUESTED
+from bot.compliance.scra import scra_status
+from bot.compliance.service import history_for
 from bot.safety import helpline_for, record_crisis
 
 
@@ -42,6 +47,39 @@ class ActionCrisisResponse(Action):
         ]
 
 
+def _hardship_events(tracker: Tracker, hardship: dict[str, Any]) -> list[EventType]:
+    return (
+        [SlotSet("hardship_type", hardship["type"]), SlotSet("hardship_duration", hardship.get("duration"))]
+        if hardship.get("type")
+        else []
+    )
+
+
+class ActionNoteHardship(Action):
+    """A hardship told inside another request ("my hours got cut, can we do 40 a month"): heard in
+    words before anything else, recorded with the classifier's reading, and kept for the plans
+    (slots ``hardship_type``, ``hardship_duration``); then the action steps back out of the
+    dialogue's history (``ActionReverted``), so the request itself is answered next as if this
+    had not run."""
+
+    def name(self) -> str:
+        return "action_note_hardship"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        hardship = tracker.latest_message.get("hardship") or {}
+        detail = f"type={hardship.get('type')} duration={hardship.get('duration')} within={_intent(tracker)}"
+        log_event(tracker, "hardship_disclosed", detail=detail)
+        dispatcher.utter_message(response="utter_hardship_noted")
+        if hardship.get("type") == "military":
+            explain_scra(dispatcher, tracker)
+        # the revert drops this action and its message from the state; the slots come after it
+        return [ActionReverted(), *_hardship_events(tracker, hardship)]
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
 class ActionAcknowledgeHardship(Action):
     """Acknowledges a hardship once, with extra care when the debtor may be vulnerable, and
     records the classifier's reading (type, duration, evidence) in the contact log."""
@@ -55,10 +93,21 @@ class ActionAcknowledgeHardship(Action):
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} vulnerability={hardship.get('vulnerability')}"
         log_event(tracker, "hardship_disclosed", detail=detail)
         dispatcher.utter_message(response="utter_vulnerable_ack" if vulnerable else "utter_hardship_ack")
-        events: list[EventType] = []
-        if hardship.get("type"):
-            events += [
-                SlotSet("hardship_type", hardship["type"]),
-                SlotSet("hardship_duration", hardship.get("duration")),
-            ]
+        if hardship.get("type") == "military":
+            explain_scra(dispatcher, tracker)
+        events = _hardship_events(tracker, hardship)
         return events + ([SlotSet("handoff_reason", "vulnerability")] if vulnerable else [])
+
+
+def explain_scra(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A servicemember's hardship, to the verified debtor of a US account: the SCRA 6% cap
+    explained, a copy of the orders or a written notice asked for (50 U.S.C. 3937(b)(1)), and the
+    account flagged (``scra_requested``) until the documents arrive (bot/compliance/scra.py)."""
+    account = load_account(tracker) if is_verified(tracker) else None
+    if account is None or not str(account.jurisdiction).startswith("US"):
+        return
+    with db.session_scope() as session:
+        pending = scra_status(history_for(session, str(account.id))).awaiting_documents
+    dispatcher.utter_message(response="utter_scra_explained")
+    if not pending:
+        log_event(tracker, SCRA_REQUESTED, detail="50 U.S.C. 3937(b): orders or written notice requested")

@@ -1,5 +1,5 @@
-"""Conversation lifecycle: the start of a session (account linked, holds carried over, the first
-disclosure), goodbye, and the satisfaction question after it."""
+"""Conversation lifecycle: the start of a session (account linked, holds carried over, the
+business name only), goodbye, and the satisfaction question after it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel_of, log_event, now, sender_context, stop_form
+from actions.common import channel_of, greet_by_business_name, log_event, now, sender_context, stop_form
 from bot import db
 from bot.compliance.service import conversation_holds
 from bot.kpis import parse_rating
@@ -16,8 +16,11 @@ from bot.kpis import parse_rating
 
 class ActionSessionStart(Action):
     """Starts each conversation: links the account of the sender's phone (the sender context) and
-    gives the mini-Miranda as the first bot turn (15 U.S.C. 1692e(11); 12 CFR 1006.18(e)); holds
-    and opt-outs recorded in earlier conversations apply in this one."""
+    says only the business name (data/company.yml) as the first bot turn: nothing that tells a
+    third party the message is about a debt before right-party contact (15 U.S.C. 1692b,
+    1692c(b); 12 CFR 1006.6(d)); the mini-Miranda comes once identity is confirmed (12 CFR
+    1006.18(e), actions/common.py ``disclose``). Holds and opt-outs recorded in earlier
+    conversations apply in this one."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -28,6 +31,7 @@ class ActionSessionStart(Action):
         if context.account_id:
             events.append(SlotSet("account_id", context.account_id))
         events.append(SlotSet("company_phone", context.company_phone))
+        events.append(SlotSet("language", context.language))
         with db.session_scope() as session:
             account = session.get(db.Account, context.account_id) if context.account_id else None
             address = context.phone or tracker.sender_id
@@ -36,7 +40,9 @@ class ActionSessionStart(Action):
             events.append(SlotSet("collection_hold", hold))
         if opted_out:
             events.append(SlotSet("opted_out", True))
-        dispatcher.utter_message(response="utter_mini_miranda")
+        # in the conversation's language: the response is taken here, as this action's own
+        # language slot is not yet applied when Rasa words its messages
+        greet_by_business_name(dispatcher, context.jurisdiction, context.language)
         events.append(ActionExecuted("action_listen"))
         return events
 

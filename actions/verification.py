@@ -11,9 +11,19 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import is_verified, load_account, log_event, now
+from actions.common import (
+    current_hold,
+    disclose,
+    is_verified,
+    load_account,
+    log_event,
+    now,
+    paused_response,
+    stop_form,
+    wording,
+)
 from actions.plans import ActionOfferPlans, announce_broken_promise
-from bot import db
+from bot import db, logmask
 from bot.extraction import parse_date_of_birth
 from bot.settings import contact_for, verification_rules
 from bot.verification import (
@@ -22,6 +32,7 @@ from bot.verification import (
     parse_account_reference,
     parse_phone,
     second_factor_matches,
+    third_party_for_debtor,
 )
 
 
@@ -187,7 +198,11 @@ class ValidateVerificationForm(FormValidationAction):
 
 
 class ActionVerificationOutcome(Action):
-    """After the verification form: confirm, or end with no disclosure when locked."""
+    """After the verification form: the disclosure first (the mini-Miranda in the first
+    conversation, "from a debt collector" in a later one: 12 CFR 1006.18(e)), then the account's
+    holds read from the contact log (a hold reported in another conversation or channel applies
+    here at once: no invitation to pay, the hold's reply instead), then the confirmation; or an
+    end with no disclosure when locked."""
 
     def name(self) -> str:
         return "action_verification_outcome"
@@ -195,22 +210,59 @@ class ActionVerificationOutcome(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if is_verified(tracker):
             account = load_account(tracker)
-            if account is not None and announce_broken_promise(dispatcher, account):
+            events = disclose(dispatcher, tracker, account)
+            hold = current_hold(tracker)
+            events.append(SlotSet("collection_hold", hold))
+            if hold:
+                dispatcher.utter_message(response="utter_verified_on_hold")
+                dispatcher.utter_message(response=paused_response(hold, domain))
+                return events
+            if account is not None and announce_broken_promise(dispatcher, account, wording(tracker, account)):
                 # a missed promise reopens the negotiation on the next contact
-                return await ActionOfferPlans().run(dispatcher, tracker, domain)
+                return events + await ActionOfferPlans().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_verified")
+            return events
         elif tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_verification_locked")
         return []
 
 
 class ActionWrongNumber(Action):
-    """A third party: no debt detail, note it, and lock the conversation (15 U.S.C. 1692b)."""
+    """A third party (a wrong number, or someone who answers for the debtor): no debt detail,
+    noted, the conversation locked, and an offer to take a message for the person we are trying
+    to reach (15 U.S.C. 1692b, 1692c(b); 12 CFR 1006.6(d)): they may leave one and learn nothing.
+    Someone answering for the debtor (``data/third_party.yml``) is thanked and told how the
+    debtor can call us; anyone else is told it was a wrong number first."""
 
     def name(self) -> str:
         return "action_wrong_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        log_event(tracker, "wrong_party")
-        dispatcher.utter_message(response="utter_wrong_number")
-        return [SlotSet("verification_locked", True), SlotSet("identity_verified", False)]
+        text = tracker.latest_message.get("text") or ""
+        log_event(tracker, "wrong_party", detail=logmask.mask(text)[:200])
+        if third_party_for_debtor(text):
+            dispatcher.utter_message(response="utter_third_party_message_offer")
+        else:
+            dispatcher.utter_message(response="utter_wrong_number")
+            dispatcher.utter_message(response="utter_leave_a_message")
+        return [
+            *stop_form(tracker),
+            SlotSet("verification_locked", True),
+            SlotSet("identity_verified", False),
+            SlotSet("third_party_message_pending", True),
+        ]
+
+
+class ActionTakeMessage(Action):
+    """The message a third party leaves for the debtor: kept in the contact log (the debtor's
+    data masked) for a collector to read, thanked, and nothing said about the account (15 U.S.C.
+    1692b)."""
+
+    def name(self) -> str:
+        return "action_take_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = logmask.mask(tracker.latest_message.get("text") or "")
+        log_event(tracker, "third_party_message", detail=text[:500])
+        dispatcher.utter_message(response="utter_third_party_message_taken")
+        return [SlotSet("third_party_message_pending", False)]

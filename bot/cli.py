@@ -48,6 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument(
         "--at", type=iso_instant, help="ISO instant with offset, e.g. 2026-11-29T21:00:00+00:00 (default: now)"
     )
+    gate.add_argument("--phone", help="the typed number to call or text (default: the debtor's mobile)")
+    notice = sub.add_parser("notice", help="generate the validation notice (12 CFR 1006.34) and send it")
+    notice.add_argument("account_id")
+    notice.add_argument("--at", type=iso_instant, help="ISO instant with offset (default: now)")
+    notice.add_argument("--png", help="also render page 1 to this PNG file")
+    mailed = sub.add_parser("notice-mailed", help="the post room posted a validation notice queued for mail")
+    mailed.add_argument("notice_id", type=int)
+    space = sub.add_parser("breathing-space", help="record a UK Breathing Space moratorium (SI 2020/1311)")
+    space.add_argument("account_id")
+    space.add_argument("--reference", required=True, help="the Insolvency Service's reference")
+    space.add_argument("--type", required=True, choices=["standard", "mental_health"])
+    space.add_argument("--start", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    ended = sub.add_parser("breathing-space-ended", help="a mental health crisis treatment ended (+30 days)")
+    ended.add_argument("account_id")
+    ended.add_argument("--on", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    scra = sub.add_parser("scra-documents", help="SCRA orders or written notice received (50 U.S.C. 3937(b))")
+    scra.add_argument("account_id")
     pay = sub.add_parser("payment", help="record a payment received; it keeps open promises it covers")
     pay.add_argument("account_id")
     pay.add_argument("amount", help="major units in the account currency, more than 0 and at most the balance")
@@ -131,11 +148,85 @@ def main(argv: list[str] | None = None) -> int:
             if account is None:
                 print(f"no account {args.account_id}", file=sys.stderr)
                 return 1
-            decision = gate_contact(session, account, args.channel, now, actor="cli")
+            phone = None
+            if args.phone:
+                phone = session.query(db.PhoneNumber).filter_by(debtor_id=account.debtor_id, e164=args.phone).first()
+                if phone is None:
+                    print(f"{args.phone} is not a number of {account.id}", file=sys.stderr)
+                    return 1
+            decision = gate_contact(session, account, args.channel, now, actor="cli", phone=phone)
         print(decision.outcome + (f" until {decision.defer_until.isoformat()}" if decision.defer_until else ""))
         for reason in decision.reasons:
             print(f"  {reason.code}: {reason.citation} {reason.detail}".rstrip())
         return 0
+    return _compliance_command(args)
+
+
+def _compliance_command(args: argparse.Namespace) -> int:
+    """notice, notice-mailed, breathing-space, breathing-space-ended, scra-documents."""
+    from pathlib import Path
+
+    from bot.compliance.breathing_space import BreathingSpaceError, record_breathing_space, record_treatment_ended
+    from bot.compliance.notices import NoticeError, issue_notice, mark_mailed, render_png
+    from bot.mailer import EmailSettings
+
+    now = datetime.now(timezone.utc)
+    with db.session_scope() as session:
+        if args.command == "notice-mailed":
+            try:
+                notice = mark_mailed(session, args.notice_id, now, actor="cli")
+            except NoticeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(f"VN{notice.id} posted to {notice.to_address}")
+            return 0
+        account = session.get(db.Account, args.account_id.upper())
+        if account is None:
+            print(f"no account {args.account_id}", file=sys.stderr)
+            return 1
+        if args.command == "notice":
+            try:
+                notice = issue_notice(session, account, args.at or now, EmailSettings.from_env(), actor="cli")
+            except NoticeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"VN{notice.id} for {account.id}: {notice.method} to {notice.to_address}, {notice.status}; "
+                f"dispute by {notice.period_end.isoformat()}" + (f" ({notice.error})" if notice.error else "")
+            )
+            if args.png:
+                print(f"page 1: {render_png(bytes(notice.pdf), Path(args.png))}")
+            return 0 if notice.status != "failed" else 1
+        if args.command == "breathing-space":
+            try:
+                record_breathing_space(
+                    session,
+                    account_id=str(account.id),
+                    reference=args.reference,
+                    kind=args.type,
+                    start=args.start or date.today(),
+                    actor="cli",
+                )
+            except BreathingSpaceError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"{account.id}: Breathing Space ({args.type}) {args.reference} recorded")
+            return 0
+        if args.command == "breathing-space-ended":
+            record_treatment_ended(session, account_id=str(account.id), ended=args.on or date.today(), actor="cli")
+            print(f"{account.id}: crisis treatment ended; the moratorium ends 30 days later")
+            return 0
+        if args.command == "scra-documents":
+            db.log_contact(
+                session,
+                account_id=str(account.id),
+                channel="mail",
+                direction="inbound",
+                event="scra_documents_received",
+                detail="orders or written notice received (50 U.S.C. 3937(b))",
+            )
+            print(f"{account.id}: SCRA documents received")
+            return 0
     return 2
 
 

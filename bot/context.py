@@ -5,8 +5,10 @@ metadata (``SENDER_KEY``), so the policies, the actions, the SMS and voice outpu
 read the same answer. One rule places every sender, known or not (``data/company.yml``): the
 account's own jurisdiction and time zone when the sender's phone number is on file; otherwise the
 jurisdiction of the phone number's country and the time zone of its area; otherwise the default
-jurisdiction. A conversation linked to an account later (by a typed reference, after verification)
-is re-placed with :meth:`SenderContext.for_account`.
+jurisdiction. Its language is the debtor's (else the jurisdiction's), unless the message is written
+in another the bot speaks (:meth:`SenderContext.speaking`, ``bot/language.py``). A conversation
+linked to an account later (by a typed reference, after verification) is re-placed with
+:meth:`SenderContext.for_account`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as phone_time_zones
@@ -21,7 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
+from bot.compliance.limitations import status as limitation_status
 from bot.compliance.profiles import contact_channel
+from bot.language import SUPPORTED
 from bot.settings import company, contact_for
 from bot.verification import sender_phone
 
@@ -40,7 +45,8 @@ class SenderContext:
     "US-MA", "UK" or "CN"; ``time_zone`` an IANA zone; ``locale`` the Babel locale of money and
     dates; ``language`` the ISO 639-1 language of responses; ``opted_out`` the contact channels
     this address opted out of (12 CFR 1006.6(e), 1006.14(h)); ``resolved_at`` when it was read
-    (aware UTC).
+    (aware UTC); ``time_barred`` whether the account's debt is past its statute of limitations
+    (no suit talk to this sender, 12 CFR 1006.26(b); data/limitations.yml).
     """
 
     sender_id: str
@@ -53,6 +59,7 @@ class SenderContext:
     language: str
     opted_out: frozenset[str]
     resolved_at: datetime
+    time_barred: bool = False
 
     @property
     def company_phone(self) -> str:
@@ -65,7 +72,8 @@ class SenderContext:
 
     def for_account(self, account: db.Account | None) -> SenderContext:
         """This context placed by ``account`` (a conversation linked by a typed reference), or
-        unchanged when ``account`` is None or already the context's."""
+        unchanged when ``account`` is None or already the context's. The language stays the
+        conversation's."""
         if account is None or account.id == self.account_id:
             return self
         contact = contact_for(str(account.jurisdiction))
@@ -74,9 +82,16 @@ class SenderContext:
             account_id=str(account.id),
             jurisdiction=str(account.jurisdiction),
             time_zone=str(account.time_zone),
-            locale=contact.locale,
-            language=contact.language,
+            locale=contact.locale_for(self.language),
+            time_barred=time_barred(account),
         )
+
+    def speaking(self, language: str | None) -> SenderContext:
+        """This context in ``language`` (the language a message was written in), or unchanged
+        when it is None or not one the bot speaks."""
+        if language is None or language == self.language or language not in SUPPORTED:
+            return self
+        return replace(self, language=language, locale=contact_for(self.jurisdiction).locale_for(language))
 
     def as_metadata(self) -> dict[str, Any]:
         """JSON-ready form for a message's metadata (:func:`from_metadata` reads it back)."""
@@ -103,6 +118,7 @@ def from_metadata(metadata: Any) -> SenderContext | None:
             language=str(raw["language"]),
             opted_out=frozenset(str(c) for c in raw.get("opted_out") or ()),
             resolved_at=datetime.fromisoformat(str(raw["resolved_at"])),
+            time_barred=bool(raw.get("time_barred", False)),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -131,12 +147,15 @@ def resolve(session: Session, sender_id: str, channel: str, now: datetime | None
     opted_out = frozenset(
         str(c) for c in session.execute(select(db.OptOut.channel).where(db.OptOut.address == address)).scalars()
     )
+    language = None
     if account is not None:
         jurisdiction, time_zone = str(account.jurisdiction), str(account.time_zone)
+        language = account.debtor.language
     else:
         jurisdiction, zone = place_phone(phone)
         time_zone = zone or contact_for(jurisdiction).time_zone
     contact = contact_for(jurisdiction)
+    language = str(language or contact.language)
     return SenderContext(
         sender_id=sender_id,
         channel=channel,
@@ -144,11 +163,19 @@ def resolve(session: Session, sender_id: str, channel: str, now: datetime | None
         account_id=str(account.id) if account is not None else None,
         jurisdiction=jurisdiction,
         time_zone=time_zone,
-        locale=contact.locale,
-        language=contact.language,
+        locale=contact.locale_for(language),
+        language=language,
         opted_out=opted_out,
         resolved_at=now or db.utcnow(),
+        time_barred=time_barred(account) if account is not None else False,
     )
+
+
+def time_barred(account: db.Account) -> bool:
+    """Whether ``account``'s debt is time-barred today in its own time zone (read from the
+    account row already loaded: no query)."""
+    today = datetime.now(ZoneInfo(str(account.time_zone))).date()
+    return limitation_status(account, today).time_barred
 
 
 def resolve_now(sender_id: str, channel: str) -> SenderContext:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     create_engine,
@@ -28,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, declarative_base, relationship, sessionmaker
 
 from bot.money import Money
 
@@ -53,7 +54,16 @@ class Debtor(Base):
     # when the debtor gave consent to texts at this number (TCPA prior express consent; E-SIGN),
     # e.g. for a collector's web chat reply or a payment link; None when none is on file
     sms_consent_at = Column(DateTime(timezone=True), nullable=True)
+    language = Column(String(8), nullable=True)  # ISO 639-1 the debtor prefers; None: the jurisdiction's
+    # mail and e-mail: the validation notice goes by e-mail only with E-SIGN consent (15 U.S.C.
+    # 7001(c); 12 CFR 1006.42), else by mail; ``email_source`` says how we got the address, the
+    # safe-harbour procedure of 12 CFR 1006.6(d)(4) it rests on (data/compliance/email.yml)
+    mailing_address = Column(Text, nullable=True)
+    email = Column(String(254), nullable=True)
+    email_source = Column(String(32), nullable=True)
+    esign_consent_at = Column(DateTime(timezone=True), nullable=True)
     accounts = relationship("Account", back_populates="debtor")
+    phones = relationship("PhoneNumber", back_populates="debtor", order_by="PhoneNumber.id")
 
 
 class Account(Base):
@@ -70,6 +80,17 @@ class Account(Base):
     time_zone = Column(String(64), nullable=False)  # IANA zone
     last_four = Column(String(4), nullable=False)
     apr_bps = Column(Integer, nullable=False, default=0, server_default="0")  # contract rate, basis points a year
+    # the validation notice's itemization (12 CFR 1006.34(c)(2)): the itemization date, what was
+    # owed then, and interest, fees, payments and credits since (minor units)
+    creditor = Column(String(120), nullable=True)  # current creditor; None: the business itself
+    itemization_date = Column(Date, nullable=True)
+    itemization_balance_minor = Column(Integer, nullable=True)
+    interest_since_minor = Column(Integer, nullable=False, default=0, server_default="0")
+    fees_since_minor = Column(Integer, nullable=False, default=0, server_default="0")
+    credits_since_minor = Column(Integer, nullable=False, default=0, server_default="0")
+    # the statute of limitations runs from the later of these (data/limitations.yml)
+    default_date = Column(Date, nullable=True)
+    last_payment_date = Column(Date, nullable=True)
     debtor = relationship("Debtor", back_populates="accounts")
 
     @property
@@ -81,6 +102,24 @@ class Account(Base):
     def annual_rate(self) -> Decimal:
         """The contract interest rate as a yearly fraction (``Decimal("0.1999")``)."""
         return Decimal(int(self.apr_bps or 0)) / 10000
+
+
+class PhoneNumber(Base):
+    """One of a debtor's phone numbers with its ``kind``: mobile, home or work. Mobile and home
+    are the debtor's personal numbers (940 CMR 7.04(1)(f)); a work number is at the place of
+    employment (12 CFR 1006.6(b)(3)). ``Debtor.phone_e164`` is the primary (mobile) number."""
+
+    __tablename__ = "phone_numbers"
+    id = Column(Integer, primary_key=True)
+    debtor_id = Column(Integer, ForeignKey("debtors.id"), nullable=False, index=True)
+    e164 = Column(String(20), nullable=False, index=True)
+    kind = Column(String(8), nullable=False)  # mobile, home, work
+    debtor = relationship("Debtor", back_populates="phones")
+
+    @property
+    def personal(self) -> bool:
+        """Mobile and home numbers are the debtor's personal numbers; a work number is not."""
+        return bool(self.kind != "work")
 
 
 class ContactLog(Base):
@@ -95,6 +134,7 @@ class ContactLog(Base):
     conversation_id = Column(String(128), nullable=True, index=True)
     event = Column(String(32), nullable=False)  # e.g. rpc_verified, verification_failed, ptp_recorded
     detail = Column(Text, nullable=True)
+    phone_kind = Column(String(8), nullable=True)  # mobile, home or work for a call or SMS to a typed number
 
 
 class PromiseToPay(Base):
@@ -233,6 +273,27 @@ class PaymentEvent(Base):
     outcome = Column(String(32), nullable=False)
 
 
+class ValidationNotice(Base):
+    """A validation notice (12 CFR 1006.34) generated for an account: the PDF, its dates, and how
+    it goes out: ``method`` "email" (with E-SIGN consent) or "mail"; ``status`` "queued" (waiting
+    for the post room), "sent" (e-mailed or posted, ``sent_at``) or "failed" (``error``).
+    ``period_end`` is the last day to dispute (debtor's local date)."""
+
+    __tablename__ = "validation_notices"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    sent_on = Column(Date, nullable=False)  # the date the notice is provided (debtor's local date)
+    period_end = Column(Date, nullable=False)
+    itemization_date = Column(Date, nullable=False)
+    method = Column(String(8), nullable=False)  # email, mail
+    status = Column(String(8), nullable=False, default="queued")  # queued, sent, failed
+    to_address = Column(Text, nullable=False)  # e-mail address or mailing address
+    sent_at = Column(DateTime(timezone=True), nullable=True)
+    error = Column(Text, nullable=True)
+    pdf = Column(LargeBinary, nullable=False)
+
+
 class AuditEntry(Base):
     """One compliance decision in the append-only, hash-chained audit log: who (``actor``) did or
     asked what (``action``), the ``outcome`` and reason codes. Written only through
@@ -297,13 +358,35 @@ def _add_missing_columns(engine: Engine) -> None:
     """Columns added after a database was created (create_all only makes missing tables)."""
     from sqlalchemy import inspect
 
-    columns = {c["name"] for c in inspect(engine).get_columns("accounts")}
-    if "apr_bps" not in columns:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN apr_bps INTEGER NOT NULL DEFAULT 0")
-    if "sms_consent_at" not in {c["name"] for c in inspect(engine).get_columns("debtors")}:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ALTER TABLE debtors ADD COLUMN sms_consent_at TIMESTAMP")
+    added = {
+        "accounts": [
+            ("apr_bps", "INTEGER NOT NULL DEFAULT 0"),
+            ("creditor", "VARCHAR(120)"),
+            ("itemization_date", "DATE"),
+            ("itemization_balance_minor", "INTEGER"),
+            ("interest_since_minor", "INTEGER NOT NULL DEFAULT 0"),
+            ("fees_since_minor", "INTEGER NOT NULL DEFAULT 0"),
+            ("credits_since_minor", "INTEGER NOT NULL DEFAULT 0"),
+            ("default_date", "DATE"),
+            ("last_payment_date", "DATE"),
+        ],
+        "debtors": [
+            ("language", "VARCHAR(8)"),
+            ("mailing_address", "TEXT"),
+            ("email", "VARCHAR(254)"),
+            ("email_source", "VARCHAR(32)"),
+            ("esign_consent_at", "TIMESTAMP"),
+            ("sms_consent_at", "TIMESTAMP"),
+        ],
+        "contact_log": [("phone_kind", "VARCHAR(8)")],
+    }
+    inspector = inspect(engine)
+    for table, wanted in added.items():
+        columns = {c["name"] for c in inspector.get_columns(table)}
+        for name, ddl in wanted:
+            if name not in columns:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
 
 def _rename_input_channels(engine: Engine) -> None:
@@ -341,7 +424,13 @@ def find_account(session: Session, *, phone_e164: str | None = None, reference: 
         row = session.get(Account, reference.strip().upper())
     elif phone_e164:
         row = (
-            session.execute(select(Account).join(Debtor).where(Debtor.phone_e164 == phone_e164).order_by(Account.id))
+            session.execute(
+                select(Account)
+                .join(Debtor)
+                .options(contains_eager(Account.debtor))  # the debtor comes with it: no second query
+                .where(Debtor.phone_e164 == phone_e164)
+                .order_by(Account.id)
+            )
             .scalars()
             .first()
         )
@@ -357,8 +446,10 @@ def log_contact(
     event: str,
     conversation_id: str | None = None,
     detail: str | None = None,
+    phone_kind: str | None = None,
 ) -> ContactLog:
-    """Append one contact-log row and return it (not yet committed)."""
+    """Append one contact-log row and return it (not yet committed). ``phone_kind`` (mobile,
+    home, work) for a call or SMS to a number of that kind (the gate's per-kind caps read it)."""
     row = ContactLog(
         account_id=account_id,
         channel=channel,
@@ -366,6 +457,7 @@ def log_contact(
         event=event,
         conversation_id=conversation_id,
         detail=detail,
+        phone_kind=phone_kind,
     )
     session.add(row)
     return row

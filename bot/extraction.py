@@ -1,8 +1,11 @@
-"""Money and date understanding for debtor messages.
+"""Money and date understanding for debtor messages, in English and Chinese.
 
 Amounts come out as :class:`bot.money.Money`; dates as :class:`datetime.date` resolved against
 "today" in the debtor's IANA time zone. Spelled-out numbers are turned into digits first
 (``text2num``); calendar arithmetic uses ``python-dateutil`` and free-form dates ``dateparser``.
+Text with Han characters, or any text when ``language`` is "zh", goes through the Chinese rules
+(:mod:`bot.extraction_zh`) first; the English rules then read what those left, so mixed text works
+and English text gives exactly what it gave before.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import dateparser
 from dateutil.relativedelta import relativedelta
 from text_to_num import alpha2digit, text2num
 
+from bot import extraction_zh
 from bot.money import Money, MoneyError
 
 _WEEKDAYS = {
@@ -354,8 +358,42 @@ def _impossible(kind: str, text: str, date_order: str) -> tuple[int, int] | None
     return month, day
 
 
-def _scan(text: str, tz: str, now: datetime | None, date_order: str) -> tuple[list[DateSpan], list[ImpossibleDate]]:
+def uses_chinese(text: str, language: str | None = None) -> bool:
+    """Whether the Chinese rules read ``text``: it has Han characters, or ``language`` (ISO 639-1,
+    e.g. the sender context's) is Chinese ("2.5w" from a Chinese debtor)."""
+    return (language or "").lower().startswith("zh") or extraction_zh.has_han(text)
+
+
+def _without(found: list[Any], taken: list[tuple[int, int]]) -> list[Any]:
+    return [f for f in found if not any(f.start < te and ts < f.end for ts, te in taken)]
+
+
+def find_dates(
+    text: str, tz: str, now: datetime | None = None, date_order: str = "MDY", language: str | None = None
+) -> list[DateSpan]:
+    """Dates in ``text`` resolved against today in ``tz``; non-overlapping, in text order.
+
+    ``date_order`` ("MDY" for the US, "DMY" for the UK, "YMD" for China) settles "12/04".
+    A bare weekday means its next occurrence after today. Chinese text ("下周五", "15号",
+    "下个月底") is read by :func:`bot.extraction_zh.find_dates` (see :func:`uses_chinese`). A day
+    its month never has ("the 31st of February") is no date at all (see
+    :func:`find_impossible_dates`), never another month's.
+    """
     today = today_in(tz, now)
+    if not uses_chinese(text, language):
+        return _find_dates_en(text, today, date_order)
+    zh = [DateSpan(d.start, d.end, d.text, d.value) for d in extraction_zh.find_dates(text, today)]
+    rest = extraction_zh.mask(text, [(d.start, d.end) for d in zh])
+    en = _find_dates_en(rest, today, date_order) if rest.strip() else []
+    return sorted(zh + _without(en, [(d.start, d.end) for d in zh]), key=lambda d: d.start)
+
+
+def _find_dates_en(text: str, today: date, date_order: str) -> list[DateSpan]:
+    return _scan(text, today, date_order)[0]
+
+
+def _scan(text: str, today: date, date_order: str) -> tuple[list[DateSpan], list[ImpossibleDate]]:
+    """The English dates of ``text`` and the impossible ones ("the 31st of February")."""
     norm = normalise_numbers(text)
     taken: list[tuple[int, int]] = []
     found: list[DateSpan] = []
@@ -379,30 +417,45 @@ def _scan(text: str, tz: str, now: datetime | None, date_order: str) -> tuple[li
     return sorted(found, key=lambda d: d.start), impossible
 
 
-def find_dates(text: str, tz: str, now: datetime | None = None, date_order: str = "MDY") -> list[DateSpan]:
-    """Dates in ``text`` resolved against today in ``tz``; non-overlapping, in text order.
-
-    ``date_order`` ("MDY" for the US, "DMY" for the UK, "YMD" for China) settles "12/04".
-    A bare weekday means its next occurrence after today. A day its month never has ("the 31st
-    of February") is no date at all (see :func:`find_impossible_dates`), never another month's.
-    """
-    return _scan(text, tz, now, date_order)[0]
-
-
 def find_impossible_dates(text: str, date_order: str = "MDY") -> list[ImpossibleDate]:
     """Days and months in ``text`` that no calendar has ("the 31st of February", "feb 30", "2/31"
     in MDY order), so the debtor gets a question instead of a guess."""
-    return _scan(text, "UTC", None, date_order)[1]
+    return _scan(text, today_in("UTC"), date_order)[1]
 
 
-def find_amounts(text: str, default_currency: str, tz: str = "UTC", now: datetime | None = None) -> list[AmountSpan]:
+def find_amounts(
+    text: str, default_currency: str, tz: str = "UTC", now: datetime | None = None, language: str | None = None
+) -> list[AmountSpan]:
     """Money amounts in ``text`` that are not part of a date, in text order.
 
     "200", "$1,250.00", "2k", "fifty bucks", "gbp 40" → Money. The currency comes from a symbol,
-    code or word in the text, else ``default_currency`` (the account's).
+    code or word in the text, else ``default_currency`` (the account's). Chinese text ("三千五",
+    "1千2", "2.5w", "八百块") is read by :func:`bot.extraction_zh.find_amounts` first.
     """
+    if not uses_chinese(text, language):
+        return _find_amounts_en(text, default_currency, tz, now)
+    today = today_in(tz, now)
+    zh_dates = [(d.start, d.end) for d in extraction_zh.find_dates(text, today)]
+    dates = list(zh_dates)
+    rest = extraction_zh.mask(text, zh_dates)
+    if normalise_numbers(rest) == rest:  # English date offsets are then offsets into ``text``
+        dates += [(d.start, d.end) for d in _find_dates_en(rest, today, "MDY")]
+    zh, decided = extraction_zh.find_amounts(text, dates)
+    found: list[AmountSpan] = []
+    for a in zh:
+        try:
+            money = Money.of(a.amount, a.currency or default_currency)
+        except MoneyError:
+            continue
+        found.append(AmountSpan(a.start, a.end, a.text, money, a.currency is not None))
+    rest = extraction_zh.mask(text, decided + zh_dates)
+    en = _find_amounts_en(rest, default_currency, tz, now) if rest.strip() else []
+    return sorted(found + _without(en, decided), key=lambda a: a.start)
+
+
+def _find_amounts_en(text: str, default_currency: str, tz: str, now: datetime | None) -> list[AmountSpan]:
     norm = normalise_numbers(text)
-    dates, impossible = _scan(text, tz, now, "MDY")
+    dates, impossible = _scan(text, today_in(tz, now), "MDY")
     date_spans = [(d.start, d.end) for d in [*dates, *impossible]] + [m.span() for m in _TIME.finditer(norm)]
     found: list[AmountSpan] = []
     for match in _AMOUNT.finditer(norm):
@@ -431,12 +484,23 @@ def has_negative_amount(text: str) -> bool:
     return bool(_NEGATIVE.search(normalise_numbers(text)))
 
 
-def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None = None) -> date | None:
+def parse_date_of_birth(
+    text: str, date_order: str = "MDY", today: date | None = None, language: str | None = None
+) -> date | None:
     """A full date of birth (day, month and year) from free text, or None.
 
     Two-digit years are taken as the most recent past year; a date in the future or more than
-    120 years ago is rejected.
+    120 years ago is rejected. Chinese forms ("1993年5月16日", "九三年五月十六号", "19930516")
+    are read by :func:`bot.extraction_zh.parse_date_of_birth` first.
     """
+    today = today or date.today()
+    if uses_chinese(text, language):
+        found = extraction_zh.parse_date_of_birth(text, today)
+        if found is not None or extraction_zh.has_date_of_birth_form(text):
+            return found  # "1993年13月1日" is no date, not a cue to try the English rules
+        text = extraction_zh.mask(text, [])
+        if not text.strip():
+            return None
     cleaned = normalise_numbers(text)
     cleaned = re.sub(
         r"\b(?:my\s+)?(?:dob|d\.o\.b\.?|date of birth|birthday|born(?: on)?)\b[:\s]*(?:is\s+)?",
@@ -445,7 +509,6 @@ def parse_date_of_birth(text: str, date_order: str = "MDY", today: date | None =
         flags=re.I,
     )
     cleaned = re.sub(r"\b(\d{1,2})(?:st|nd|rd|th)\b", r"\1", cleaned)
-    today = today or date.today()
     settings = {
         "PREFER_DATES_FROM": "past",
         "DATE_ORDER": date_order,
@@ -550,8 +613,21 @@ class Recurrence(Span):
         }
 
 
-def find_recurrences(text: str) -> list[Recurrence]:
-    """Repeating schedules in ``text``: "every other Friday", "the 1st of each month", "40 a week"."""
+def find_recurrences(text: str, language: str | None = None) -> list[Recurrence]:
+    """Repeating schedules in ``text``: "every other Friday", "the 1st of each month", "40 a week";
+    in Chinese "每月15号", "每周五", "隔周五", "每个月" (:func:`bot.extraction_zh.find_recurrences`)."""
+    if not uses_chinese(text, language):
+        return _find_recurrences_en(text)
+    zh = [
+        Recurrence(r.start, r.end, r.text, r.freq, r.interval, r.weekday, r.month_day)
+        for r in extraction_zh.find_recurrences(text)
+    ]
+    rest = extraction_zh.mask(text, [(r.start, r.end) for r in zh])
+    en = _find_recurrences_en(rest) if rest.strip() else []
+    return sorted(zh + _without(en, [(r.start, r.end) for r in zh]), key=lambda r: r.start)
+
+
+def _find_recurrences_en(text: str) -> list[Recurrence]:
     norm = normalise_numbers(text)
     found: list[Recurrence] = []
     taken: list[tuple[int, int]] = []

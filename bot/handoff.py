@@ -29,7 +29,8 @@ import redis
 from babel.dates import format_date, format_time
 
 from bot import db
-from bot.settings import DataFileError, _load
+from bot.compliance import audit
+from bot.settings import DataFileError, read_data_file
 
 logger = logging.getLogger(__name__)
 PREFIX = "collections:handoff:"
@@ -50,9 +51,19 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class TeamHours:
+    """When one team of collectors works: ``hours`` maps a weekday (0 = Monday) to (open, close)
+    in the IANA zone ``time_zone``; a day that is not there is closed."""
+
+    time_zone: str
+    typical_reply_minutes: int
+    hours: dict[int, tuple[time, time]]
+
+
+@dataclass(frozen=True)
 class HandoffRules:
-    """Parsed ``data/handoff.yml``. ``hours`` maps a weekday (0 = Monday) to (open, close) in
-    ``time_zone``; a day that is not there is closed."""
+    """Parsed ``data/handoff.yml``. ``time_zone``, ``typical_reply_minutes`` and ``hours`` are
+    the default team's (see :class:`TeamHours`); ``teams`` the teams by jurisdiction prefix."""
 
     reasons: dict[str, Reason]
     aliases: dict[str, str]
@@ -74,6 +85,15 @@ class HandoffRules:
     reply_despite_holds: frozenset[str]
     live_conversation_minutes: int
     summary_messages: int
+    teams: dict[str, TeamHours] = field(default_factory=dict)
+
+    def team(self, jurisdiction: str | None = None) -> TeamHours:
+        """The team serving ``jurisdiction`` ("US-MA", "UK", "CN"; by its prefix), else the
+        default team."""
+        region = (jurisdiction or "").split("-")[0]
+        return self.teams.get(region) or TeamHours(self.time_zone, self.typical_reply_minutes, self.hours)
+
+    outcome_holds: dict[str, str] = field(default_factory=dict)  # outcome code -> hold event it records
 
     def reason(self, code: str) -> Reason:
         """The reason for ``code`` (aliases resolved). An unknown code gets the priority of
@@ -103,7 +123,7 @@ def _hours_texts(raw: Any, file: str) -> dict[str, str]:
 @cache
 def handoff_rules() -> HandoffRules:
     """Parsed ``data/handoff.yml``. Raises :class:`bot.settings.DataFileError` naming the field."""
-    raw = _load("handoff.yml")
+    raw = read_data_file("handoff.yml")
     file = "data/handoff.yml"
 
     def need(key: str) -> Any:
@@ -123,21 +143,19 @@ def handoff_rules() -> HandoffRules:
         if target not in reasons:
             raise DataFileError(f"{file}: 'aliases.{alias}' points to unknown reason '{target}'")
     bh = dict(need("business_hours"))
-    try:
-        ZoneInfo(str(bh.get("time_zone")))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DataFileError(f"{file}: 'business_hours.time_zone' is not an IANA zone") from exc
-    hours: dict[int, tuple[time, time]] = {}
-    for day, span in dict(bh.get("days") or {}).items():
-        if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
-            raise DataFileError(f"{file}: 'business_hours.days.{day}' must be a weekday with [open, close]")
-        start, end = _clock(span[0], f"business_hours.days.{day}"), _clock(span[1], f"business_hours.days.{day}")
-        if end <= start:
-            raise DataFileError(f"{file}: 'business_hours.days.{day}' closes before it opens")
-        hours[WEEKDAYS.index(day)] = (start, end)
-    if not hours:
-        raise DataFileError(f"{file}: 'business_hours.days' has no open day")
+    default = _team(bh, "business_hours", int(bh.get("typical_reply_minutes", 15)))
+    teams = {}
+    for code, spec in dict(bh.get("teams") or {}).items():
+        if not isinstance(spec, dict):
+            raise DataFileError(f"{file}: 'business_hours.teams.{code}' must be a mapping")
+        teams[str(code)] = _team(
+            spec, f"business_hours.teams.{code}", int(spec.get("typical_reply_minutes", default.typical_reply_minutes))
+        )
     outcomes = {str(k): str(v) for k, v in dict(need("outcomes")).items()}
+    outcome_holds = {str(k): str(v) for k, v in dict(raw.get("outcome_holds") or {}).items()}
+    for code in outcome_holds:
+        if code not in outcomes:
+            raise DataFileError(f"{file}: 'outcome_holds.{code}' is not an outcome code")
     for key in (
         "notice",
         "notice_no_push",
@@ -153,9 +171,9 @@ def handoff_rules() -> HandoffRules:
     return HandoffRules(
         reasons=reasons,
         aliases=aliases,
-        time_zone=str(bh["time_zone"]),
-        typical_reply_minutes=int(bh.get("typical_reply_minutes", 15)),
-        hours=hours,
+        time_zone=default.time_zone,
+        typical_reply_minutes=default.typical_reply_minutes,
+        hours=default.hours,
         notice=str(raw["notice"]),
         notice_no_push=str(raw["notice_no_push"]),
         notice_no_contact=str(raw["notice_no_contact"]),
@@ -171,21 +189,44 @@ def handoff_rules() -> HandoffRules:
         reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),
         live_conversation_minutes=int(raw.get("live_conversation_minutes", 60)),
         summary_messages=int(raw.get("summary_messages", 10)),
+        teams=teams,
+        outcome_holds=outcome_holds,
     )
 
 
-def next_opening(now: datetime, rules: HandoffRules | None = None) -> datetime | None:
-    """None when the team is at work at ``now`` (aware), else the next opening time (aware, in
-    the team's zone). Looks at most 14 days ahead."""
-    rules = rules or handoff_rules()
-    zone = ZoneInfo(rules.time_zone)
+def _team(spec: dict[str, Any], where: str, typical_reply_minutes: int) -> TeamHours:
+    """One team's hours from ``spec`` (``time_zone``, ``days``); DataFileError names ``where``."""
+    file = "data/handoff.yml"
+    try:
+        ZoneInfo(str(spec.get("time_zone")))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DataFileError(f"{file}: '{where}.time_zone' is not an IANA zone") from exc
+    hours: dict[int, tuple[time, time]] = {}
+    for day, span in dict(spec.get("days") or {}).items():
+        if day not in WEEKDAYS or not isinstance(span, list) or len(span) != 2:
+            raise DataFileError(f"{file}: '{where}.days.{day}' must be a weekday with [open, close]")
+        start, end = _clock(span[0], f"{where}.days.{day}"), _clock(span[1], f"{where}.days.{day}")
+        if end <= start:
+            raise DataFileError(f"{file}: '{where}.days.{day}' closes before it opens")
+        hours[WEEKDAYS.index(day)] = (start, end)
+    if not hours:
+        raise DataFileError(f"{file}: '{where}.days' has no open day")
+    return TeamHours(str(spec["time_zone"]), typical_reply_minutes, hours)
+
+
+def next_opening(now: datetime, rules: HandoffRules | None = None, jurisdiction: str | None = None) -> datetime | None:
+    """None when the team serving ``jurisdiction`` (the default team when None) is at work at
+    ``now`` (aware), else its next opening time (aware, in the team's zone). Looks at most 14
+    days ahead."""
+    team = (rules or handoff_rules()).team(jurisdiction)
+    zone = ZoneInfo(team.time_zone)
     local = now.astimezone(zone)
-    span = rules.hours.get(local.weekday())
+    span = team.hours.get(local.weekday())
     if span and span[0] <= local.time() < span[1]:
         return None
     for ahead in range(15):
         day: date = local.date() + timedelta(days=ahead)
-        span = rules.hours.get(day.weekday())
+        span = team.hours.get(day.weekday())
         if not span:
             continue
         opening = datetime.combine(day, span[0], zone)
@@ -195,18 +236,24 @@ def next_opening(now: datetime, rules: HandoffRules | None = None) -> datetime |
 
 
 def reply_eta(
-    now: datetime, debtor_time_zone: str | None, locale: str = "en_US", rules: HandoffRules | None = None
+    now: datetime,
+    debtor_time_zone: str | None,
+    locale: str = "en_US",
+    rules: HandoffRules | None = None,
+    jurisdiction: str | None = None,
 ) -> str:
     """When a person will reply, in words, in the debtor's zone: "within about 15 minutes" during
-    business hours, else "after we open at 8:00 AM on Monday (your time)"."""
+    the business hours of the team serving ``jurisdiction`` (the sender context's; the default
+    team when None), else "after we open at 8:00 AM on Monday (your time)"."""
     rules = rules or handoff_rules()
-    opening = next_opening(now, rules)
+    team = rules.team(jurisdiction)
+    opening = next_opening(now, rules, jurisdiction)
     if opening is None:
-        return rules.eta_open.format(minutes=rules.typical_reply_minutes)
+        return rules.eta_open.format(minutes=team.typical_reply_minutes)
     try:
-        zone = ZoneInfo(debtor_time_zone or rules.time_zone)
+        zone = ZoneInfo(debtor_time_zone or team.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(rules.time_zone)
+        zone = ZoneInfo(team.time_zone)
     there = opening.astimezone(zone)
     text = rules.eta_closed.format(
         time=format_time(there, format="short", locale=locale),
@@ -222,22 +269,28 @@ def _plain(text: str) -> str:
 
 
 def opening_hours(
-    now: datetime, debtor_time_zone: str | None, locale: str = "en_US", rules: HandoffRules | None = None
+    now: datetime,
+    debtor_time_zone: str | None,
+    locale: str = "en_US",
+    rules: HandoffRules | None = None,
+    jurisdiction: str | None = None,
 ) -> str:
-    """The team's opening hours this week said in the debtor's zone, days with the same hours
-    grouped: "Monday to Friday 8:00 AM to 8:00 PM, Saturday 9:00 AM to 1:00 PM" for New York,
-    "Monday 9:00 PM to 9:00 AM the next day, ..." for Shanghai (``hours_texts`` in
+    """The opening hours this week of the team serving ``jurisdiction`` (the default team when
+    None) said in the debtor's zone, days with the same hours grouped: "Monday to Friday 8:00 AM
+    to 8:00 PM, Saturday 9:00 AM to 1:00 PM" for New York, "Monday 9:00 PM to 9:00 AM the next
+    day, ..." for a debtor in Shanghai served by the New York team (``hours_texts`` in
     data/handoff.yml). The week of ``now`` (aware) is used, so daylight saving time is right."""
     rules = rules or handoff_rules()
-    team = ZoneInfo(rules.time_zone)
+    hours = rules.team(jurisdiction)
+    team = ZoneInfo(hours.time_zone)
     try:
-        zone = ZoneInfo(debtor_time_zone or rules.time_zone)
+        zone = ZoneInfo(debtor_time_zone or hours.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = team
     monday = now.astimezone(team).date() - timedelta(days=now.astimezone(team).weekday())
     spans: list[tuple[date, str, str, bool]] = []
-    for weekday in sorted(rules.hours):
-        start, end = rules.hours[weekday]
+    for weekday in sorted(hours.hours):
+        start, end = hours.hours[weekday]
         day = monday + timedelta(days=weekday)
         opens = datetime.combine(day, start, team).astimezone(zone)
         closes = datetime.combine(day, end, team).astimezone(zone)
@@ -267,19 +320,26 @@ def opening_hours(
     return texts["join"].join(said)
 
 
+FALLBACK_ACTIONS = ("utter_default", "action_default_fallback")
+CLARIFICATION_ACTION = "action_ask_clarification"
+
+
 def fallback_streak(events: list[dict[str, Any]]) -> int:
     """How many of the latest user turns in a row the bot answered with its "didn't understand"
-    fallback (``utter_default`` / ``action_default_fallback``). ``events`` as Rasa serialises them."""
+    fallback (``utter_default`` / ``action_default_fallback``), or with a clarification question
+    about a message it did not understand (``action_ask_clarification`` after ``nlu_fallback``; the
+    same question confirming an act it did understand is no misunderstanding). ``events`` as Rasa
+    serialises them."""
     turns: list[bool] = []
+    intent: str | None = None
     for event in events:
         if event.get("event") == "user":
             turns.append(False)
-        elif (
-            event.get("event") == "action"
-            and turns
-            and event.get("name") in ("utter_default", "action_default_fallback")
-        ):
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        elif event.get("event") == "action" and turns and event.get("name") in FALLBACK_ACTIONS:
             turns[-1] = True
+        elif event.get("event") == "action" and turns and event.get("name") == CLARIFICATION_ACTION:
+            turns[-1] = intent == "nlu_fallback"
         elif event.get("event") in ("session_started", "restart"):
             turns = []
     streak = 0
@@ -652,6 +712,7 @@ class HandoffQueue:
                 conversation_id=ticket.conversation_id,
                 detail=f"ticket {ticket.id} outcome={outcome} by {collector}",
             )
+            record_outcome_hold(session, ticket, outcome, collector)
         label = "Handed back to the bot" if outcome == "handed_back" else f"Resolved: {outcome}"
         self.add_message(ticket.conversation_id, "system", f"{label} by {collector}.", now=now)
         ticket.status = "closed"
@@ -710,6 +771,34 @@ class HandoffQueue:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
         ttl = max(60, handoff_rules().holding_minutes * 60)
         return bool(self.red.set(f"{PREFIX}holding:{conversation_id}", 1, nx=True, ex=ttl))
+
+
+def record_outcome_hold(session: Any, ticket: Ticket, outcome: str, collector: str) -> str | None:
+    """A ticket resolved with an outcome that implies a hold ("dispute_logged" → dispute;
+    ``outcome_holds`` in data/handoff.yml) records that hold's event for the account, in the
+    contact log and the audit log, so it applies at once in every conversation and channel and
+    to the outreach gate. Returns the event recorded, or None."""
+    event = handoff_rules().outcome_holds.get(outcome)
+    if event is None or not ticket.account_id:
+        return None
+    db.log_contact(
+        session,
+        account_id=ticket.account_id,
+        channel=ticket.channel,
+        direction="inbound",
+        event=event,
+        conversation_id=ticket.conversation_id,
+        detail=f"recorded by {collector} resolving ticket {ticket.id} ({outcome})",
+    )
+    audit.record(
+        session,
+        actor=f"collector:{collector}",
+        action=event,
+        outcome="recorded",
+        account_id=ticket.account_id,
+        detail={"ticket": ticket.id, "outcome": outcome},
+    )
+    return event
 
 
 def redis_from_env(env: dict[str, str]) -> redis.Redis:

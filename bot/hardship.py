@@ -1,15 +1,19 @@
-"""Hardship and vulnerability from a debtor's message, by nearest labelled exemplars.
+"""Hardship and vulnerability from a debtor's message, learnt from a labelled exemplar bank.
 
-The exemplar bank (``data/hardship/exemplars.yml``) is data written for this project; the
-nearest exemplars are returned as the explanation. A pattern list catches crisis and self-harm
-language the embeddings might miss: a crisis must never be missed (FCA FG21/1 on vulnerable
-customers; CONC 7.2.1R treat customers in default fairly).
+The bank (``data/hardship/*.yml`` but settings.yml: English and Chinese messages written for this
+project, every one labelled, those with no hardship being the negatives) trains two linear models
+over the sentence embedding and character/word n-grams (:mod:`bot.understanding.intents`): the
+hardship type (or none) and the vulnerability kind (or none). The nearest exemplars are returned as
+the explanation. A pattern list catches crisis and self-harm language the models might miss, in
+English and Chinese: a crisis must never be missed (FCA FG21/1 on vulnerable customers; CONC 7.2.1R
+treat customers in default fairly).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,8 +22,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bot.embeddings import encode, encode_one
+from bot.embeddings import ENCODER, encode, encode_one
 from bot.settings import DataFileError
+from bot.understanding.intents import IntentModel, IntentSettings, train
+
+CACHE = Path(__file__).resolve().parent.parent / ".cache" / "hardship"
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "hardship"
 HARDSHIP_TYPES = (
@@ -33,7 +40,16 @@ HARDSHIP_TYPES = (
     "other",
 )
 DURATIONS = ("temporary", "lasting", "unknown")
-VULNERABILITIES = ("mental_health", "serious_illness", "bereavement", "difficulty_understanding", "crisis")
+VULNERABILITIES = (
+    "mental_health",
+    "serious_illness",
+    "bereavement",
+    "age_related",
+    "difficulty_understanding",
+    "domestic_abuse",
+    "loss_of_home",
+    "crisis",
+)
 
 
 @dataclass(frozen=True)
@@ -86,11 +102,13 @@ class HardshipSettings:
 
     neighbours: int
     min_similarity: float
-    vulnerability_similarity: float
-    vulnerability_margin: float
+    type_probability: float
+    vulnerable_probability: float
+    crisis_probability: float
     crisis_similarity: float
     crisis_margin: float
     evidence: int
+    model: IntentSettings
     temporary_cues: tuple[str, ...]
     lasting_cues: tuple[str, ...]
     crisis_patterns: tuple[re.Pattern[str], ...]
@@ -98,7 +116,7 @@ class HardshipSettings:
 
 def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
     """Parse the settings; raises DataFileError naming the field."""
-    raw = yaml.safe_load(path.read_text())
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
         cues = raw["duration_cues"]
         patterns = []
@@ -110,11 +128,13 @@ def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
         return HardshipSettings(
             neighbours=int(raw["neighbours"]),
             min_similarity=float(raw["min_similarity"]),
-            vulnerability_similarity=float(raw["vulnerability_similarity"]),
-            vulnerability_margin=float(raw["vulnerability_margin"]),
+            type_probability=float(raw["type_probability"]),
+            vulnerable_probability=float(raw["vulnerable_probability"]),
+            crisis_probability=float(raw["crisis_probability"]),
             crisis_similarity=float(raw["crisis_similarity"]),
             crisis_margin=float(raw["crisis_margin"]),
             evidence=int(raw["evidence"]),
+            model=IntentSettings.from_config({**raw["model"], "calibration_folds": 0}),
             temporary_cues=tuple(cues["temporary"]),
             lasting_cues=tuple(cues["lasting"]),
             crisis_patterns=tuple(patterns),
@@ -123,9 +143,20 @@ def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
         raise DataFileError(f"{path.name}: missing field '{exc.args[0]}'") from exc
 
 
-def load_exemplars(path: Path = DATA / "exemplars.yml") -> list[Exemplar]:
-    """Parse and validate the exemplar bank; raises DataFileError naming the entry and field."""
-    raw = yaml.safe_load(path.read_text())
+def bank_files(folder: Path = DATA) -> list[Path]:
+    """The exemplar files of the bank: every YAML file in ``folder`` except ``settings.yml``."""
+    return sorted(p for p in folder.glob("*.yml") if p.name != "settings.yml")
+
+
+def load_exemplars(path: Path | None = None) -> list[Exemplar]:
+    """Parse and validate the exemplar bank (``path``, or every file of :func:`bank_files`);
+    raises DataFileError naming the file, the entry and the field."""
+    if path is None:
+        out = [e for p in bank_files() for e in load_exemplars(p)]
+        if not out:
+            raise DataFileError(f"{DATA.name}: no exemplars")
+        return out
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     out = []
     for i, item in enumerate(raw.get("exemplars") or []):
         where = f"{path.name}: exemplars[{i}]"
@@ -150,49 +181,132 @@ def load_exemplars(path: Path = DATA / "exemplars.yml") -> list[Exemplar]:
 
 
 class HardshipClassifier:
-    """k-nearest-exemplar classifier over sentence embeddings.
+    """Linear models over the exemplar bank, nearest exemplars as the explanation.
 
-    ``classify(text)`` → :class:`HardshipResult`. Thread-safe after construction.
+    ``classify(text)`` → :class:`HardshipResult`. Thread-safe after construction. Build it with
+    :meth:`build` (cached on disk under ``.cache/hardship``) or from stored arrays.
     """
 
-    def __init__(self, exemplars: list[Exemplar], settings: HardshipSettings) -> None:
+    def __init__(
+        self,
+        exemplars: list[Exemplar],
+        settings: HardshipSettings,
+        matrix: np.ndarray[Any, Any],
+        type_model: IntentModel,
+        vulnerability_model: IntentModel,
+    ) -> None:
         self.exemplars = exemplars
         self.settings = settings
-        self.matrix = encode([e.text for e in exemplars])
-        # per hardship type, the exemplars that carry no vulnerability: what the hardship alone sounds like
-        self._plain = np.array([not e.vulnerable for e in exemplars])
-        self._plain_of_type = {
-            t: np.array([not e.vulnerable and e.type == t for e in exemplars]) for t in {e.type for e in exemplars}
-        }
+        self.matrix = matrix
+        self.type_model = type_model
+        self.vulnerability_model = vulnerability_model
+        self._crisis = np.array([e.vulnerability == "crisis" for e in exemplars])
+
+    @classmethod
+    def fit(cls, exemplars: list[Exemplar], settings: HardshipSettings) -> HardshipClassifier:
+        """Embed the bank and fit the type and vulnerability models."""
+        texts = [e.text for e in exemplars]
+        matrix = encode(texts)
+        type_model = train(texts, matrix, [e.type for e in exemplars], settings.model)
+        vulnerability_model = train(
+            texts,
+            matrix,
+            [e.vulnerability if e.vulnerable and e.vulnerability else "none" for e in exemplars],
+            settings.model,
+        )
+        return cls(exemplars, settings, matrix, type_model, vulnerability_model)
+
+    @classmethod
+    def build(
+        cls, exemplars: list[Exemplar], settings: HardshipSettings, cache: Path | None = CACHE
+    ) -> HardshipClassifier:
+        """:meth:`fit`, or the arrays a previous fit of the same bank, settings and encoder stored in ``cache``."""
+        key = hashlib.sha256(
+            json.dumps(
+                [ENCODER, repr(settings.model), [asdict(e) for e in exemplars], _code_version()], ensure_ascii=False
+            ).encode()
+        ).hexdigest()[:16]
+        path = None if cache is None else cache / f"{key}.npz"
+        if path is not None and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    return cls.from_arrays(exemplars, settings, {k: data[k] for k in data.files})
+            except (OSError, ValueError, KeyError):
+                pass
+        classifier = cls.fit(exemplars, settings)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp.npz")
+            np.savez_compressed(partial, **classifier.to_arrays())
+            partial.replace(path)
+        return classifier
+
+    def to_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        """Everything fitted, as named arrays (JSON metadata as a byte array): see :meth:`from_arrays`."""
+        out: dict[str, np.ndarray[Any, Any]] = {"matrix": self.matrix}
+        for name, model in (("type", self.type_model), ("vulnerability", self.vulnerability_model)):
+            meta, arrays = model.to_arrays()
+            out[f"{name}.meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), dtype=np.uint8)
+            out.update({f"{name}.{k}": v for k, v in arrays.items()})
+        return out
+
+    @classmethod
+    def from_arrays(
+        cls, exemplars: list[Exemplar], settings: HardshipSettings, arrays: dict[str, np.ndarray[Any, Any]]
+    ) -> HardshipClassifier:
+        """The classifier stored by :meth:`to_arrays` for the same ``exemplars``."""
+        models = []
+        for name in ("type", "vulnerability"):
+            meta = json.loads(bytes(arrays[f"{name}.meta"]).decode())
+            parts = {
+                k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{name}.") and k != f"{name}.meta"
+            }
+            models.append(IntentModel.from_arrays(meta, parts))
+        matrix = arrays["matrix"]
+        if len(matrix) != len(exemplars):
+            raise ValueError("stored hardship arrays do not match the exemplar bank")
+        return cls(exemplars, settings, matrix, models[0], models[1])
 
     def classify(self, text: str, exclude: int | None = None) -> HardshipResult:
-        """Classify one message. ``exclude`` leaves one exemplar out (for leave-one-out evaluation)."""
+        """Classify one message. ``exclude`` leaves one exemplar out of the neighbours and the
+        evidence (the linear models were fitted with it: an optimistic leave-one-out)."""
         s = self.settings
-        sims = self.matrix @ encode_one(text)
+        vector = self.matrix[exclude] if exclude is not None else encode_one(text)
+        sims = self.matrix @ vector
         if exclude is not None:
             sims = sims.copy()
             sims[exclude] = -1.0
-        order = np.argsort(-sims)[: max(s.neighbours, s.evidence)]
+        k = min(max(s.neighbours, s.evidence), len(sims))
+        nearest = np.argpartition(-sims, k - 1)[:k]
+        order = nearest[np.argsort(-sims[nearest])]
         top = [(self.exemplars[i], float(sims[i])) for i in order]
-        votes: dict[str, float] = defaultdict(float)
-        for ex, sim in top[: s.neighbours]:
-            if sim >= s.min_similarity:
-                votes[ex.type] += sim
-        total = sum(votes.values())
-        winner = max(votes, key=lambda k: votes[k]) if votes else "none"
-        hardship_type = None if winner == "none" else winner
-        confidence = round(votes[winner] / total, 3) if total else 0.0
+
+        type_probs = self.type_model.predict([text], vector.reshape(1, -1))[0]
+        labels = self.type_model.labels
+        best = max((i for i, label in enumerate(labels) if label != "none"), key=lambda i: type_probs[i])
+        top_label = labels[int(np.argmax(type_probs))]
+        # the likeliest type, when it is the likeliest label or likely enough beside "none"
+        hardship_type = labels[best] if top_label != "none" or type_probs[best] >= s.type_probability else None
+        confidence = round(float(type_probs[best] if hardship_type else type_probs.max()), 3)
+
+        kinds = self.vulnerability_model.labels
+        vul_probs = self.vulnerability_model.predict([text], vector.reshape(1, -1))[0]
+        none = kinds.index("none") if "none" in kinds else None
+        p_any = 1.0 - (float(vul_probs[none]) if none is not None else 0.0)
+        p_crisis = float(vul_probs[kinds.index("crisis")]) if "crisis" in kinds else 0.0
 
         lowered = text.lower()
-        crisis_sims = [sim for ex, sim in top if ex.vulnerability == "crisis"]
-        other_sims = [sim for ex, sim in top if ex.vulnerability != "crisis"]
-        nearest_crisis = max(crisis_sims, default=-1.0)
-        crisis = any(p.search(lowered) for p in s.crisis_patterns) or (
-            nearest_crisis >= s.crisis_similarity and nearest_crisis >= max(other_sims, default=-1.0) + s.crisis_margin
+        crisis = (
+            any(p.search(lowered) for p in s.crisis_patterns)
+            or p_crisis >= s.crisis_probability
+            or self._near_crisis(sims)
         )
-        vulnerability = "crisis" if crisis else None
-        if vulnerability is None:
-            vulnerability = self._vulnerability(sims, order[:3])
+        vulnerability = None
+        if crisis:
+            vulnerability = "crisis"
+        elif p_any >= s.vulnerable_probability:
+            ranked = [i for i in np.argsort(-vul_probs) if kinds[i] not in ("none", "crisis")]
+            vulnerability = kinds[ranked[0]] if ranked else None
         evidence = tuple(Evidence(ex.text, ex.type, ex.vulnerability, round(sim, 3)) for ex, sim in top[: s.evidence])
         return HardshipResult(
             type=hardship_type,
@@ -204,28 +318,16 @@ class HardshipClassifier:
             evidence=evidence,
         )
 
-    def _vulnerability(self, sims: np.ndarray[Any, Any], nearest: np.ndarray[Any, Any]) -> str | None:
-        """The vulnerability (not crisis) the message itself gives evidence of, or None.
-
-        The nearest vulnerable exemplar among ``nearest`` (indices, closest first) decides: it must
-        be at least ``vulnerability_similarity`` close and at least ``vulnerability_margin`` closer
-        than every non-vulnerable exemplar in the bank, including those of its own hardship type
-        (which need not be among the nearest). A vulnerable exemplar mixes a
-        hardship with a vulnerability ("since i lost my job ive been really depressed"); being near
-        it only because of the shared hardship ("I lost my job") is no evidence of vulnerability
-        (FCA FG21/1: identify vulnerability from what the customer says, not assume it).
-        """
+    def _near_crisis(self, sims: np.ndarray[Any, Any]) -> bool:
+        """A crisis exemplar at least ``crisis_similarity`` close and ``crisis_margin`` closer than
+        every other exemplar: the model weighs a few dozen crisis exemplars against thousands of
+        others, the nearest one does not."""
+        if not self._crisis.any() or self._crisis.all():
+            return False
+        nearest_crisis = float(sims[self._crisis].max())
+        nearest_other = float(sims[~self._crisis].max())
         s = self.settings
-        for i in nearest:
-            ex, sim = self.exemplars[i], float(sims[i])
-            if not ex.vulnerable or ex.vulnerability == "crisis" or sim < s.vulnerability_similarity:
-                continue
-            same_type = self._plain_of_type.get(ex.type)
-            plain = float(sims[self._plain].max()) if self._plain.any() else -1.0
-            if same_type is not None and same_type.any():
-                plain = max(plain, float(sims[same_type].max()))
-            return ex.vulnerability if sim >= plain + s.vulnerability_margin else None
-        return None
+        return nearest_crisis >= s.crisis_similarity and nearest_crisis >= nearest_other + s.crisis_margin
 
     def _duration(self, lowered: str, hardship_type: str | None, top: list[tuple[Exemplar, float]]) -> str:
         if hardship_type is None:
@@ -234,11 +336,24 @@ class HardshipClassifier:
             return "lasting"
         if any(c in lowered for c in self.settings.temporary_cues):
             return "temporary"
-        labels = [ex.duration for ex, sim in top if ex.type == hardship_type and sim >= self.settings.min_similarity]
+        labels = [
+            ex.duration
+            for ex, sim in top[: self.settings.neighbours]
+            if ex.type == hardship_type and sim >= self.settings.min_similarity and ex.duration != "unknown"
+        ]
         return max(set(labels), key=labels.count) if labels else "unknown"
+
+
+def _code_version() -> str:
+    """A digest of the modules whose code shapes a fitted classifier (part of the cache key)."""
+    digest = hashlib.sha256()
+    for module in (Path(__file__), Path(__file__).parent / "understanding" / "intents.py"):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @lru_cache(maxsize=1)
 def default_classifier() -> HardshipClassifier:
-    """The classifier over the project's exemplar bank and settings (built once per process)."""
-    return HardshipClassifier(load_exemplars(), load_settings())
+    """The classifier over the project's exemplar bank and settings (built once per process; the
+    fitted arrays are cached on disk, see :meth:`HardshipClassifier.build`)."""
+    return HardshipClassifier.build(load_exemplars(), load_settings())

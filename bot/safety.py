@@ -92,12 +92,18 @@ class Helpline:
         return f"{self.line} {self.emergency}"
 
 
-def helpline_for(jurisdiction: str | None) -> Helpline:
+def helpline_for(jurisdiction: str | None, language: str | None = None) -> Helpline:
     """The helpline of a jurisdiction code such as "US-MA" (by its prefix), else the default one
-    (``data/helplines.yml``)."""
+    (``data/helplines.yml``), in ``language`` (ISO 639-1, e.g. "zh" from the sender context) when
+    the file has that text ("CN.zh"), else in English."""
     lines = helplines()
     region = (jurisdiction or "").split("-")[0]
-    return Helpline(lines.get(region, lines["default"]), lines["emergency"])
+    lang = (language or "en").split("-")[0].split("_")[0].lower()
+
+    def text(key: str) -> str:
+        return lines.get(f"{key}.{lang}") or lines[key]
+
+    return Helpline(text(region if region in lines else "default"), text("emergency"))
 
 
 def record_crisis(

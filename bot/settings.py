@@ -19,7 +19,8 @@ class DataFileError(ValueError):
     """A rule data file is missing a field or has a bad value; the message names file and field."""
 
 
-def _load(name: str) -> dict[str, Any]:
+def read_data_file(name: str) -> dict[str, Any]:
+    """The mapping in ``data/<name>``. Raises DataFileError when it cannot be read or is not a mapping."""
     path = DATA / name
     try:
         raw = yaml.safe_load(path.read_text())
@@ -30,7 +31,8 @@ def _load(name: str) -> dict[str, Any]:
     return raw
 
 
-def _field(raw: dict[str, Any], name: str, file: str) -> Any:
+def required_field(raw: dict[str, Any], name: str, file: str) -> Any:
+    """``raw[name]``. Raises DataFileError naming ``data/<file>`` and the field when it is missing."""
     if name not in raw:
         raise DataFileError(f"data/{file}: missing field '{name}'")
     return raw[name]
@@ -62,18 +64,18 @@ class PromiseRules:
 def verification_rules() -> VerificationRules:
     """Parsed ``data/verification.yml``. Raises DataFileError on a bad file."""
     file = "verification.yml"
-    raw = _load(file)
-    attempts = _field(raw, "max_attempts", file)
+    raw = read_data_file(file)
+    attempts = required_field(raw, "max_attempts", file)
     if not isinstance(attempts, int) or attempts < 1:
         raise DataFileError(f"data/{file}: 'max_attempts' must be a positive integer")
-    lockout = _field(raw, "lockout_hours", file)
+    lockout = required_field(raw, "lockout_hours", file)
     if not isinstance(lockout, int) or lockout < 0:
         raise DataFileError(f"data/{file}: 'lockout_hours' must be a non-negative integer")
-    factors = tuple(_field(raw, "second_factors", file))
+    factors = tuple(required_field(raw, "second_factors", file))
     unknown = set(factors) - {"postcode", "account_last_four"}
     if unknown or not factors:
         raise DataFileError(f"data/{file}: 'second_factors' has unknown or no entries: {sorted(unknown)}")
-    order = dict(_field(raw, "date_order", file))
+    order = dict(required_field(raw, "date_order", file))
     for key, value in order.items():
         if value not in ("MDY", "DMY", "YMD"):
             raise DataFileError(f"data/{file}: 'date_order.{key}' must be MDY, DMY or YMD")
@@ -84,12 +86,12 @@ def verification_rules() -> VerificationRules:
 def promise_rules() -> PromiseRules:
     """Parsed ``data/promises.yml``. Raises DataFileError on a bad file."""
     file = "promises.yml"
-    raw = _load(file)
+    raw = read_data_file(file)
     try:
-        min_amount = Decimal(str(_field(raw, "min_amount", file)))
+        min_amount = Decimal(str(required_field(raw, "min_amount", file)))
     except InvalidOperation as exc:
         raise DataFileError(f"data/{file}: 'min_amount' is not a decimal amount") from exc
-    days = _field(raw, "max_days_ahead", file)
+    days = required_field(raw, "max_days_ahead", file)
     if not isinstance(days, int) or days < 0:
         raise DataFileError(f"data/{file}: 'max_days_ahead' must be a non-negative integer")
     return PromiseRules(min_amount, days)
@@ -98,14 +100,27 @@ def promise_rules() -> PromiseRules:
 @dataclass(frozen=True)
 class Contact:
     """What a debtor in one jurisdiction is told about us (``data/company.yml``): the ``phone``
-    number to call, the Babel ``locale`` of money and dates, the ``language`` of responses, and
-    the IANA ``time_zone`` assumed when the debtor's own is not known."""
+    number to call, the default ``language`` of responses (ISO 639-1), the Babel locale of money
+    and dates in each language (``locales``), and the IANA ``time_zone`` assumed when the
+    debtor's own is not known."""
 
     jurisdiction: str
     phone: str
-    locale: str
     language: str
+    locales: dict[str, str]
     time_zone: str
+    business_name: str = "Example Lending"  # said before right-party contact: nothing about a debt
+    contact_name: str = ""  # the person a voicemail asks for (12 CFR 1006.2(j)(1)(iii))
+    mailing_address: str = ""  # on letters and the validation notice
+
+    @property
+    def locale(self) -> str:
+        """The Babel locale of the jurisdiction's default language ("en_US", "zh_CN")."""
+        return self.locale_for(self.language)
+
+    def locale_for(self, language: str | None) -> str:
+        """The Babel locale for ``language`` here, else the default language's."""
+        return self.locales.get(language or self.language) or self.locales[self.language]
 
 
 @dataclass(frozen=True)
@@ -129,24 +144,34 @@ def company() -> Company:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     file = "company.yml"
-    raw = _load(file)
-    table = _field(raw, "jurisdictions", file)
+    raw = read_data_file(file)
+    table = required_field(raw, "jurisdictions", file)
     if not isinstance(table, dict) or not table:
         raise DataFileError(f"data/{file}: 'jurisdictions' must map jurisdiction prefixes to contact details")
     contacts: dict[str, Contact] = {}
     for key, value in table.items():
-        for name in ("phone", "locale", "language", "time_zone"):
+        for name in ("business_name", "contact_name", "mailing_address", "phone", "language", "locales", "time_zone"):
             if not isinstance(value, dict) or not value.get(name):
                 raise DataFileError(f"data/{file}: 'jurisdictions.{key}.{name}' is missing")
         try:
             ZoneInfo(str(value["time_zone"]))
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise DataFileError(f"data/{file}: 'jurisdictions.{key}.time_zone' is not an IANA time zone") from exc
+        locales = value["locales"]
+        if not isinstance(locales, dict) or str(value["language"]) not in locales:
+            raise DataFileError(f"data/{file}: 'jurisdictions.{key}.locales' must give a locale for its language")
         contacts[str(key)] = Contact(
-            str(key), str(value["phone"]), str(value["locale"]), str(value["language"]), str(value["time_zone"])
+            str(key),
+            str(value["phone"]),
+            str(value["language"]),
+            {str(k): str(v) for k, v in locales.items()},
+            str(value["time_zone"]),
+            str(value["business_name"]),
+            str(value["contact_name"]),
+            str(value["mailing_address"]),
         )
-    default = str(_field(raw, "default", file))
-    countries = {str(k): str(v) for k, v in (_field(raw, "phone_countries", file) or {}).items()}
+    default = str(required_field(raw, "default", file))
+    countries = {str(k): str(v) for k, v in (required_field(raw, "phone_countries", file) or {}).items()}
     for where, code in [("default", default), *((f"phone_countries.{k}", v) for k, v in countries.items())]:
         if code not in contacts:
             raise DataFileError(f"data/{file}: '{where}' names {code!r}, which is not under 'jurisdictions'")
@@ -162,7 +187,7 @@ def contact_for(jurisdiction: str | None) -> Contact:
 def helplines() -> dict[str, str]:
     """Crisis helpline text by jurisdiction prefix, plus ``default`` and ``emergency`` (data/helplines.yml)."""
     file = "helplines.yml"
-    raw = _load(file)
+    raw = read_data_file(file)
     for key in ("default", "emergency"):
-        _field(raw, key, file)
+        required_field(raw, key, file)
     return {str(k): str(v) for k, v in raw.items()}

@@ -128,8 +128,13 @@ class TwilioSender:
 
     def call(self, to: str, twiml: str | None = None) -> str:
         """Place a call now: answered by the voice channel's webhook, or saying ``twiml`` when
-        given; returns its SID. Raises :class:`SendError`."""
-        target: dict[str, str] = {"twiml": twiml} if twiml else {"url": self.settings.voice_url}
+        given; returns its SID. A call to the webhook asks for answering-machine detection that
+        waits for the end of the greeting (``MachineDetection=DetectMessageEnd``), so a machine
+        gets only the limited-content message after the beep (12 CFR 1006.2(j)). Raises
+        :class:`SendError`."""
+        target: dict[str, str] = (
+            {"twiml": twiml} if twiml else {"url": self.settings.voice_url, "machine_detection": "DetectMessageEnd"}
+        )
         try:
             call = self._sync().calls.create(to=to, from_=self.settings.number, **target)
         except TwilioRestException as exc:

@@ -71,9 +71,11 @@ def text_debtor(
     conversation_id: str | None,
     settings: TwilioSettings | None = None,
     live: bool = False,
+    language: str | None = None,
 ) -> TextOutcome:
     """Send ``text`` to ``account``'s phone when :func:`may_text` allows it (``live`` as there), through the
-    project's Twilio sender; ``event`` names the contact-log row (e.g. ``payment_link_sms``).
+    project's Twilio sender; ``event`` names the contact-log row (e.g. ``payment_link_sms``); the
+    opt-out footer is in ``language`` (ISO 639-1; None: the jurisdiction profile's default).
     Never raises for a refusal or a Twilio error: the outcome says what happened."""
     allowed = may_text(session, account, now, actor, live)
     phone = str(account.debtor.phone_e164 or "")
@@ -92,7 +94,7 @@ def text_debtor(
     sender = TwilioSender(settings or TwilioSettings.from_env())
     sids: list[str] = []
     for body in split_for_sms(
-        [text], profile.sms_opt_out_footer, profile.sms_max_segments, profile.sms_footer_per_reply
+        [text], profile.sms_footer(language), profile.sms_max_segments, profile.sms_footer_per_reply
     ):
         try:
             sids.append(sender.sms(phone, body))

@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import phonenumbers
 
 from bot.extraction import normalise_numbers
+from bot.settings import DataFileError, read_data_file, required_field
 
 _UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.I)
 _DIGIT_GROUP = re.compile(r"(?<!\d)\d{4,6}(?:-\d{4})?(?!\d)")
@@ -89,3 +91,37 @@ def sender_phone(sender_id: str) -> str | None:
     if not phonenumbers.is_possible_number(parsed):
         return None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@cache
+def _third_party_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(patterns that say it on their own, the same or any plain phrase) of data/third_party.yml."""
+    file = "third_party.yml"
+    data = read_data_file(file)
+    patterns = required_field(data, "patterns", file)
+    phrases = required_field(data, "phrases", file)
+    if not isinstance(patterns, list) or not patterns or not isinstance(phrases, list) or not phrases:
+        raise DataFileError(f"data/{file}: 'patterns' and 'phrases' must list regular expressions and phrases")
+    try:
+        strong = re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+    except re.error as error:
+        raise DataFileError(f"data/{file}: a pattern is not a regular expression: {error}") from error
+    latin = [p for p in phrases if str(p).isascii()]
+    han = [str(p) for p in phrases if not str(p).isascii()]
+    parts = [r"\b(?:" + "|".join(re.escape(str(p)) for p in latin) + r")\b"] if latin else []
+    weak = re.compile("|".join([strong.pattern, *parts, *(re.escape(p) for p in han)]), re.I)
+    return strong, weak
+
+
+def speaks_for_debtor(text: str) -> bool:
+    """Whether a message says on its own that its writer answers for the debtor ("I'm his wife",
+    "she's not home", "can I take a message"): ``patterns`` of ``data/third_party.yml``, heard
+    before verification whatever the NLU read (15 U.S.C. 1692b)."""
+    return bool(_third_party_patterns()[0].search(text.replace("’", "'")))
+
+
+def third_party_for_debtor(text: str) -> bool:
+    """Whether a message from someone who is not the debtor speaks for them ("he's at work, can I
+    take a message", "my mother's phone") rather than being a wrong number: ``patterns`` or
+    ``phrases`` of ``data/third_party.yml``."""
+    return bool(_third_party_patterns()[1].search(text.replace("’", "'")))

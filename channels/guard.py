@@ -24,6 +24,7 @@ import rasa_internals
 from bot import logmask
 from bot.context import SENDER_KEY, SenderContext, contact_channel, from_metadata, resolve_now
 from bot.handoff import HandoffQueue
+from bot.language import detect
 from bot.texts import texts_for
 from channels.handoff import after_turn, paused_turn
 from channels.linting import LintedOutput
@@ -197,7 +198,7 @@ async def handle_guarded(
         logger.error("message from %s refused: no model loaded", message.sender_id)
         return False
     try:
-        context = context or message_context(message)
+        context = (context or message_context(message)).speaking(detect(message.text or ""))
     except Exception:
         # without the opt-out ledger and the account nothing may be said: no guess
         logger.exception("message from %s refused: its sender could not be looked up", message.sender_id)

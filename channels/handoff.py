@@ -122,7 +122,9 @@ async def after_turn(
             template = rules.notice
         else:
             template = rules.notice_no_push if account_id else rules.notice_no_contact
-        notice = template.format(eta=reply_eta(db.utcnow(), context.time_zone, context.locale))
+        notice = template.format(
+            eta=reply_eta(db.utcnow(), context.time_zone, context.locale, jurisdiction=context.jurisdiction)
+        )
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)
         logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
@@ -205,7 +207,8 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         return True
     if ticket is not None and ticket.status == "queued" and ticket.reason == "crisis":
         reply = handoff_rules().crisis_holding_reply.format(
-            helpline=helpline_for(context.jurisdiction).text, eta=reply_eta(db.utcnow(), time_zone, locale)
+            helpline=helpline_for(context.jurisdiction).text,
+            eta=reply_eta(db.utcnow(), time_zone, locale, jurisdiction=context.jurisdiction),
         )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
@@ -215,7 +218,9 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         queue.link_account(ticket.id, linked)
     if ticket is not None and named and ticket.status == "queued":
         # the same words whether the reference matched or not (no enumeration of references)
-        reply = handoff_rules().reference_noted.format(eta=reply_eta(now, time_zone, locale))
+        reply = handoff_rules().reference_noted.format(
+            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction)
+        )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
         queue.holding_reply_due(message.sender_id)  # counts as the holding reply
@@ -228,7 +233,8 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         return True
     if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
         reply = handoff_rules().holding_reply.format(
-            eta=reply_eta(now, time_zone, locale), hours=opening_hours(now, time_zone, locale)
+            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction),
+            hours=opening_hours(now, time_zone, locale, jurisdiction=context.jurisdiction),
         )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)

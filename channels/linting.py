@@ -1,7 +1,10 @@
 """Send-time content lint: every bot text passes the compliance lint before it leaves.
 
 A message with prohibited wording is not sent; the debtor gets a neutral holding message and the
-block is written to the audit log. Wraps any Rasa output channel.
+block is written to the audit log. To a debtor whose debt is time-barred, talk of suing is
+prohibited wording too (12 CFR 1006.26(b)). Internal markers (the handoff flag an action sends
+as custom JSON, which the voice channel turns into a transfer) never reach a REST or web chat
+client. Wraps any Rasa output channel.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from bot.texts import texts_for
 logger = logging.getLogger(__name__)
 all_profiles()  # the Rasa server refuses to start on a bad compliance profile
 BLOCKED_REPLACEMENT = texts_for().get("channel.blocked")  # in the default language
+INTERNAL_KEYS = ("handoff",)  # custom JSON keys for the channels themselves, not for the debtor
+MARKER_CHANNELS = ("twilio_voice",)  # channels that read the internal markers (a handoff transfers the call)
 
 
 class LintedOutput(OutputChannel):
@@ -44,7 +49,10 @@ class LintedOutput(OutputChannel):
         return getattr(self.inner, "messages", [])
 
     def _checked(self, text: str) -> str:
-        result = lint_outgoing(text, self.jurisdiction, self.channel)
+        # the sender context says whether the debt is time-barred (no extra read per message); a
+        # sender with no account on file is held to the strictest reading, as for the profiles
+        time_barred = self.context.time_barred or self.jurisdiction is None
+        result = lint_outgoing(text, self.jurisdiction, self.channel, time_barred)
         if not result.violations:
             return text
         codes = [v.rule for v in result.violations]
@@ -73,4 +81,8 @@ class LintedOutput(OutputChannel):
         await self.inner.send_image_url(recipient_id, image, **kwargs)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        if self.channel not in MARKER_CHANNELS:
+            json_message = {k: v for k, v in json_message.items() if k not in INTERNAL_KEYS}
+            if not json_message:
+                return  # nothing in it was for the debtor
         await self.inner.send_custom_json(recipient_id, json_message, **kwargs)

@@ -23,7 +23,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.repayment.payment_links import BadWebhook, PaymentSettings, handle_webhook
-from bot.texts import texts_for
+from bot.texts import page_language, texts_for
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # a Checkout Session event is a few kB
@@ -69,11 +69,11 @@ class PaymentWebhookInput(InputChannel):
         @bp.route("/done", methods=["GET"])
         async def done(request: Request) -> HTTPResponse:
             """Where the provider sends the payer back: a plain page, no account details."""
-            texts = texts_for()
+            texts = texts_for(page_language(request.args.get("lang"), request.headers.get("accept-language")))
             paid = request.args.get("paid") == "1"
             message = texts.get("payment.page_paid" if paid else "payment.page_not_paid")
             page = (
-                '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                f'<!doctype html><html lang="{escape(texts.language)}"><head><meta charset="utf-8">'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f"<title>{escape(texts.get('payment.page_title'))}</title></head>"
                 f'<body style="font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem">'

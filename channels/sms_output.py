@@ -179,7 +179,7 @@ class SmsOutput(OutputChannel):
             logger.warning("SMS to %s not sent: the number opted out of SMS", phone)
             return
         profile = profile_for(context.jurisdiction)
-        footer = "" if opted_out else profile.sms_opt_out_footer
+        footer = "" if opted_out else profile.sms_footer(context.language)
         queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
         for body in split_for_sms(texts, footer, profile.sms_max_segments, profile.sms_footer_per_reply):
             if queued:

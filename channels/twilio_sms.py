@@ -30,6 +30,7 @@ from bot import db, logmask
 from bot.compliance.optout import record_opt_in, record_opt_out
 from bot.context import SENDER_KEY, SenderContext, from_metadata, resolve_now
 from bot.handoff import HandoffQueue, build_summary
+from bot.language import detect
 from bot.safety import crisis_rule, record_crisis
 from bot.telephony import TwilioSettings
 from bot.texts import texts_for
@@ -41,9 +42,10 @@ from stores.redis_store import redis_client
 
 logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-START_WORDS = {"START", "UNSTOP"}
-HELP_WORDS = {"HELP", "INFO"}
+# carrier keywords (CTIA), and the Chinese SMS practice the Chinese footer names (回复TD退订)
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "TD", "退订", "取消订阅"}
+START_WORDS = {"START", "UNSTOP", "开启", "恢复"}
+HELP_WORDS = {"HELP", "INFO", "帮助"}
 OPT_OUT_ACTION = "action_opt_out"  # the typed opt-out's action (actions/account_events.py); KPIs count it
 OPT_IN_ACTION = "action_opt_in"
 
@@ -53,9 +55,12 @@ def _twiml() -> HTTPResponse:
 
 
 def _ran_opt_out(saved: dict[str, Any], phone: str) -> bool:
-    """Whether the turn just saved for ``phone`` ran the typed opt-out (``action_opt_out``)."""
+    """Whether the turn just saved for ``phone`` ran the typed opt-out (``action_opt_out``) and
+    it stopped this channel (slot ``opted_out``; "stop calling me" by text stops calls only)."""
     tracker = saved.get(phone)
-    for event in reversed(list(tracker.events) if tracker is not None else []):
+    if tracker is None or not tracker.get_slot("opted_out"):
+        return False
+    for event in reversed(list(tracker.events)):
         if isinstance(event, UserUttered):
             return False
         if isinstance(event, ActionExecuted) and event.action_name == OPT_OUT_ACTION:
@@ -124,6 +129,8 @@ class TwilioSmsInput(InputChannel):
         texts = [m.get("text", "") for m in getattr(message.output_channel, "messages", []) if m.get("text")]
         if texts:
             context = from_metadata(message.metadata) or resolve_now(phone, "sms")
+            if saved.get(phone) is not None:  # the turn may have switched the conversation's language
+                context = context.speaking(saved[phone].get_slot("language"))
             exempt = _ran_opt_out(saved, phone)
             if exempt:  # the number is opted out now: its one confirmation carries no footer
                 context = replace(context, opted_out=context.opted_out | {"sms"})
@@ -255,11 +262,12 @@ class TwilioSmsInput(InputChannel):
     ) -> HTTPResponse:
         phone, sid = form["From"], form["MessageSid"]
         context = resolve_now(phone, "sms")  # the account and the opt-out ledger, read once
-        texts = texts_for(context.language, context.jurisdiction)
         text, notes = clean_text(form.get("Body", ""))
+        context = context.speaking(detect(text))  # a debtor who writes Chinese is answered in Chinese
+        texts = texts_for(context.language, context.jurisdiction)
         # the contact log keeps what was said, not a date of birth or another person's number
         self.output.log(context.account_id, phone, "inbound", "sms_received", f"{sid} {logmask.mask(text[:200])}")
-        keyword = text.upper().strip(" .!")
+        keyword = text.upper().strip(" .!。！")
         metadata = {
             "channel": "sms",
             "message_sid": sid,

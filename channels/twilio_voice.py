@@ -9,8 +9,12 @@ the call is transferred with ``<Dial>`` to COLLECTOR_PHONE. Outbound calls are k
 debtor's number (``To``), inbound by ``From``.
 
 Every call is a new communication: its first request starts a new conversation session, so the
-call opens with the mini-Miranda (12 CFR 1006.18(e)) even when the same number has an SMS
-conversation going, and the call's opening is never taken as the answer to an earlier question.
+call opens with the business name and the identity questions (the mini-Miranda once identity is
+confirmed, 12 CFR 1006.18(e)) even when the same number has an SMS conversation going, and the
+call's opening is never taken as the answer to an earlier question. A call the bot placed with
+answering-machine detection that a machine answered (``AnsweredBy`` machine_* or fax) gets only
+the Reg F limited-content message (12 CFR 1006.2(j)) and is hung up; a person hears the identity
+questions. The contact log records which (``call_answered``, ``voicemail_limited_content``).
 Keyed digits: 1, 2 and 3 are the menu, except as the answer to the CSAT question; longer input
 answers the question being asked (eight digits for a date of birth become a date in the account's
 own day/month order).
@@ -36,9 +40,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.context import SENDER_KEY, resolve_now
+from bot import db
+from bot.context import SENDER_KEY, SenderContext, resolve_now
 from bot.handoff import HandoffQueue
-from bot.texts import Texts, texts_for
+from bot.settings import contact_for
+from bot.texts import DEFAULT_LANGUAGE, Texts, texts_for
 from bot.verification import sender_phone
 from channels.guard import clean_text, handle_guarded, start_new_session
 from channels.twilio_common import TwilioSettings, first_delivery, signature_ok
@@ -50,17 +56,20 @@ MIN_CONFIDENCE = 0.45  # below this Twilio's transcript is more often wrong than
 MENU_KEYS = ("1", "2", "3")  # keypad menu; what each means to the NLU is voice.key_<n> in data/texts
 CSAT = CsatPolicy.get_default_config()
 RATING = str(CSAT["score_slot"])  # what keypad digits answer right after the CSAT question
+CLARIFYING = "clarification"  # what keypad digits answer right after a numbered clarification question
+CLARIFICATION_QUESTION = "action_ask_clarification"
 
 
 def digits_as_answer(digits: str, requested_slot: str | None, texts: Texts | None = None) -> str:
     """The text a keypad entry stands for. ``#`` and ``*`` are dropped. A single 1, 2 or 3 is the
     menu (``voice.key_<n>`` in ``texts``, default the default language's), except right after the
-    CSAT question (``requested_slot`` is :data:`RATING`), where every digit is a rating; other
+    CSAT question (``requested_slot`` is :data:`RATING`), where every digit is a rating, and right
+    after a clarification question (:data:`CLARIFYING`), where a digit picks a choice; other
     digits are the answer to the question being asked, and eight digits asked for a
     ``date_of_birth`` become ``AA/BB/CCCC`` (or ``CCCC/BB/AA`` when they start with a year), which
     the form reads in the account's date order (data/verification.yml)."""
     keyed = re.sub(r"\D", "", digits)
-    if keyed in MENU_KEYS and requested_slot != RATING:
+    if keyed in MENU_KEYS and requested_slot not in (RATING, CLARIFYING):
         return (texts or texts_for()).get(f"voice.key_{keyed}")
     if requested_slot == "date_of_birth" and len(keyed) == 8:
         if keyed[4:6] in ("19", "20") or keyed[:2] not in ("19", "20"):
@@ -76,6 +85,35 @@ def _number(value: str | None, kind: type[int] | type[float]) -> Any:
     except (TypeError, ValueError, OverflowError):
         return kind(0)
     return number if number == number and abs(number) != float("inf") else kind(0)
+
+
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+def limited_content(texts: Texts, jurisdiction: str | None) -> str:
+    """The Reg F limited-content message (12 CFR 1006.2(j)(1)): a business name that does not
+    indicate debt collection, a request to reply, a person to ask for and a phone number
+    (``voice.limited_content`` in data/texts, the names from data/company.yml); nothing else."""
+    contact = contact_for(jurisdiction)
+    return texts.get(
+        "voice.limited_content",
+        business_name=contact.business_name,
+        contact_name=contact.contact_name,
+        phone=contact.phone,
+    )
+
+
+def _log_answer(context: SenderContext, call_sid: str, answered_by: str, event: str) -> None:
+    with db.session_scope() as session:
+        db.log_contact(
+            session,
+            account_id=context.account_id,
+            channel="voice",
+            direction="outbound",
+            event=event,
+            conversation_id=context.sender_id,
+            detail=f"{call_sid} answered_by={answered_by}",
+        )
 
 
 def _twiml(*verbs: str) -> HTTPResponse:
@@ -97,7 +135,7 @@ class TwilioVoiceInput(InputChannel):
 
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
-        self.language = os.environ.get("VOICE_LANGUAGE", "en-US")
+        self.language = os.environ.get("VOICE_LANGUAGE", "")  # overrides the default language's voice.language
         self.collector_phone = os.environ.get("COLLECTOR_PHONE", "")
 
     def _action(self, turn: int, silence: int = 0) -> str:
@@ -107,11 +145,26 @@ class TwilioVoiceInput(InputChannel):
         query = urllib.parse.urlencode([(k, v) for k, v in (("turn", turn), ("silence", silence)) if v])
         return f"{self.settings.public_url}/webhooks/{self.name()}/webhook" + (f"?{query}" if query else "")
 
+    def _say(self, texts: Texts, words: list[str]) -> str:
+        """``<Say>`` verbs in the conversation's language and voice (``voice.language``,
+        ``voice.voice`` in data/texts; VOICE_LANGUAGE overrides the default language's)."""
+        language = (
+            self.language if self.language and texts.language == DEFAULT_LANGUAGE else texts.get("voice.language")
+        )
+        voice = texts.get("voice.voice")
+        attrs = f"language={quoteattr(language)}" + (f" voice={quoteattr(voice)}" if voice != "default" else "")
+        return "".join(f"<Say {attrs}>{escape(s)}</Say>" for s in words if s)
+
     def _gather(self, say: list[str], turn: int, texts: Texts, silence: int = 0) -> str:
-        spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in say if s)
+        spoken = self._say(texts, say)
         hints = texts.get("voice.hints")
+        heard = (
+            self.language
+            if self.language and texts.language == DEFAULT_LANGUAGE
+            else texts.get("voice.speech_language")
+        )
         gather = (
-            f'<Gather input="speech dtmf" language={quoteattr(self.language)} hints={quoteattr(hints)} '
+            f'<Gather input="speech dtmf" language={quoteattr(heard)} hints={quoteattr(hints)} '
             f'speechTimeout="auto" timeout="6" finishOnKey="#" action={quoteattr(self._action(turn))} method="POST">'
             f"{spoken}</Gather>"
         )
@@ -121,7 +174,8 @@ class TwilioVoiceInput(InputChannel):
     @staticmethod
     async def _answering(agent: Any, sender: str) -> str | None:
         """What keypad digits answer in ``sender``'s conversation: the slot the active form asks
-        for, :data:`RATING` when the bot's last action asked the unanswered CSAT question, else None."""
+        for, :data:`RATING` when the bot's last action asked the unanswered CSAT question,
+        :data:`CLARIFYING` when it asked a clarification question, else None."""
         if agent is None or agent.tracker_store is None:
             return None
         try:
@@ -140,6 +194,8 @@ class TwilioVoiceInput(InputChannel):
                 ),
                 None,
             )
+            if last == CLARIFICATION_QUESTION:
+                return CLARIFYING
             asked = last == CSAT["question_action"] and tracker.get_slot(CSAT["asked_slot"])
             return RATING if asked and tracker.get_slot(RATING) is None else None
         slot = tracker.get_slot("requested_slot")
@@ -178,6 +234,14 @@ class TwilioVoiceInput(InputChannel):
             texts = texts_for(context.language, context.jurisdiction) if context else texts_for()
             if context is None:
                 return _twiml(self._gather([texts.get("channel.try_again")], turn + 1, texts))
+            answered_by = form.get("AnsweredBy", "")
+            if outbound and answered_by and not turn and not silence:
+                if answered_by in MACHINE:
+                    # a machine: the limited-content message only, never the identity questions
+                    _log_answer(context, call_sid, answered_by, "voicemail_limited_content")
+                    message = limited_content(texts, context.jurisdiction)
+                    return _twiml(f"<Say language={quoteattr(self.language)}>{escape(message)}</Say><Hangup/>")
+                _log_answer(context, call_sid, answered_by, "call_answered")
 
             if silence:
                 return (
@@ -216,7 +280,10 @@ class TwilioVoiceInput(InputChannel):
             text, notes = clean_text(text)
             metadata = {**metadata, "dtmf": digits, **notes, SENDER_KEY: context.as_metadata()}
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-            await handle_guarded(request.app, on_new_message, message, context)
+            saved: dict[str, Any] = {}
+            await handle_guarded(request.app, on_new_message, message, context, saved=saved)
+            if saved.get(sender) is not None:  # the turn may have switched the conversation's language
+                texts = texts_for(saved[sender].get_slot("language") or context.language, context.jurisdiction)
             said = [m.get("text", "") for m in collector.messages if m.get("text")]
             handoff = any((m.get("custom") or {}).get("handoff") for m in collector.messages)
             try:
@@ -227,7 +294,7 @@ class TwilioVoiceInput(InputChannel):
                 pass
             logger.info("voice turn for %s answered in %.0f ms", call_sid, (time.monotonic() - started) * 1000)
             if handoff and self.collector_phone:
-                spoken = "".join(f"<Say language={quoteattr(self.language)}>{escape(s)}</Say>" for s in said)
+                spoken = self._say(texts, said)
                 return _twiml(spoken + f"<Dial>{escape(self.collector_phone)}</Dial>")
             if not said:
                 said = [texts.get("voice.still_there")]  # a silent bot turn must not end the call

@@ -34,7 +34,7 @@ from socketio import AsyncServer
 
 from bot import db
 from bot.handoff import HandoffQueue
-from bot.texts import texts_for
+from bot.texts import page_language, texts_for
 from channels.guard import EMPTY_REPLY, bearer_ok, clean_text, handle_guarded, json_body
 from stores.redis_store import redis_client
 
@@ -248,8 +248,10 @@ class WebChatInput(InputChannel):
             self.app = app
 
         @bp.route("/", methods=["GET"])
-        async def page(_: Request) -> HTTPResponse:
-            return response.html(render_page())
+        async def page(request: Request) -> HTTPResponse:
+            return response.html(
+                render_page(page_language(request.args.get("lang"), request.headers.get("accept-language")))
+            )
 
         @bp.route("/socket.io.min.js", methods=["GET"])
         async def client_js(_: Request) -> HTTPResponse:

@@ -68,11 +68,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     auth.login_manager.init_app(app)
 
-    from console import ops, views
+    from console import compliance, ops, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(compliance.bp)
 
     @app.context_processor
     def helpers() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
 from bot.context import resolve
 from bot.handoff import Ticket, handoff_rules
+from bot.language import detect
 from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.telephony import SendError, TwilioSender, TwilioSettings
@@ -72,11 +73,14 @@ def deliver(
         account = session.get(db.Account, ticket.account_id) if ticket.account_id else None
         # placed as the bot places the sender (bot/context.py); an unknown sender's text is
         # linted against every profile, as the bot's own replies to them are
-        context = resolve(session, ticket.conversation_id, channel).for_account(account)
+        # in the language the collector writes in (a Chinese reply gets the Chinese footer)
+        context = resolve(session, ticket.conversation_id, channel).for_account(account).speaking(detect(text))
         jurisdiction = context.jurisdiction if context.account_id else None
         profile = profile_for(context.jurisdiction)
         bodies = (
-            split_for_sms([text], profile.sms_opt_out_footer, profile.sms_max_segments, profile.sms_footer_per_reply)
+            split_for_sms(
+                [text], profile.sms_footer(context.language), profile.sms_max_segments, profile.sms_footer_per_reply
+            )
             if channel == "sms"
             else [text]
         )
@@ -140,7 +144,9 @@ def _closed_chat(
         account = session.get(db.Account, ticket.account_id)
         if account is None:
             return Delivery(True, "webchat", waiting)
-        texts = texts_for(contact_for(str(account.jurisdiction)).language, str(account.jurisdiction))
+        # in the language the collector wrote in, else the debtor's own
+        language = detect(text) or account.debtor.language or contact_for(str(account.jurisdiction)).language
+        texts = texts_for(language, str(account.jurisdiction))
         outcome = text_debtor(
             session,
             account,
@@ -151,6 +157,7 @@ def _closed_chat(
             conversation_id=ticket.conversation_id,
             settings=TwilioSettings.from_env({k: str(v) for k, v in config.items() if k.startswith("TWILIO_")}),
             live=live,
+            language=language,
         )
     if outcome.sent:
         return Delivery(True, "webchat", f"{waiting}; also sent by SMS (consent on file): {', '.join(outcome.sids)}")

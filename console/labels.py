@@ -5,7 +5,15 @@ from __future__ import annotations
 from bot.compliance.profiles import contact_channel
 from bot.handoff import handoff_rules
 
-CHANNELS = {"sms": "SMS", "voice": "Voice", "webchat": "Web chat", "rest": "REST API", "payment": "Payment"}
+CHANNELS = {
+    "sms": "SMS",
+    "voice": "Voice",
+    "webchat": "Web chat",
+    "rest": "REST API",
+    "email": "E-mail",
+    "mail": "Mail",
+    "payment": "Payment",
+}
 
 
 def channel_label(code: object) -> str:

@@ -6,6 +6,8 @@ ISO date; ``recurrence`` → ``{"freq", "interval", "weekday", "month_day", "rru
 NLU does not know the debtor, so currency defaults to ``default_currency`` and dates resolve in
 ``time_zone``; actions re-read the text in the account's currency and zone. spaCy's raw entities
 are replaced by these normalised ones (its tags miss or mislabel amounts such as "1,250.00").
+Chinese text is read by the Chinese rules; so is any text when the sender context in the message's
+metadata says the conversation is in Chinese ("2.5w").
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.context import SENDER_KEY
 from bot.extraction import find_amounts, find_dates, find_recurrences, normalise_numbers, today_in
 
 SPACY_LABELS = {"MONEY", "DATE", "CARDINAL"}
+
+
+def message_language(message: Message) -> str | None:
+    """The conversation's language from the sender context in the message's metadata, if any."""
+    metadata = message.get("metadata")
+    sender = metadata.get(SENDER_KEY) if isinstance(metadata, dict) else None
+    language = sender.get("language") if isinstance(sender, dict) else None
+    return language if isinstance(language, str) else None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -46,7 +57,7 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
     ) -> MoneyDateExtractor:
         return cls(config)
 
-    def _entities(self, text: str) -> list[dict[str, Any]]:
+    def _entities(self, text: str, language: str | None = None) -> list[dict[str, Any]]:
         # offsets are exact unless spelled-out numbers were rewritten; then the whole text is the span
         exact = normalise_numbers(text) == text
 
@@ -54,14 +65,14 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
             return (start, end) if exact else (0, len(text))
 
         out: list[dict[str, Any]] = []
-        for a in find_amounts(text, self.config["default_currency"], self.config["time_zone"]):
+        for a in find_amounts(text, self.config["default_currency"], self.config["time_zone"], language=language):
             s, e = span(a.start, a.end)
             out.append({"entity": "amount", "start": s, "end": e, "value": a.money.as_entity(), "confidence": 1.0})
-        for d in find_dates(text, self.config["time_zone"], date_order=self.config["date_order"]):
+        for d in find_dates(text, self.config["time_zone"], date_order=self.config["date_order"], language=language):
             s, e = span(d.start, d.end)
             out.append({"entity": "date", "start": s, "end": e, "value": d.value.isoformat(), "confidence": 1.0})
         today = today_in(self.config["time_zone"])
-        for r in find_recurrences(text):
+        for r in find_recurrences(text, language):
             s, e = span(r.start, r.end)
             out.append({"entity": "recurrence", "start": s, "end": e, "value": r.as_entity(today), "confidence": 1.0})
         return out
@@ -102,7 +113,7 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
             existing = message.get(ENTITIES, [])
             spacy_entities = [e for e in existing if e.get("entity") in SPACY_LABELS]
             kept = [e for e in existing if e.get("entity") not in SPACY_LABELS]
-            ours = self._entities(text)
+            ours = self._entities(text, message_language(message))
             found = self.add_extractor_name(ours + self._from_spacy(text, spacy_entities, ours))
             message.set(ENTITIES, kept + found, add_to_output=True)
         return messages

@@ -28,12 +28,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.repayment.affordability import read_statement
-from bot.repayment.negotiation import FREQUENCY_WORDS
+from bot.repayment.negotiation import is_regular
 from policies.fixed_policy import FixedPolicy
 
-_BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#)?\s*[123]\s*[.!)]?\s*$", re.I)
+_BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#|第)?\s*[123一二三]\s*(个|种|项)?\s*[.!)。]?\s*$", re.I)
 _HAS_NUMBER = re.compile(
-    r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred)\b", re.I
+    r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred)\b"
+    r"|[一二三四五六七八九十百千万两]",
+    re.I,
 )
 
 
@@ -88,7 +90,7 @@ class PlanPolicy(FixedPolicy):
             return statement.income is not None or bool(statement.outgoings)
 
         if not stage:
-            regular = any(pattern.search(text) for _kind, pattern in FREQUENCY_WORDS)
+            regular = is_regular(text)
             if (
                 tracker.get_slot(self.config["verified_slot"])
                 and intent in self.config["regular_offer_intents"]

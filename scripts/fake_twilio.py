@@ -7,9 +7,19 @@ Sent messages get a signed ``delivered`` status callback when one was given, and
 ``num_segments`` the way Twilio bills them (GSM-7: 160 septets, or 153 a part, the escaped
 characters of the extension table costing two and never cut between parts; otherwise UCS-2: 70
 UTF-16 units, or 67 a part, a surrogate pair never cut), counted here on its own so a test can
-hold the bot's own count against it. Test hooks:
+hold the bot's own count against it. Like Twilio's Advanced Opt-Out, an inbound STOP, START or
+HELP is answered by Twilio itself (the one confirmation a debtor gets), still passed to the bot's
+webhook with ``OptOutType``, and a message to a number that sent STOP is refused with error 21610
+until START. A call is answered: the fake asks the call's ``Url`` for TwiML as Twilio does, with
+``AnsweredBy`` when the call was created with ``MachineDetection`` (a person, or a machine after
+the beep). Test hooks:
 
-- ``GET  /fake/messages`` and ``GET /fake/calls``: what was sent;
+- ``GET  /fake/messages`` and ``GET /fake/calls``: what was sent (auto replies carry
+  ``"auto_reply": true``; calls carry ``answered_by`` and the ``twiml`` the bot answered);
+- ``POST /fake/inbound`` ``{"from": "+1...", "body": "STOP"}``: a debtor's SMS to our number,
+  through Twilio's keyword handling to the bot's signed SMS webhook; answers what Twilio sent back;
+- ``POST /fake/answer`` ``{"to": "+1...", "answered_by": "machine_end_beep"}``: how the next
+  calls to that number are answered (default "human");
 - ``POST /fake/fail`` ``{"count": N, "status": 500, "code": 20500}``: fail the next N creates;
 - ``POST /fake/reset``: forget everything.
 
@@ -54,6 +64,17 @@ def billed_segments(body: str) -> tuple[str, int]:
     return encoding, segments
 
 
+# Twilio's Advanced Opt-Out keywords and its default replies
+STOP_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_KEYWORDS = {"START", "YES", "UNSTOP"}
+HELP_KEYWORDS = {"HELP", "INFO"}
+OPT_OUT_REPLIES = {
+    "STOP": "You have successfully been unsubscribed. You will not receive any more messages from this number. Reply START to resubscribe.",
+    "START": "You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+    "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
+
+
 class FakeTwilio:
     """In-memory state of the fake API."""
 
@@ -65,6 +86,9 @@ class FakeTwilio:
         self.calls: list[dict[str, Any]] = []
         self.failures: list[tuple[int, int]] = []
         self.counter = itertools.count(1)
+        self.unsubscribed: set[str] = set()  # numbers that sent STOP (Advanced Opt-Out)
+        self.answers: dict[str, str] = {}  # number -> AnsweredBy for calls to it
+        self.inbound: list[dict[str, Any]] = []
 
     def _authorised(self, request: web.Request, sid: str) -> bool:
         header = request.headers.get("Authorization", "")
@@ -99,6 +123,8 @@ class FakeTwilio:
             return refusal
         if not form.get("To") or not (form.get("Body") or form.get("MediaUrl")):
             return self._error(400, 21602, "Message body is required.")
+        if form.get("To") in self.unsubscribed:
+            return self._error(400, 21610, "Attempt to send to unsubscribed recipient")
         message_sid = f"SM{next(self.counter):032x}"
         encoding, segments = billed_segments(str(form.get("Body") or ""))
         now = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
@@ -169,7 +195,96 @@ class FakeTwilio:
             "subresource_uris": {},
         }
         self.calls.append(record)
-        return web.json_response(record, status=201)
+        answer = {k: v for k, v in record.items()}
+        record["machine_detection"] = form.get("MachineDetection")
+        record["twiml"] = form.get("Twiml")
+        if form.get("Url"):
+            asyncio.get_running_loop().create_task(self._answer(record))
+        return web.json_response(answer, status=201)
+
+    async def _post_signed(self, url: str, params: dict[str, str]) -> tuple[int, str]:
+        """POST ``params`` to ``url`` signed as Twilio signs (against the public URL); (status, body)."""
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        if self.rewrite and url.startswith(self.rewrite[0]):
+            url = self.rewrite[1] + url[len(self.rewrite[0]) :]
+        headers = {"X-Twilio-Signature": signature}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=params, headers=headers, timeout=30) as resp,
+        ):
+            return resp.status, await resp.text()
+
+    async def _answer(self, record: dict[str, Any]) -> None:
+        """The call connects: ask its Url for TwiML, with AnsweredBy when machine detection was asked for."""
+        await asyncio.sleep(0.05)
+        params = {
+            "CallSid": record["sid"],
+            "AccountSid": self.account_sid,
+            "From": record["from"] or "",
+            "To": record["to"] or "",
+            "Direction": "outbound-api",
+            "CallStatus": "in-progress",
+        }
+        if record.get("machine_detection"):
+            params["AnsweredBy"] = self.answers.get(record["to"] or "", "human")
+            record["answered_by"] = params["AnsweredBy"]
+        try:
+            status, body = await self._post_signed(record["url"], params)
+            record["status"] = "in-progress" if status == 200 else "failed"
+            record["twiml"] = body
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            record["status"] = "failed"
+            record["twiml"] = f"error: {exc}"
+
+    async def inbound_sms(self, request: web.Request) -> web.Response:
+        """A debtor's SMS to our number. STOP, START and HELP are answered by Twilio itself
+        (Advanced Opt-Out's default texts) and still reach the webhook with ``OptOutType``."""
+        body = json.loads(await request.text() or "{}")
+        phone, text = str(body.get("from", "")), str(body.get("body", ""))
+        if not phone or not self.rewrite:
+            return web.json_response({"error": "'from' is required, and the fake needs --rewrite"}, status=400)
+        keyword = text.strip().upper()
+        reply, kind = None, None
+        if keyword in STOP_KEYWORDS:
+            self.unsubscribed.add(phone)
+            reply, kind = OPT_OUT_REPLIES["STOP"], "STOP"
+        elif keyword in START_KEYWORDS and (keyword != "YES" or phone in self.unsubscribed):
+            # YES opts back in only a number that opted out (otherwise it is an answer)
+            self.unsubscribed.discard(phone)
+            reply, kind = OPT_OUT_REPLIES["START"], "START"
+        elif keyword in HELP_KEYWORDS:
+            reply, kind = OPT_OUT_REPLIES["HELP"], "HELP"
+        params = {
+            "From": phone,
+            "To": str(body.get("to") or "+15559870000"),
+            "Body": text,
+            "MessageSid": f"SM{next(self.counter):032x}",
+            "AccountSid": self.account_sid,
+            "NumMedia": "0",
+        }
+        if kind:
+            params["OptOutType"] = kind
+            now = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+            self.messages.append(
+                {
+                    "sid": f"SM{next(self.counter):032x}",
+                    "to": phone,
+                    "from": params["To"],
+                    "body": reply,
+                    "status": "delivered",
+                    "num_segments": str(billed_segments(reply)[1]),
+                    "auto_reply": True,
+                    "date_created": now,
+                }
+            )
+        self.inbound.append(params)
+        status, _ = await self._post_signed(f"{self.rewrite[0]}/webhooks/twilio_sms/webhook", params)
+        return web.json_response({"webhook_status": status, "auto_reply": reply})
+
+    async def set_answer(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.text() or "{}")
+        self.answers[str(body.get("to", ""))] = str(body.get("answered_by", "human"))
+        return web.json_response({"ok": True})
 
     async def list_messages(self, _: web.Request) -> web.Response:
         return web.json_response(self.messages)
@@ -186,6 +301,9 @@ class FakeTwilio:
         self.messages.clear()
         self.calls.clear()
         self.failures.clear()
+        self.unsubscribed.clear()
+        self.answers.clear()
+        self.inbound.clear()
         return web.json_response({"ok": True})
 
 
@@ -198,6 +316,8 @@ def make_app(account_sid: str, auth_token: str, rewrite: tuple[str, str] | None 
     app.router.add_get("/fake/messages", fake.list_messages)
     app.router.add_get("/fake/calls", fake.list_calls)
     app.router.add_post("/fake/fail", fake.fail)
+    app.router.add_post("/fake/inbound", fake.inbound_sms)
+    app.router.add_post("/fake/answer", fake.set_answer)
     app.router.add_post("/fake/reset", fake.reset)
     return app
 

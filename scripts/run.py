@@ -103,6 +103,9 @@ def main() -> int:
             fake = f"127.0.0.1:{env['FAKE_STRIPE_PORT']}"
             print(f"==> starting a local fake of the payment provider's API on {fake} (no real payment)", flush=True)
             running.start("fake Stripe", lambda: services.start_fake_stripe(env, log=logs / "fake_stripe.log"))
+        if services.uses_local_smtp(env):
+            print(f"==> starting a local SMTP server on 127.0.0.1:{env['SMTP_PORT']} (e-mails in var/log/smtp.log)")
+            running.start("SMTP server", lambda: services.start_smtp_sink(env, log=logs / "smtp.log"))
         print(
             f"==> starting the action server on 127.0.0.1:{env['ACTION_PORT']} (log: var/log/actions.log)", flush=True
         )
@@ -126,7 +129,8 @@ def main() -> int:
             '               -d \'{"sender": "+16175550101", "message": "hi"}\'\n'
             f"  Health:    {base}/webhooks/rest/health\n"
             f"  SMS:       {sms_example(env)}\n"
-            "             (a signed Twilio webhook; prints the replies)\n"
+            "             (through the local fake of Twilio, which answers STOP, START and HELP itself\n"
+            "             like Twilio's Advanced Opt-Out; prints what the phone receives)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
             f"  Console:   {console}/  (collectors take over conversations handed to a person)\n"
             "             first account: .venv/bin/python -m console.cli create-user NAME --role supervisor\n"

@@ -49,6 +49,9 @@ def base_env(**overrides: str) -> dict[str, str]:
         "STRIPE_API_KEY": "sk_test_local_development",
         "STRIPE_WEBHOOK_SECRET": "whsec_local_development",
         "FAKE_STRIPE_PORT": "8098",
+        # e-mail (bot/mailer.py): a local SMTP sink unless a real server is given
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "8025",
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
@@ -217,6 +220,20 @@ def start_console(env: dict[str, str], log: Path | None = None) -> subprocess.Po
 def uses_fake_twilio(env: dict[str, str]) -> bool:
     """Whether Twilio's API is the local fake (loopback base URL)."""
     return env["TWILIO_API_BASE_URL"].startswith(("http://127.0.0.1", "http://localhost"))
+
+
+def uses_local_smtp(env: dict[str, str]) -> bool:
+    """Whether e-mail goes to a local SMTP server that nothing else provides (loopback, port free)."""
+    return env["SMTP_HOST"] in ("127.0.0.1", "localhost") and not port_open(int(env["SMTP_PORT"]))
+
+
+def start_smtp_sink(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """aiosmtpd's debugging server on SMTP_PORT: it accepts every e-mail and prints it to ``log``."""
+    port = env["SMTP_PORT"]
+    args = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", f"127.0.0.1:{port}"]
+    proc = _spawn(args, env, log)
+    wait_for(lambda: port_open(int(port)), "local SMTP server", 30, proc)
+    return proc
 
 
 def start_fake_twilio(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:

@@ -22,6 +22,7 @@ INPUTS = [
     "policies",
     "bot/extraction.py",
     "bot/embeddings.py",
+    "bot/understanding",
     "requirements.lock",
 ]
 

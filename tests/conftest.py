@@ -128,6 +128,7 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
         PUBLIC_URL=f"https://bot.example.test:{rasa_port}",  # as behind a TLS reverse proxy
         COLLECTOR_PHONE="+15550001111",
         RASA_API_TOKEN="test-rasa-api-token",
+        EMAIL_SECRET="test-email-secret",  # signs the e-mail opt-out links the CLI sends and the bot reads
     )
     env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
     env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}"

@@ -117,21 +117,26 @@ def with_footer(text: str, profile: Profile) -> str:
     return text if footer.lower() in text.lower() else f"{text.rstrip()} {footer}"
 
 
-def find_violations(text: str, profile: Profile) -> list[Violation]:
-    """Prohibited wording in ``text`` under ``profile``."""
+def find_violations(text: str, profile: Profile, time_barred: bool = False) -> list[Violation]:
+    """Prohibited wording in ``text`` under ``profile``; the rules for a time-barred debt
+    (``when: time_barred``, 12 CFR 1006.26(b)) only when ``time_barred``."""
     found = []
     for rule in profile.prohibited_wording:
+        if rule.when == "time_barred" and not time_barred:
+            continue
         match = rule.pattern.search(text)
         if match:
             found.append(Violation(rule.id, rule.citation, match.group(0)))
     return found
 
 
-def lint(text: str, profile: Profile, channel: str) -> LintResult:
-    """Lint one outgoing message for ``channel`` (sms messages must already carry the footer)."""
-    violations = tuple(find_violations(text, profile))
+def lint(text: str, profile: Profile, channel: str, time_barred: bool = False) -> LintResult:
+    """Lint one outgoing message for ``channel`` (sms messages must already carry the footer);
+    ``time_barred`` adds the rules for a debtor whose debt is time-barred."""
+    violations = tuple(find_violations(text, profile, time_barred))
     if channel != "sms":
         return LintResult(violations, False, None, False)
     segments = sms_segments(text)
-    missing = profile.sms_opt_out_footer.lower() not in text.lower()
+    footers = {profile.sms_opt_out_footer, *profile.sms_opt_out_footers.values()}
+    missing = not any(footer.lower() in text.lower() for footer in footers)
     return LintResult(violations, missing, segments, segments.segments > profile.sms_max_segments)

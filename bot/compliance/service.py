@@ -21,24 +21,43 @@ def _aware(moment: datetime) -> datetime:
 
 
 def history_for(session: Session, account_id: str) -> list[ContactEvent]:
-    """The account's contact log as gate events, oldest first."""
+    """The account's contact log as gate events, oldest first. On SMS and voice the conversation
+    id is the phone number, which is the event's address (caps per contact method count by it)."""
     rows = session.execute(
         select(db.ContactLog).where(db.ContactLog.account_id == account_id).order_by(db.ContactLog.at, db.ContactLog.id)
     ).scalars()
-    return [ContactEvent(_aware(r.at), str(r.event), str(r.channel), r.detail) for r in rows]
+    return [
+        ContactEvent(
+            _aware(r.at),
+            str(r.event),
+            str(r.channel),
+            r.detail,
+            address=str(r.conversation_id) if r.channel in ("sms", "voice") and r.conversation_id else None,
+            phone_kind=r.phone_kind,
+        )
+        for r in rows
+    ]
 
 
 def gate_contact(
-    session: Session, account: db.Account, channel: str, now: datetime, actor: str, initiated_by: str = "creditor"
+    session: Session,
+    account: db.Account,
+    channel: str,
+    now: datetime,
+    actor: str,
+    initiated_by: str = "creditor",
+    phone: db.PhoneNumber | None = None,
 ) -> Decision:
-    """Ask the gate about one outbound contact to ``account`` and audit the answer."""
+    """Ask the gate about one outbound contact to ``account`` and audit the answer. ``phone`` is
+    the typed number called or texted (default: the debtor's primary, mobile number)."""
     request = ContactRequest(
         account_id=str(account.id),
         jurisdiction=str(account.jurisdiction),
         channel=channel,
         address_time_zone=str(account.time_zone),
-        phone_e164=str(account.debtor.phone_e164),
+        phone_e164=str(phone.e164) if phone is not None else str(account.debtor.phone_e164),
         initiated_by=initiated_by,
+        phone_kind=str(phone.kind) if phone is not None else None,
     )
     decision = check(request, history_for(session, str(account.id)), now)
     audit.record(
@@ -79,10 +98,11 @@ def conversation_holds(
     return next((h for h in codes if h in scoped_all), None), opted_out or "opt_out" in codes
 
 
-def lint_outgoing(text: str, jurisdiction: str | None, channel: str) -> LintResult:
-    """Lint against the debtor's profile, or against every profile when the debtor is not known."""
+def lint_outgoing(text: str, jurisdiction: str | None, channel: str, time_barred: bool = False) -> LintResult:
+    """Lint against the debtor's profile, or against every profile when the debtor is not known;
+    ``time_barred`` adds the rules for a time-barred debt (12 CFR 1006.26(b))."""
     if jurisdiction:
-        return lint(text, profile_for(jurisdiction), channel)
+        return lint(text, profile_for(jurisdiction), channel, time_barred)
     results = [lint(text, p, channel) for p in all_profiles()]
     violations = tuple(v for r in results for v in r.violations)
     return LintResult(

@@ -13,8 +13,9 @@ SMS conversations are opened in Rasa with ``POST /conversations/{phone}/trigger_
 (intent ``EXTERNAL_outreach``, entities ``account_ref`` and ``reason``) under the debtor's
 E.164 number, the sender id of their SMS reply (channels/twilio_sms.py), so the reply continues
 that conversation with the account linked. The SMS carries the bot's opening from that call:
-mini-Miranda, a line in the strategy's tone, and the identity question; nothing about the debt
-before right-party contact (12 CFR 1006.6(d)); the opt-out footer on every message (1006.6(e)).
+the business name, a line in the strategy's tone, and the identity question; nothing about the
+debt before right-party contact (15 U.S.C. 1692b; 12 CFR 1006.6(d)), the mini-Miranda only once
+identity is confirmed (1006.18(e)); the opt-out footer on every message (1006.6(e)).
 """
 
 from __future__ import annotations
@@ -27,25 +28,25 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
 from bot.compliance.profiles import profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
+from bot.mailer import EmailError, EmailSettings, send_email, usable_address
 from bot.outreach.segments import classify, facts_for, segment_key
 from bot.outreach.strategies import Strategy, strategy_for
-from bot.settings import DOMAIN as DOMAIN_DIR
+from bot.responses import first_text
+from bot.settings import contact_for, read_data_file
 from bot.sms import split_for_sms
 from bot.telephony import SendError
+from bot.texts import texts_for
 
-DOMAIN = DOMAIN_DIR
-CONTACT_EVENTS = ("sms_sent", "call_attempt")  # what counts as an outreach attempt for cadence
+CONTACT_EVENTS = ("sms_sent", "call_attempt", "email_sent")  # what counts as an outreach attempt for cadence
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def decide(session: Session, account: db.Account, now: datetime, actor: str = "o
         .all()
     )
     attempts = _attempts(session, str(account.id))
+    held = held_back(session, account, now)
     base: dict[str, Any] = {
         "account_id": str(account.id),
         "phone": str(account.debtor.phone_e164),
@@ -138,6 +140,8 @@ def decide(session: Session, account: db.Account, now: datetime, actor: str = "o
         "segment": segment_key(strategy_segment),
         "tone": strategy.tone,
     }
+    if held:
+        return Attempt(**base, reason="collection", outcome="deferred", reasons=held)
     due = next(
         (
             p
@@ -174,29 +178,30 @@ def decide(session: Session, account: db.Account, now: datetime, actor: str = "o
     )
 
 
-@cache
-def _responses() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for path in sorted(DOMAIN.glob("*.yml")):
-        for name, variants in (yaml.safe_load(path.read_text()).get("responses") or {}).items():
-            out[name] = str(variants[0]["text"])
-    return out
-
-
-def opening_texts(reason: str, tone: str) -> list[str]:
+def opening_texts(reason: str, tone: str, language: str | None = None, jurisdiction: str | None = None) -> list[str]:
     """The bot's opening for an outreach, as the rules in data/rules/outreach.yml produce it from
-    the domain's responses: mini-Miranda, the line for the tone (or the PTP reminder line), why
-    identity comes first, and the date-of-birth question. Used for dry runs and ``--no-open``."""
-    r = _responses()
-    line = r["utter_outreach_ptp_reminder"] if reason == "ptp_reminder" else r[f"utter_outreach_open_{tone}"]
-    return [r["utter_mini_miranda"], line, r["utter_verify_first"], r["utter_ask_date_of_birth"]]
+    the responses in ``language`` (``bot/responses.py``): the business name of ``jurisdiction``
+    (data/company.yml; before right-party contact nothing more, 12 CFR 1006.6(d)), the line for
+    the tone (or the PTP reminder line), why identity comes first, and the date-of-birth question.
+    Used for dry runs and ``--no-open``."""
+    line = "utter_outreach_ptp_reminder" if reason == "ptp_reminder" else f"utter_outreach_open_{tone}"
+    greeting = first_text("utter_greeting", language).format(business_name=contact_for(jurisdiction).business_name)
+    return [greeting] + [first_text(name, language) for name in (line, "utter_verify_first", "utter_ask_date_of_birth")]
 
 
-def sms_bodies(texts: list[str], jurisdiction: str) -> list[str]:
-    """The opening as SMS bodies with the jurisdiction's opt-out footer (12 CFR 1006.6(e)).
-    Raises ValueError naming the rule when the content lint blocks a body."""
+def account_language(session: Session, account_id: str) -> str:
+    """The language an account's debtor is written to in: theirs, else their jurisdiction's."""
+    account = session.get(db.Account, account_id)
+    if account is None:
+        return contact_for(None).language
+    return str(account.debtor.language or contact_for(str(account.jurisdiction)).language)
+
+
+def sms_bodies(texts: list[str], jurisdiction: str, language: str | None = None) -> list[str]:
+    """The opening as SMS bodies with the jurisdiction's opt-out footer in ``language`` (12 CFR
+    1006.6(e)). Raises ValueError naming the rule when the content lint blocks a body."""
     profile = profile_for(jurisdiction)
-    bodies = split_for_sms(texts, profile.sms_opt_out_footer, profile.sms_max_segments, profile.sms_footer_per_reply)
+    bodies = split_for_sms(texts, profile.sms_footer(language), profile.sms_max_segments, profile.sms_footer_per_reply)
     for body in bodies:
         result = lint_outgoing(body, jurisdiction, "sms")
         if not result.ok:
@@ -290,6 +295,87 @@ def _log(session: Session, attempt: Attempt, now: datetime, event: str, channel:
     row.at = now  # the run's clock, so a run at a fixed clock sees the attempts before it
 
 
+def held_back(session: Session, account: db.Account, now: datetime) -> tuple[str, ...]:
+    """Why outreach leaves an account alone now, whatever its strategy says: ``open_ticket`` while a
+    handoff ticket for the account or its phone's conversation is open (a collector holds it, so
+    the bot never writes into that conversation), ``recent_hardship`` within
+    ``quiet_after_hardship_days`` (data/segments.yml) of a hardship the debtor told us about."""
+    reasons = []
+    phone = str(account.debtor.phone_e164)
+    ticket = session.execute(
+        select(db.HandoffTicket.id)
+        .where(
+            db.HandoffTicket.resolved_at.is_(None),
+            (db.HandoffTicket.account_id == account.id) | (db.HandoffTicket.conversation_id == phone),
+        )
+        .limit(1)
+    ).first()
+    if ticket is not None:
+        reasons.append("open_ticket")
+    quiet_days = int(read_data_file("segments.yml").get("quiet_after_hardship_days", 14))
+    hardship = session.execute(
+        select(db.ContactLog.id)
+        .where(
+            db.ContactLog.account_id == account.id,
+            db.ContactLog.event == "hardship_disclosed",
+            db.ContactLog.at >= now - timedelta(days=quiet_days),
+        )
+        .limit(1)
+    ).first()
+    if hardship is not None:
+        reasons.append("recent_hardship")
+    return tuple(reasons)
+
+
+EMAIL_REFUSALS = ("no_email_address", "no_safe_harbour_procedure", "work_email_address")
+
+
+def send_email_contact(session: Session, attempt: Attempt, now: datetime, settings: EmailSettings | None) -> str:
+    """An outreach e-mail (a PTP reminder, or a request to get in touch) to the debtor's address,
+    which must rest on a 12 CFR 1006.6(d)(4) safe-harbour procedure and is never an employer's
+    (1006.22(f)(3)); with the profile's first disclosure (1006.18(e)) and the opt-out link
+    (1006.6(e)). Returns the Message-ID ("(dry run)" when ``settings`` is None). Raises
+    OutreachError when the address may not be used or the SMTP server refuses."""
+    account = session.get(db.Account, attempt.account_id)
+    assert account is not None
+    debtor = account.debtor
+    refused = usable_address(debtor.email, debtor.email_source)
+    if refused:
+        raise OutreachError(refused)
+    t = texts_for(None, attempt.jurisdiction)
+    contact = contact_for(attempt.jurisdiction)
+    common = {
+        "name": str(debtor.full_name),
+        "disclosure": profile_for(attempt.jurisdiction).disclosures.first.text_for(t.language),
+        "phone": contact.phone,
+        "business_name": contact.business_name,
+    }
+    promise = session.get(db.PromiseToPay, attempt.ptp_id) if attempt.ptp_id else None
+    if promise is not None:
+        body = t.get(
+            "email.reminder.body",
+            amount=promise.amount.format(contact.locale),
+            date=promise.due_date.strftime("%B %-d, %Y"),
+            reference=promise.id,
+            **common,
+        )
+    else:
+        body = t.get("email.contact.body", **common)
+    if settings is None:
+        return "(dry run)"
+    try:
+        return send_email(
+            settings,
+            to=str(debtor.email),
+            subject=t.get("email.reminder.subject", business_name=contact.business_name),
+            body=body,
+            account_id=attempt.account_id,
+            footer=t.get("email.footer"),
+        )
+    except EmailError as exc:
+        raise OutreachError(str(exc)) from exc
+
+
 def _label(attempt: Attempt) -> str:
     ptp = f" PTP-{attempt.ptp_id}" if attempt.ptp_id else ""
     return f"outreach {attempt.reason}{ptp} {attempt.strategy}"
@@ -312,19 +398,30 @@ def execute(
         return attempt
     failed: str | None = None
     try:
-        if attempt.channel == "voice":
+        if attempt.channel == "email":
+            try:
+                message_id = send_email_contact(session, attempt, now, EmailSettings.from_env() if sender else None)
+            except OutreachError as exc:
+                # the address may not be used (its reason code), or the SMTP server refused
+                failed = str(exc) if str(exc) in EMAIL_REFUSALS else "send_failed"
+                raise
+            if sender is not None:
+                _log(session, attempt, now, "email_sent", "email", f"{_label(attempt)} {message_id}")
+            result.messages[attempt.account_id] = ["(e-mail)"]
+        elif attempt.channel == "voice":
             if sender is not None:
                 sid = sender.call(attempt.phone)
                 _log(session, attempt, now, "call_attempt", "voice", f"{_label(attempt)} {sid}")
             result.messages[attempt.account_id] = ["(call)"]
         else:
+            language = account_language(session, attempt.account_id)
             texts = (
                 opener.open(attempt.phone, attempt.account_id, attempt.reason)
                 if opener is not None and sender is not None
-                else opening_texts(attempt.reason, attempt.tone)
+                else opening_texts(attempt.reason, attempt.tone, language, attempt.jurisdiction)
             )
             try:
-                bodies = sms_bodies(texts, attempt.jurisdiction)
+                bodies = sms_bodies(texts, attempt.jurisdiction, language)
             except ValueError as exc:
                 failed = "lint_blocked"
                 raise OutreachError(str(exc)) from exc

@@ -40,6 +40,16 @@ class PortfolioAccount:
     time_zone: str
     annual_rate: Decimal = Decimal("0.1999")  # contract interest rate, a yearly fraction
     sms_consent: bool = True  # consent to texts at this number is on file (table debtors)
+    # mail, e-mail (with its 12 CFR 1006.6(d)(4) source and E-SIGN consent) and other typed numbers
+    mailing_address: str | None = None
+    email: str | None = None
+    email_source: str | None = None
+    esign_consent: date | None = None
+    phones: tuple[tuple[str, str], ...] = ()  # (E.164, kind) besides the primary mobile number
+    # the statute of limitations runs from the later of these (data/limitations.yml)
+    default_date: date | None = None
+    last_payment_date: date | None = None
+    creditor: str | None = None
 
 
 def _check_phone(phone: str, where: str) -> str:
@@ -70,6 +80,16 @@ def load_fixtures(path: Path = DATA / "fixtures.yml") -> list[PortfolioAccount]:
                     time_zone=item["time_zone"],
                     annual_rate=Decimal(str(item.get("annual_rate", "0.1999"))),
                     sms_consent=bool(item.get("sms_consent", True)),
+                    mailing_address=item.get("mailing_address"),
+                    email=item.get("email"),
+                    email_source=item.get("email_source"),
+                    esign_consent=item.get("esign_consent"),
+                    phones=tuple(
+                        (_check_phone(str(p["number"]), where), str(p["kind"])) for p in item.get("phones") or []
+                    ),
+                    default_date=item.get("default_date"),
+                    last_payment_date=item.get("last_payment_date"),
+                    creditor=item.get("creditor"),
                 )
             )
         except KeyError as exc:
@@ -218,25 +238,54 @@ def balance_position(balance: Money, path: Path = DATA / "generator.yml") -> flo
     return min(1.0, max(0.0, float(balance.minor - lo * 100) / float((hi - lo) * 100)))
 
 
+def itemization_for(a: PortfolioAccount, history: tuple[HistoryMonth, ...]) -> tuple[date, int, int, int]:
+    """(itemization date, balance then, interest since, payments since) in minor units for the
+    validation notice (12 CFR 1006.34(c)(2)(vi)): itemized at the last statement before the
+    account fell behind (the history's as-of date less the days past due), with the contract
+    interest and the payments of the history since then, so the itemization adds up to the
+    balance."""
+    spec: dict[str, Any] = yaml.safe_load((DATA / "generator.yml").read_text())
+    as_of = date.fromisoformat(str(spec["history"]["as_of"]))
+    item_date = as_of - relativedelta(days=a.days_past_due)
+    paid = sum(m.paid_minor for m in history if m.month >= item_date.replace(day=1))
+    interest = int(a.balance.minor * a.annual_rate * a.days_past_due / 365)
+    return item_date, a.balance.minor - interest + paid, interest, paid
+
+
 def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
     """Insert accounts that are not there yet (by account id), each with its synthetic payment
-    history (table ``payment_history``); returns how many accounts were added."""
-    from bot.db import Account, Debtor, PaymentMonth, utcnow
+    history (table ``payment_history``), typed phone numbers and validation-notice itemization;
+    returns how many accounts were added."""
+    from datetime import datetime, timezone
+
+    from bot.db import Account, Debtor, PaymentMonth, PhoneNumber, utcnow
 
     existing = set(session.execute(select(Account.id)).scalars())
     added = 0
     for a in accounts:
         if a.id in existing:
             continue
+        consent = (
+            datetime.combine(a.esign_consent, datetime.min.time(), tzinfo=timezone.utc) if a.esign_consent else None
+        )
         debtor = Debtor(
             full_name=a.full_name,
             date_of_birth=a.date_of_birth,
             phone_e164=a.phone,
             postcode=a.postcode,
+            mailing_address=a.mailing_address or f"{a.full_name}, {a.postcode}",
+            email=a.email,
+            email_source=a.email_source,
+            esign_consent_at=consent,
             sms_consent_at=utcnow() if a.sms_consent else None,
         )
         session.add(debtor)
         session.flush()
+        session.add(PhoneNumber(debtor_id=debtor.id, e164=a.phone, kind="mobile"))
+        for number, kind in a.phones:
+            session.add(PhoneNumber(debtor_id=debtor.id, e164=number, kind=kind))
+        history = history_for(a)
+        item_date, item_balance, interest, paid = itemization_for(a, history)
         session.add(
             Account(
                 id=a.id,
@@ -248,10 +297,17 @@ def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
                 time_zone=a.time_zone,
                 last_four=a.last_four,
                 apr_bps=int(a.annual_rate * 10000),
+                creditor=a.creditor,
+                itemization_date=item_date,
+                itemization_balance_minor=item_balance,
+                interest_since_minor=interest,
+                credits_since_minor=paid,
+                default_date=a.default_date or item_date,
+                last_payment_date=a.last_payment_date,
             )
         )
         session.flush()  # the history rows refer to the account
-        for m in history_for(a):
+        for m in history:
             session.add(
                 PaymentMonth(
                     account_id=a.id,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import db
 from bot.accounts import dpd_bucket
-from bot.settings import DataFileError, _load
+from bot.settings import DataFileError, read_data_file
 
 HARDSHIP_EVENTS = ("hardship_disclosed", "handoff_crisis", "breathing_space")
 # a disclosure of military service ("type=military ..." in actions/safety.py's detail) is served by
@@ -43,7 +43,7 @@ class SegmentRules:
 @cache
 def segment_rules() -> SegmentRules:
     """``data/segments.yml``, validated; DataFileError names the field."""
-    raw = _load("segments.yml")
+    raw = read_data_file("segments.yml")
     where = "data/segments.yml"
     bands: dict[str, tuple[Decimal, Decimal]] = {}
     for currency, pair in (raw.get("balance_bands") or {}).items():

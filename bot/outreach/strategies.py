@@ -24,7 +24,7 @@ from bot.settings import DataFileError
 
 DATA = DATA_DIR / "strategies"
 TONES = ("soft", "neutral", "firm")
-OUTREACH_CHANNELS = ("sms", "voice")
+OUTREACH_CHANNELS = ("sms", "voice", "email")
 FIRST_CONTACT = ("bot", "collector")
 # segment dimensions a strategy may match on, and their allowed values (bot/outreach/segments.py)
 DIMENSIONS: dict[str, tuple[str, ...]] = {

@@ -98,8 +98,12 @@ def ie_rules(path: Path = DATA) -> IERules:
 
 
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![\w]){'(?:' + alternatives + ')'}(?![\w])", re.I)
+    """Any of ``words`` as whole words; a Chinese word matches anywhere (Chinese has no spaces)."""
+    ordered = sorted(words, key=len, reverse=True)
+    latin = "|".join(re.escape(w) for w in ordered if w.isascii())
+    han = "|".join(re.escape(w) for w in ordered if not w.isascii())
+    parts = ([rf"(?<![\w])(?:{latin})(?![\w])"] if latin else []) + ([f"(?:{han})"] if han else [])
+    return re.compile("|".join(parts) or "(?!)", re.I)
 
 
 def is_skip(text: str, rules: IERules | None = None) -> bool:
@@ -134,8 +138,9 @@ class Statement:
 
 
 def _label(left: str, right: str, rules: IERules) -> str | None:
-    """The income/category/offer word nearest the amount: last one before it, else first one after it."""
-    labels = [(INCOME, rules.income_keywords), (OFFER, rules.offer_phrases), *rules.categories.items()]
+    """The income/category/offer word nearest the amount: last one before it, else first one after it.
+    An offer phrase wins a tie ("I can get you 40": "can get" is an offer, "get" alone income)."""
+    labels = [(OFFER, rules.offer_phrases), (INCOME, rules.income_keywords), *rules.categories.items()]
     best: tuple[int, str] | None = None
     for label, words in labels:
         for match in _pattern(words).finditer(left):

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db
+from bot.compliance import audit
 from bot.money import Money
 from bot.repayment.plans import Payment, PlanOption
 
@@ -63,19 +64,24 @@ def record_arrangement(
 ) -> tuple[db.Arrangement, db.PromiseToPay | None]:
     """Store an accepted plan as an arrangement, and its first payment as a promise to pay
     (none for a deferral, which has nothing to pay yet). Any earlier active arrangement of the
-    account is cancelled, with its open instalment promise: one arrangement at a time.
+    account is cancelled, with its open instalment promise: one arrangement at a time; each
+    replacement is in the contact log and the audit log (``arrangement_replaced``).
     Returns the rows, flushed (ids set).
-    Raises ValueError for an unknown account, one with nothing owing, or a plan that pays nothing."""
+    Raises ValueError for an unknown account, one with nothing owing, or a plan other than a
+    deferral (a payment holiday) that pays nothing."""
     account = session.get(db.Account, account_id)
     if account is None:
         raise ValueError(f"no account {account_id}")
     if int(account.balance_minor) <= 0:
         raise ValueError(f"account {account_id} has nothing owing: no arrangement to record")
-    if option.total.minor <= 0:
+    if option.total.minor <= 0 and option.kind != "deferral":  # a payment holiday pays nothing yet
         raise ValueError(f"a plan of {option.total} pays nothing: no arrangement to record")
-    for earlier in session.execute(
-        select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
-    ).scalars():
+    replaced = list(
+        session.execute(
+            select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
+        ).scalars()
+    )
+    for earlier in replaced:
         earlier.status = "cancelled"
         for stale in _instalment_promises(session, earlier):
             if stale.status == "open":
@@ -104,6 +110,25 @@ def record_arrangement(
         conversation_id=conversation_id,
         detail=f"ARR-{row.id} {option.kind} {option.total} in {len(option.schedule)} payment(s)",
     )
+    for earlier in replaced:
+        # a changed mind is on the record: which arrangement the new one replaced, and when
+        db.log_contact(
+            session,
+            account_id=account_id,
+            channel=channel,
+            direction="inbound",
+            event="arrangement_replaced",
+            conversation_id=conversation_id,
+            detail=f"ARR-{earlier.id} replaced by ARR-{row.id}",
+        )
+        audit.record(
+            session,
+            actor="bot",
+            action="arrangement_replaced",
+            outcome="recorded",
+            account_id=account_id,
+            detail={"replaced": earlier.id, "by": row.id, "channel": channel},
+        )
     first = option.schedule[0]
     promise = None
     if first.amount.minor > 0:
@@ -116,6 +141,13 @@ def record_arrangement(
             conversation_id=conversation_id,
         )
     return row, promise
+
+
+def active_arrangement(session: Session, account_id: str) -> db.Arrangement | None:
+    """The account's active arrangement, or None."""
+    query = select(db.Arrangement).where(db.Arrangement.account_id == account_id, db.Arrangement.status == "active")
+    found: db.Arrangement | None = session.execute(query.order_by(db.Arrangement.id.desc())).scalars().first()
+    return found
 
 
 def _schedule(arrangement: db.Arrangement) -> list[Payment]:

@@ -124,14 +124,19 @@ def load_policy(name: str) -> OfferPolicy:
     return parse_policy(_raw(name), f"data/offers/{name}.yml")
 
 
+JURISDICTION_POLICIES = {"UK": "uk", "CN": "cn"}  # by jurisdiction prefix; these win over any strategy
+
+
 def policy_for(jurisdiction: str, strategy_policy: str | None = None, hardship: bool = False) -> OfferPolicy:
-    """The offer policy a plan for this debtor follows: ``uk.yml`` in the UK, whose rules (CONC 7)
-    win over any strategy; elsewhere ``hardship.yml`` once the debtor has told us of a hardship
-    (the same policy the ``hardship`` strategy gives a hardship on file), else the offer policy
-    of the account's strategy (``data/strategies``, ``strategy_policy``), else ``default.yml``.
+    """The offer policy a plan for this debtor follows: the jurisdiction's own where it has one
+    (``uk.yml`` in the UK, whose rules (CONC 7) win over any strategy; ``cn.yml`` in mainland
+    China); elsewhere ``hardship.yml`` once the debtor has told us of a hardship (the same policy
+    the ``hardship`` strategy gives a hardship on file), else the offer policy of the account's
+    strategy (``data/strategies``, ``strategy_policy``), else ``default.yml``.
     Raises DataFileError for a policy name with no file."""
-    if jurisdiction.split("-")[0] == "UK":
-        return load_policy("uk")
+    own = JURISDICTION_POLICIES.get(jurisdiction.split("-")[0])
+    if own is not None:
+        return load_policy(own)
     if hardship:
         return load_policy("hardship")
     return load_policy(strategy_policy or "default")
@@ -502,24 +507,34 @@ def _fixed_payment_schedule(
     return schedule, Money(interest_total, balance.currency)
 
 
-def counter_instalments(req: PlanRequest, offered: Money, frequency: str, policy: OfferPolicy | None = None) -> Counter:
+def counter_instalments(
+    req: PlanRequest,
+    offered: Money,
+    frequency: str,
+    policy: OfferPolicy | None = None,
+    first_due: date | None = None,
+) -> Counter:
     """Re-plan around the debtor's offer of ``offered`` each ``frequency`` period ("I can only do
-    40 a month"). Never agrees above disposable income, under the policy's minimum instalment, or
-    beyond its maximum term; the UK accepts a token payment for a review period instead of a
-    plan that would run past the maximum term (CONC 7.3.5R, 7.3.6G)."""
+    40 a month"), from ``first_due`` when the debtor named the day and it falls within the
+    policy's first-payment window (else the usual first payment day). Never agrees above
+    disposable income, under the policy's minimum instalment, or beyond its maximum term; the UK
+    accepts a token payment for a review period instead of a plan that would run past the
+    maximum term (CONC 7.3.5R, 7.3.6G). Raises ValueError for an unknown frequency."""
     policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     if frequency not in PERIODS_PER_YEAR:
         raise ValueError(f"unknown frequency {frequency!r}")
     currency = req.balance.currency
     rate = applied_rate(req, policy)
-    start = first_payment_day(req, policy)
+    window = req.today + timedelta(days=policy.first_payment_window_days)
+    named = first_due is not None and req.today < first_due <= window
+    start = first_due if named and first_due is not None else first_payment_day(req, policy)
     notes = (policy.advice_signpost,) if policy.advice_signpost else ()
     minimum = Money.of(policy.min_instalment, currency)
     cap = _per_period_cap(req.affordable_monthly(policy), frequency)
     max_count = max(1, policy.max_term_months * PERIODS_PER_YEAR[frequency] // 12)
     longest = _longest_plan(req, policy, frequency, rate, start, notes)
     if cap is not None and offered.minor > cap.minor:
-        fitting = counter_instalments(req, cap, frequency, policy) if cap.minor >= minimum.minor else None
+        fitting = counter_instalments(req, cap, frequency, policy, first_due) if cap.minor >= minimum.minor else None
         return Counter("above_disposable", fitting.option if fitting else None, cap, needs_collector=fitting is None)
     if offered.minor < minimum.minor:
         return Counter("below_minimum", None, minimum, needs_collector=True)

@@ -33,3 +33,27 @@ def slot_values(events: list[dict[str, Any]], slot: str) -> list[Any]:
 def joined(replies: list[list[str]]) -> str:
     """All bot texts of several turns as one string."""
     return "\n".join(t for turn in replies for t in turn)
+
+
+MINI_MIRANDA = (
+    "This is a debt collector. This is an attempt to collect a debt and any information obtained will be "
+    "used for that purpose."
+)
+LATER_DISCLOSURE = "This message is from a debt collector."
+
+
+def disclosure_due(db_session: Any, account_id: str) -> str:
+    """The disclosure the account's right party gets next once verified (12 CFR 1006.18(e)): the
+    mini-Miranda in their first conversation, the later disclosure once the contact log holds the
+    first one (bot/compliance/disclosures.py). Read before the conversation that verifies."""
+    from sqlalchemy import select
+
+    from bot import db
+
+    db_session.expire_all()
+    given = db_session.execute(
+        select(db.ContactLog.id).where(
+            db.ContactLog.account_id == account_id, db.ContactLog.event == "disclosure_first"
+        )
+    ).first()
+    return LATER_DISCLOSURE if given else MINI_MIRANDA

@@ -18,7 +18,7 @@ from tests.conftest import Bot, Redis
 from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
 
 pytestmark = pytest.mark.slow
-MINI_MIRANDA = "This is a debt collector"
+GREETING = "Hello, this is Example Lending."  # a conversation's first words (business name only)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_redis_restart_mid_run_keeps_every_conversation_in_context(
     for account in debtors:
         turns = [t for t in log if t.sender == account.phone]
         texts = [r for t in turns for r in t.replies]
-        # a reply without context would greet again with the mini-Miranda and ask for the date of birth
-        assert sum(MINI_MIRANDA in r for r in texts) == 1, (account.id, texts)
+        # a reply without context would greet again and ask for the date of birth
+        assert sum(GREETING in r for r in texts) == 1, (account.id, texts)
         # "try again" is always alone: never mixed with an answer produced without context
         assert all(t.replies == [TRY_AGAIN] or TRY_AGAIN not in t.replies for t in turns)
         answered = [t for t in turns if t.replies != [TRY_AGAIN]]
@@ -117,7 +117,7 @@ def test_action_server_down_gets_a_holding_reply_and_an_error_logged(
 ) -> None:
     account = accounts["A-5361"]
     dob = loadgen.debtor_script(account)[1]
-    assert MINI_MIRANDA in " ".join(bot.say(account.phone, "hi"))
+    assert GREETING in " ".join(bot.say(account.phone, "hi"))
     actions = bot.procs[1]
     log = bot.logs / "rasa.log"
     log_size = log.stat().st_size
@@ -130,7 +130,7 @@ def test_action_server_down_gets_a_holding_reply_and_an_error_logged(
         bot.procs[1] = services.start_action_server(bot.env, log=bot.logs / "actions.log")
     # once it is back the conversation carries on where it was
     again = bot.say(account.phone, dob)
-    assert HOLDING_REPLY not in again and MINI_MIRANDA not in " ".join(again)
+    assert HOLDING_REPLY not in again and GREETING not in " ".join(again)
     assert "confirmed" in " ".join(bot.say(account.phone, account.postcode))
 
 
@@ -141,7 +141,7 @@ def test_twilio_outage_longer_than_the_quick_retries_still_delivers(bot: Bot, ac
     fake(bot, "/fake/fail", {"count": 6, "status": 503, "code": 20503})
     assert post_sms(bot, sms(account.phone, "hi")) == 200
     replies = replies_to(bot, account.phone, before, timeout=60)
-    assert replies and MINI_MIRANDA in replies[0], replies
+    assert replies and GREETING in replies[0], replies
     with db.session_scope(bot.env["DATABASE_URL"]) as session:
         events = [
             r.event

@@ -22,7 +22,7 @@ from bot import db
 from bot.compliance.profiles import profile_for
 from scripts import services
 from tests.conftest import Bot
-from tests.conversation.helpers import slot_values, tracker_events
+from tests.conversation.helpers import disclosure_due, slot_values, tracker_events
 from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
 
 NINE_PM = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc)
@@ -83,7 +83,9 @@ def test_portfolio_runs_keep_to_windows_and_caps(tmp_path: Path) -> None:
             for zone in _zones(account):
                 local = NINE_PM.astimezone(ZoneInfo(zone)).time()
                 assert window.start <= local < window.end, (account.id, zone, local)
-            assert "This is a debt collector" in message["body"] and "date of birth" in message["body"]
+            # the business name and the identity question, nothing about a debt (12 CFR 1006.6(d))
+            assert message["body"].startswith("Hello, this is Example Lending.") and "date of birth" in message["body"]
+            assert "debt" not in message["body"].lower()
             assert message["body"].endswith("Reply STOP to opt out.")
         # 21:00 UTC is 21:00 in London and 05:00 in Shanghai: nobody there is contacted
         outside = [a for a in accounts.values() if str(a.jurisdiction) in ("UK", "CN")]
@@ -117,6 +119,7 @@ def test_portfolio_runs_keep_to_windows_and_caps(tmp_path: Path) -> None:
 def test_reply_to_an_outreach_sms_continues_that_conversation(bot: Bot, db_session: Any) -> None:
     account = db_session.get(db.Account, "A-5155")
     phone, dob = account.debtor.phone_e164, account.debtor.date_of_birth
+    disclosure = disclosure_due(db_session, "A-5155")
     env = {
         **bot.env,
         "RASA_URL": bot.base_url,
@@ -130,10 +133,10 @@ def test_reply_to_an_outreach_sms_continues_that_conversation(bot: Bot, db_sessi
     assert len(opening) >= 1
     text = " ".join(opening)
     events = tracker_events(int(bot.env["REDIS_PORT"]), phone)
-    assert "This is a debt collector" in text and "date of birth" in text, [
+    assert text.startswith("Hello, this is Example Lending.") and "date of birth" in text, [
         (e.get("event"), e.get("name"), e.get("text"), e.get("value")) for e in events
     ]
-    assert not re.search(r"\$|\d{2,}", text), text  # no balance or any figure before identity is confirmed
+    assert not re.search(r"\$|\d{2,}|debt|collect", text, re.I), text  # nothing about a debt before RPC
     events = tracker_events(int(bot.env["REDIS_PORT"]), phone)
     assert any(
         e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {}).get("name") == "EXTERNAL_outreach"
@@ -149,6 +152,7 @@ def test_reply_to_an_outreach_sms_continues_that_conversation(bot: Bot, db_sessi
     assert post_sms(bot, sms(phone, account.last_four)) == 200
     confirmed = " ".join(replies_to(bot, phone, after_dob))
     assert "thank" in confirmed.lower() or "confirmed" in confirmed.lower(), confirmed
+    assert confirmed.startswith(disclosure), confirmed  # the mini-Miranda first after RPC
     events = tracker_events(int(bot.env["REDIS_PORT"]), phone)
     assert slot_values(events, "identity_verified")[-1] is True
     assert sum(1 for e in events if e.get("event") == "session_started") == 1

@@ -8,20 +8,23 @@ from sqlalchemy import select
 
 from bot import db
 from tests.conftest import Bot
-from tests.conversation.helpers import joined, next_weekday_after_today, slot_values, tracker_events
+from tests.conversation.helpers import disclosure_due, joined, next_weekday_after_today, slot_values, tracker_events
 
-MINI_MIRANDA = "This is a debt collector. This is an attempt to collect a debt and any information obtained will be used for that purpose."
+GREETING = "Hello, this is Example Lending."
 
 
 def test_a1001_verifies_discloses_and_records_promise(bot: Bot, db_session: Any) -> None:
     sender = "+16175550101"
+    disclosure = disclosure_due(db_session, "A-1001")
     turns = ["hi", "April 12 1985", "02139", "how much do I owe", "I can pay 200 on friday", "yes", "bye"]
     replies = [bot.say(sender, text) for text in turns]
 
-    assert MINI_MIRANDA in replies[0][0], "mini-Miranda must be the first bot turn"
-    before_verification = joined(replies[:3])
+    # the business name first, the mini-Miranda first once identity is confirmed (12 CFR 1006.18(e))
+    assert replies[0][0] == GREETING, "only the business name before right-party contact"
+    before_verification = joined(replies[:2])
     assert "1,240.50" not in before_verification and "4821" not in before_verification
-    assert "confirmed" in joined(replies[2:3])
+    assert "debt" not in before_verification.lower() and "collect" not in before_verification.lower()
+    assert replies[2][0] == disclosure and "confirmed" in joined(replies[2:3])
     assert "$1,240.50" in joined(replies[3:4])
 
     friday = next_weekday_after_today("America/New_York", 4)
@@ -130,15 +133,15 @@ def test_bad_requests_get_clear_answers(bot: Bot) -> None:
 
 
 def _verification_prompts(replies: list[str]) -> list[str]:
-    """The bot texts of one turn other than the mini-Miranda and the why-verify preamble."""
-    return [t for t in replies if MINI_MIRANDA not in t and "confirm who I'm speaking with" not in t]
+    """The bot texts of one turn other than the greeting and the why-verify preamble."""
+    return [t for t in replies if t != GREETING and "confirm who I'm speaking with" not in t]
 
 
 def test_unknown_sender_greeting_is_answered_with_one_question(bot: Bot, redis_server: Any) -> None:
     # a new-user trial over REST with a sender that is not a portfolio phone number
     sender = "trial-user-3"
     hello = bot.say(sender, "hi")
-    assert MINI_MIRANDA in hello[0]
+    assert hello[0] == GREETING
     assert _verification_prompts(hello) == [
         "Please reply with the mobile number we have on file for you, or your account reference (it starts with A-)."
     ]
@@ -156,7 +159,7 @@ def test_unknown_sender_greeting_is_answered_with_one_question(bot: Bot, redis_s
 def test_account_reference_as_first_message_is_kept(bot: Bot) -> None:
     sender = "trial-user-4"
     first = bot.say(sender, "A-1001")
-    assert MINI_MIRANDA in first[0]
+    assert first[0] == GREETING
     assert _verification_prompts(first) == ["For your security, please tell me your date of birth."]
     assert _verification_prompts(bot.say(sender, "April 12 1985")) == [
         "Please give your postcode (ZIP code) or the last four digits of your account number."
@@ -179,6 +182,6 @@ def test_a_first_message_not_understood_says_how_to_start(bot: Bot) -> None:
     # a new-user trial: a first message the bot did not understand left the person without a next step
     sender = "trial-user-8"
     first = bot.say(sender, "</script><script>alert(1)</script>")
-    assert MINI_MIRANDA in first[0]
+    assert first[0] == GREETING
     assert "account reference" in joined([first]), first
     assert _verification_prompts(bot.say(sender, "A-1001")) == ["For your security, please tell me your date of birth."]

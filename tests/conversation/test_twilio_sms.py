@@ -80,7 +80,7 @@ def test_sms_conversation_redelivery_mms_and_footer(bot: Bot, db_session: Any) -
     first = sms(phone, "hi")
     assert post_sms(bot, first) == 200
     replies = replies_to(bot, phone, before)
-    assert replies and "This is a debt collector" in replies[0]
+    assert replies and replies[0].startswith("Hello, this is Example Lending.")  # business name only before RPC
     assert all(r.endswith("Reply STOP to opt out.") for r in replies)
 
     # the same MessageSid delivered again is not processed again

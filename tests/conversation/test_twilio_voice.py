@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import db
 from tests.conftest import Bot
+from tests.conversation.helpers import disclosure_due
 
 PATH = "/webhooks/twilio_voice/webhook"
 
@@ -92,7 +93,9 @@ def test_voice_call_flow(bot: Bot, db_session: Any) -> None:
         and gather.get("language") == "en-US"
         and gather.get("hints")
     )
-    assert "This is a debt collector" in says(root) and "2 to speak to a person" in says(root)
+    # the business name and the identity question only, before right-party contact (12 CFR 1006.6(d))
+    assert says(root).startswith("Hello, this is Example Lending.") and "2 to speak to a person" in says(root)
+    assert "debt" not in says(root).lower()
     assert root.find("Redirect") is not None, "no input must not hang up"
 
     _, root, _ = call(bot, {**base, "SpeechResult": "mumble mumble", "Confidence": "0.2"})
@@ -129,15 +132,17 @@ def test_outbound_call_is_keyed_by_the_debtor(bot: Bot, db_session: Any) -> None
     assert slot_values(tracker_events(redis_port, phone), "account_id") == ["A-5016"]
 
 
-def test_a_call_after_an_sms_conversation_opens_with_the_mini_miranda(bot: Bot, db_session: Any) -> None:
+def test_a_call_after_an_sms_conversation_opens_afresh(bot: Bot, db_session: Any) -> None:
     """The new-user trial: the number's SMS conversation is waiting for a date of birth when the
-    debtor calls. The call is a new communication (12 CFR 1006.18(e)): it opens with the
-    mini-Miranda, its opening is no form answer, and spoken wording never says "write"/"reply"."""
+    debtor calls. The call is a new communication: it opens with the business name and the
+    identity questions (12 CFR 1006.6(d)), its opening is no form answer, the mini-Miranda comes
+    once identity is confirmed (1006.18(e)(1)), and spoken wording never says "write"/"reply"."""
     from tests.conversation.helpers import tracker_events
     from tests.conversation.test_twilio_sms import fake, post_sms, replies_to, sms
 
     account = db_session.execute(select(db.Account).where(db.Account.id == "A-5042")).scalar_one()
     assert account.jurisdiction.startswith("US"), "month, day, year order for keyed digits"
+    disclosure = disclosure_due(db_session, "A-5042")
     phone = account.debtor.phone_e164
     before = len(fake(bot, "/fake/messages"))
     assert post_sms(bot, sms(phone, "hi")) == 200
@@ -147,7 +152,7 @@ def test_a_call_after_an_sms_conversation_opens_with_the_mini_miranda(bot: Bot, 
     status, root, _ = call(bot, base)
     assert status == 200 and root is not None
     spoken = says(root)
-    assert spoken.startswith("Hello, this is the Example Lending collections assistant. This is a debt collector.")
+    assert spoken.startswith("Hello, this is Example Lending.") and "debt" not in spoken.lower()
     assert "couldn't read" not in spoken and "write it" not in spoken, spoken
     assert "date of birth" in spoken, "the call verifies the caller afresh"
     redis_port = int(bot.env["REDIS_PORT"])
@@ -164,6 +169,7 @@ def test_a_call_after_an_sms_conversation_opens_with_the_mini_miranda(bot: Bot, 
     assert "postcode" in says(root) or "ZIP" in says(root), says(root)
     _, root, _ = call(bot, {**base, "Digits": account.debtor.postcode + "#"})
     assert "that's confirmed" in says(root), says(root)
+    assert says(root).startswith(disclosure), says(root)
 
 
 def test_a_rating_keyed_after_the_csat_question_is_a_rating_not_the_menu(

@@ -11,6 +11,7 @@ import socketio
 
 from channels.guard import EMPTY_REPLY
 from tests.conftest import Bot
+from tests.conversation.helpers import disclosure_due
 
 
 class ChatClient:
@@ -67,18 +68,23 @@ def test_page_is_served(bot: Bot) -> None:
         assert b"Socket.IO" in resp.read(300)
 
 
-def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot) -> None:
+def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot, db_session: Any) -> None:
+    disclosure = disclosure_due(db_session, "A-1002")
+
     async def scenario() -> None:
         first = ChatClient(bot.base_url)
         session = await first.start()
         token = session["token"]
         greeting = await first.say("hello", token)
-        assert any("debt collector" in t for t in greeting), (greeting, first.received, first.errors)
+        # the business name only before right-party contact (12 CFR 1006.6(d)); no debt talk
+        assert greeting[0] == "Hello, this is Example Lending.", (greeting, first.received, first.errors)
+        assert not any("debt" in t.lower() for t in greeting)
         assert any("account reference" in t for t in greeting)
         await first.say("A-1002", token)
         await first.say("11/03/1979", token)
         verified = await first.say("my zip is 94110", token)
         assert any("confirmed" in t for t in verified)
+        assert verified[0] == disclosure  # the mini-Miranda (or a later conversation's) first after RPC
         await first.sio.disconnect()
 
         # a page reload with the signed token continues the same conversation
@@ -86,7 +92,7 @@ def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot) -> No
         resumed = await again.start(token)
         assert resumed["session_id"] == session["session_id"]
         balance = await again.say("whats my balance", token)
-        assert any("$3,800.00" in t for t in balance)
+        assert any("$3,800.00" in t for t in balance), balance
         await again.sio.disconnect()
 
         # a guessed or tampered token gets a fresh session, not the debtor's conversation

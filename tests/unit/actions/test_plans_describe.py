@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from actions.common import Wording
 from actions.plans import amount_groups, describe, schedule_lines
-from bot import db
 from bot.compliance.lint import sms_segments
 from bot.money import Money
 from bot.repayment.plans import Payment, PlanOption
+from bot.texts import texts_for
 
 
-def _account() -> db.Account:
-    return db.Account(id="A-9999", currency="USD", jurisdiction="US-MA", time_zone="America/New_York", balance_minor=0)
+def _account(language: str = "en") -> Wording:
+    """How a plan is worded for a debtor in Massachusetts, in ``language``."""
+    return Wording(texts_for(language, "US-MA"), "en_US" if language == "en" else "zh_CN")
 
 
 def _option(amounts: list[int], interest: int = 0) -> PlanOption:
@@ -28,6 +30,8 @@ def test_unequal_instalments_are_read_back_truthfully() -> None:
     line = describe(option, _account())
     assert line.startswith("6 monthly payments: 5 of $1,580.39 and 1 of $1,580.38"), line
     assert "6 monthly payments of" not in line
+    chinese = describe(option, _account("zh"))
+    assert chinese.startswith("每月还款，共6期：5期每期US$1,580.39，1期每期US$1,580.38"), chinese
 
 
 def test_equal_instalments_keep_the_short_form() -> None:

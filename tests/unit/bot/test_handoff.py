@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -56,6 +57,49 @@ def test_business_hours_and_the_eta_in_the_debtors_zone() -> None:
     assert eta == "after we open at 5:00 AM on Monday (your time)", eta
     assert "\u202f" not in eta and eta.isascii()  # keeps an SMS in GSM-7
     assert "lundi" in reply_eta(saturday_night, "Europe/Paris", "fr_FR")
+
+
+def test_business_hours_by_jurisdiction() -> None:
+    rules = handoff_rules()
+    assert rules.team("CN").time_zone == "Asia/Shanghai" and rules.team("UK").time_zone == "Europe/London"
+    assert rules.team("US-MA").time_zone == rules.team(None).time_zone == rules.time_zone == "America/New_York"
+    assert rules.team("XX") == rules.team(None)  # a jurisdiction without a team: the default team
+    for team in rules.teams.values():
+        assert team.typical_reply_minutes == rules.typical_reply_minutes
+    # Tuesday 12:00 in New York is Wednesday 01:00 in Shanghai: the US team is in, the CN team is not
+    tuesday_noon_ny = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+    assert next_opening(tuesday_noon_ny, rules, "US-NY") is None
+    opening = next_opening(tuesday_noon_ny, rules, "CN")
+    assert opening is not None and opening.isoformat() == "2026-12-02T09:00:00+08:00"
+    eta = reply_eta(tuesday_noon_ny, "Asia/Shanghai", "en_US", jurisdiction="CN")
+    assert eta == "after we open at 9:00 AM on Wednesday (your time)", eta
+    assert "星期三" in reply_eta(tuesday_noon_ny, "Asia/Shanghai", "zh_CN", jurisdiction="CN")
+    # Saturday 22:00 in New York is Sunday 11:00 in Shanghai: a Chinese debtor gets a person now,
+    # not "after we open at ... on Monday"
+    saturday_night_ny = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    assert reply_eta(saturday_night_ny, "Asia/Shanghai", jurisdiction="CN").startswith("within about")
+    assert reply_eta(saturday_night_ny, "Asia/Shanghai").startswith("after we open")  # the US team
+    # the UK team keeps London hours: Tuesday 17:00 UTC is 17:00 in London
+    assert next_opening(tuesday_noon_ny, rules, "UK") is None
+    assert next_opening(datetime(2026, 12, 1, 20, 30, tzinfo=UTC), rules, "UK") == datetime(
+        2026, 12, 2, 8, 0, tzinfo=ZoneInfo("Europe/London")
+    )
+
+
+def test_a_bad_team_names_its_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.handoff as handoff
+    from bot.settings import DataFileError, read_data_file
+
+    raw = read_data_file("handoff.yml")
+    raw["business_hours"]["teams"]["CN"]["time_zone"] = "Asia/Nowhere"
+    monkeypatch.setattr(handoff, "read_data_file", lambda name: raw)
+    handoff.handoff_rules.cache_clear()
+    try:
+        with pytest.raises(DataFileError, match=r"business_hours\.teams\.CN\.time_zone"):
+            handoff.handoff_rules()
+    finally:
+        monkeypatch.undo()
+        handoff.handoff_rules.cache_clear()
 
 
 def test_the_notices_pass_the_content_lint() -> None:

@@ -76,3 +76,36 @@ def test_tuning_sweep_counts_catches_and_false_alarms() -> None:
     assert rows[2]["missed"] == ["ranked"]
     assert recommend(rows, 0.25)["threshold"] == 0.5  # type: ignore[index]
     assert recommend(rows, 0.5) is None  # nothing does better than the configured threshold
+
+
+def test_helpline_by_jurisdiction_and_language() -> None:
+    from bot.safety import helpline_for
+
+    cn = helpline_for("CN")
+    assert "12356" in cn.line and "010-82951332" in cn.line and cn.line.isascii()
+    zh = helpline_for("CN", "zh")
+    assert "12356" in zh.line and "010-82951332" in zh.line and "心理援助热线" in zh.line
+    assert "120" in zh.emergency and "急救" in zh.emergency
+    assert helpline_for("CN", "zh-CN").line == zh.line and helpline_for("CN", "zh_CN").line == zh.line
+    assert "988" in helpline_for("US-MA", "zh").line and "自杀" in helpline_for("US-MA", "zh").line
+    assert (
+        helpline_for("US-MA").line
+        == "In the US you can call or text 988 (Suicide & Crisis Lifeline) at any time, free."
+    )
+    assert (
+        helpline_for("UK", "fr").line == "In the UK you can call Samaritans free on 116 123 at any time."
+    )  # no French text
+    assert helpline_for("XX", "zh").line.startswith("请立即联系") and helpline_for(None).line.startswith(
+        "Please contact"
+    )
+    assert helpline_for("US").emergency.startswith("If you are in immediate danger")
+
+
+def test_chinese_helplines_pass_the_china_content_lint() -> None:
+    from bot.compliance.lint import lint
+    from bot.compliance.profiles import profile_for
+    from bot.safety import helpline_for
+
+    for jurisdiction in ("CN", "US", "UK", None):
+        for language in ("zh", "en"):
+            assert not lint(helpline_for(jurisdiction, language).text, profile_for("CN"), "webchat").violations

@@ -29,7 +29,8 @@ def test_english_responses_and_texts_are_gsm7() -> None:
     bad += [(key, text) for language, key, text in all_texts() if language == "en" and not _gsm7(text)]
     for name in ("handoff.yml", "helplines.yml"):
         raw = yaml.safe_load((ROOT / "data" / name).read_text())
-        bad += [(k, v) for k, v in raw.items() if isinstance(v, str) and not _gsm7(v)]
+        # "US.zh" and the like are the Chinese texts: UCS-2 whatever their wording
+        bad += [(k, v) for k, v in raw.items() if isinstance(v, str) and "." not in k and not _gsm7(v)]
     assert not bad, bad
 
 

@@ -48,6 +48,7 @@ def test_every_profile_loads_with_citations() -> None:
         "call_attempts_7d",
         "call_after_conversation_7d",
         "ma_creditor_contacts_7d",
+        "ma_non_personal_contacts_30d",  # 940 CMR 7.04(1)(f): 2 in 30 days to numbers not personal
     }
     assert profile_for("US-TX").jurisdiction == "US"
 
@@ -125,7 +126,8 @@ def test_holds_deny_at_once_and_lift() -> None:
         assert decision.outcome == "deny" and decision.reasons[0].code == f"hold_{event}"
     disputed = [
         ContactEvent(now - timedelta(days=2), "dispute", "sms"),
-        ContactEvent(now - timedelta(days=1), "validation_sent", "email"),
+        # verification sent, not the notice alone, lifts the dispute (12 CFR 1006.38(d)(2))
+        ContactEvent(now - timedelta(days=1), "verification_sent", "email"),
     ]
     assert check(request(), disputed, now).allowed
     opted_out = [ContactEvent(now - timedelta(days=1), "opt_out", "sms")]
@@ -155,6 +157,23 @@ def test_domain_responses_pass_the_lint_in_every_jurisdiction() -> None:
     responses = yaml.safe_load((ROOT / "bot/domain/responses.yml").read_text())["responses"]
     texts = [(name, v["text"]) for name, variants in responses.items() for v in variants]
     assert len(texts) > 40
+    for profile in all_profiles():
+        bad = [(name, v.rule) for name, text in texts for v in lint(text, profile, "webchat").violations]
+        assert not bad, f"{profile.jurisdiction}: {bad}"
+
+
+def test_every_language_and_every_text_outside_the_responses_pass_the_lint() -> None:
+    from bot.responses import language_responses, languages
+    from bot.texts import all_texts
+
+    texts = [
+        (f"{language}:{name}", v["text"])
+        for language in languages()
+        for name, variants in language_responses(language).items()
+        for v in variants
+    ]
+    texts += [(f"{language}:{key}", text) for language, key, text in all_texts()]
+    assert len({name.split(":")[0] for name, _ in texts}) >= 2  # English and Chinese
     for profile in all_profiles():
         bad = [(name, v.rule) for name, text in texts for v in lint(text, profile, "webchat").violations]
         assert not bad, f"{profile.jurisdiction}: {bad}"

@@ -98,14 +98,16 @@ def test_history_is_deterministic_and_fixture_accounts_are_unchanged() -> None:
     assert [r.rolled for r in generate_cohort()[:50]] == [r.rolled for r in generate_cohort()[:50]]
 
 
-def test_opening_says_nothing_about_the_debt_and_carries_disclosure_and_footer() -> None:
+def test_opening_says_nothing_about_the_debt_and_carries_the_business_name_and_footer() -> None:
+    # before right-party contact: the business name and the identity question only (15 U.S.C.
+    # 1692b, 1692c(b); 12 CFR 1006.6(d)); the mini-Miranda comes after verification (1006.18(e))
     for reason, tone in [("collection", "soft"), ("follow_up", "firm"), ("ptp_reminder", "neutral")]:
         for jurisdiction in ("US-MA", "UK", "CN"):
-            bodies = sms_bodies(opening_texts(reason, tone), jurisdiction)
+            bodies = sms_bodies(opening_texts(reason, tone, jurisdiction=jurisdiction), jurisdiction)
             text = " ".join(bodies)
-            assert "This is a debt collector" in text
+            assert text.startswith("Hello, this is Example Lending.")
             assert "date of birth" in text
-            assert not re.search(r"\d|\$|balance|owe|overdue|past due", text.split("purpose.", 1)[1], re.I)
+            assert not re.search(r"\d|\$|balance|owe|overdue|past due|debt|collect", text, re.I)
             footer = {"CN": "Reply TD to unsubscribe."}.get(jurisdiction, "Reply STOP to opt out.")
             assert all(b.endswith(footer) for b in bodies)
 
@@ -160,3 +162,107 @@ def test_risk_model_reports_auc_coefficients_and_early_warning(tmp_path: Path) -
     assert [w.probability for w in warnings] == sorted((w.probability for w in warnings), reverse=True)
     chart = save_chart(model, warnings, tmp_path / "reports" / "risk.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_outreach_leaves_open_tickets_and_recent_hardship_alone(tmp_path: Path) -> None:
+    """A collector holds the account (an open ticket on it or its phone's conversation): the bot
+    never writes into that conversation; a hardship told us recently: no outreach for a while
+    (``quiet_after_hardship_days``, data/segments.yml)."""
+    from bot.outreach.campaigns import held_back
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    with db.session_scope(url) as session:
+        us = session.get(db.Account, "A-1003")
+        assert held_back(session, us, NOW) == ()
+        ticket = db.HandoffTicket(
+            conversation_id=us.debtor.phone_e164, account_id=None, channel="sms", reason="requested", priority=4
+        )
+        session.add(ticket)
+        session.flush()
+        held = decide(session, us, NOW)
+        assert (held.outcome, held.reasons) == ("deferred", ("open_ticket",))
+        ticket.resolved_at = NOW
+        session.flush()
+        assert decide(session, us, NOW).outcome == "send"
+        row = db.log_contact(
+            session, account_id="A-1003", channel="sms", direction="inbound", event="hardship_disclosed"
+        )
+        row.at = NOW - timedelta(days=3)
+        session.flush()
+        assert decide(session, us, NOW).reasons == ("recent_hardship",)
+        row.at = NOW - timedelta(days=20)
+        session.flush()
+        assert held_back(session, us, NOW) == ()
+
+
+def test_an_email_reminder_goes_through_smtp_with_its_opt_out_link(tmp_path: Path) -> None:
+    """An outreach e-mail (12 CFR 1006.6(d)(4) address, the first disclosure, the opt-out link of
+    1006.6(e)) through a real local SMTP server; no contact window applies to an e-mail sent."""
+    import email as email_lib
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from bot.outreach.campaigns import Attempt, RunResult, execute
+    from scripts.services import free_port
+
+    messages: list[Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+            messages.append(email_lib.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    try:
+        with db.session_scope(url) as session:
+            load_into(session, generate())
+        with db.session_scope(url) as session:
+            a1001 = session.get(db.Account, "A-1001")
+            night = datetime(2026, 12, 1, 7, 0, tzinfo=timezone.utc)  # 02:00 in Boston
+            from bot.compliance.service import gate_contact
+
+            assert gate_contact(session, a1001, "sms", night, "t").outcome == "defer"
+            assert gate_contact(session, a1001, "email", night, "t").allowed
+            ptp = db.PromiseToPay(
+                account_id="A-1001", amount_minor=5000, currency="USD", due_date=date(2026, 12, 2), channel="sms"
+            )
+            session.add(ptp)
+            session.flush()
+            attempt = Attempt(
+                "A-1001", "+16175550101", "US-MA", "standard", "x", "neutral", "ptp_reminder", "send", "email",
+                ptp_id=ptp.id,
+            )  # fmt: skip
+            import os
+
+            os.environ["SMTP_PORT"] = str(controller.port)
+            try:
+                result = RunResult()
+                done = execute(session, attempt, night, object(), None, result)  # type: ignore[arg-type]
+            finally:
+                del os.environ["SMTP_PORT"]
+            assert done.outcome == "send" and result.sent["email"] == 1
+            row = session.query(db.ContactLog).filter_by(account_id="A-1001", event="email_sent").one()
+            assert row.detail.startswith("outreach ptp_reminder PTP-")
+        [message] = messages
+        body = message.get_body().get_content()
+        assert message["To"] == "jordan.avery@example.com"
+        assert "This is a debt collector." in body and "$50.00 on December 2, 2026" in body
+        assert message["List-Unsubscribe"].strip("<>") in body
+        # an address resting on no safe-harbour procedure is never written to
+        with db.session_scope(url) as session:
+            a1003 = session.get(db.Account, "A-1003")
+            a1003.debtor.email = "riley@example.com"
+            session.flush()
+            attempt = Attempt(
+                "A-1003", "+12125550103", "US-WA", "standard", "x", "neutral", "collection", "send", "email"
+            )
+            failed = execute(session, attempt, night, object(), None, RunResult())  # type: ignore[arg-type]
+            assert (failed.outcome, failed.reasons) == ("deferred", ("no_safe_harbour_procedure",))
+        assert len(messages) == 1
+    finally:
+        controller.stop()

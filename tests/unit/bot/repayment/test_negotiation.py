@@ -225,3 +225,27 @@ def test_arrangements_promises_broken_and_kept(tmp_path: Path) -> None:
         account = session.get(db.Account, "A-1001")
         assert account.balance.minor == 124050 - option.schedule[0].amount.minor
         assert account.annual_rate == Decimal("0.1999")
+
+
+def test_a_payment_holiday_is_an_arrangement_with_no_promise_and_a_replacement_is_on_the_record(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'sor.db'}"
+    with db.session_scope(url) as session:
+        load_into(session, generate())
+    request = PlanRequest(usd("1240.50"), 45, "US-MA", TODAY, hardship_type="job_loss", hardship_duration="temporary")
+    holiday = next(o for o in propose(request) if o.kind == "deferral")
+    with db.session_scope(url) as session:
+        row, promise = record_arrangement(
+            session, account_id="A-1001", option=holiday, channel="sms", conversation_id="c1"
+        )
+        first = row.id
+        assert promise is None and row.status == "active" and row.total_minor == 0
+    plan = next(o for o in propose(PlanRequest(usd("1240.50"), 45, "US-MA", TODAY)) if o.kind == "instalments")
+    with db.session_scope(url) as session:
+        second, _ = record_arrangement(session, account_id="A-1001", option=plan, channel="sms", conversation_id="c1")
+        assert session.get(db.Arrangement, first).status == "cancelled"
+        log = session.execute(select(db.ContactLog).where(db.ContactLog.event == "arrangement_replaced")).scalars()
+        assert [r.detail for r in log] == [f"ARR-{first} replaced by ARR-{second.id}"]
+        audit = session.execute(select(db.AuditEntry).where(db.AuditEntry.action == "arrangement_replaced")).scalars()
+        assert len(list(audit)) == 1
