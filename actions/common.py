@@ -141,7 +141,7 @@ def greet_by_business_name(dispatcher: CollectingDispatcher, jurisdiction: str |
     (data/company.yml), nothing that tells a third party the message is about a debt (15 U.S.C.
     1692b, 1692c(b); 12 CFR 1006.6(d)); the identity questions follow. Worded here rather than by
     the server's NLG because the caller's own language slot is not yet applied when Rasa words it."""
-    text = first_text("utter_greeting", language).replace("{business_name}", business_name(jurisdiction))
+    text = first_text("utter_greeting", language).replace("{business_name}", business_name(jurisdiction, language))
     dispatcher.utter_message(text=text)
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from bot import db
 from bot.money import Money
-from bot.outreach.portfolio import count_accounts, generate, load_into
+from bot.outreach.portfolio import count_accounts, iter_generate, load_into
 
 
 def iso_instant(value: str) -> datetime:
@@ -33,12 +33,25 @@ def _payment_date(value: str) -> date:
     return day
 
 
+def _count(value: str) -> int:
+    """argparse type: a number of accounts, 0 or more (digits, "_" allowed: 1_000_000)."""
+    try:
+        count = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of accounts: {value!r}") from exc
+    if count < 0:
+        raise argparse.ArgumentTypeError("the number of accounts cannot be negative")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description="Collections system of record")
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load-portfolio", help="load the synthetic demo portfolio (fixture accounts included)")
     load.add_argument("--if-empty", action="store_true", help="do nothing when accounts already exist")
+    load.add_argument("--count", type=_count, help="generated accounts besides the fixtures (default: the spec's, 240)")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
     show = sub.add_parser("account", help="show one account and its promises to pay")
     show.add_argument("account_id")
     show.add_argument("--log", action="store_true", help="also print the contact log")
@@ -79,8 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     kpis.add_argument(
         "--sender-prefix", action="append", default=[], help="count only sender ids starting with this (repeatable)"
     )
+    schema_cmd = sub.add_parser("db", help="schema migrations (Alembic) and the bot's PostgreSQL role")
+    schema_cmd.add_argument("action", choices=["upgrade", "current", "grant"])
+    schema_cmd.add_argument("--role", help="grant: the PostgreSQL role the bot connects as")
+    rebuild = sub.add_parser("rebuild-analytics", help="empty the analytics tables and replay the event log into them")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
+    if args.command == "db":
+        return _db(args.action, args.role)
+    if args.command == "rebuild-analytics":
+        from bot.analytics import rebuild as rebuild_analytics
+
+        with db.session_scope() as session:
+            written = rebuild_analytics(session, progress=not args.quiet)
+        print(f"rebuilt {written} conversation rows from the event log in {db.database_url()}")
+        return 0
     if args.command == "kpis":
         return _kpis(args.since, args.format, args.by, tuple(args.sender_prefix))
 
@@ -89,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.if_empty and count_accounts(session):
                 print(f"portfolio present: {count_accounts(session)} accounts in {db.database_url()}")
                 return 0
-            added = load_into(session, generate())
+            try:
+                added = load_into(session, iter_generate(count=args.count), progress=not args.quiet)
+            except ValueError as exc:  # the spec's phone ranges cannot hold that many
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             total = count_accounts(session)
         print(f"loaded {added} accounts ({total} in total) into {db.database_url()}")
         return 0
@@ -230,15 +261,40 @@ def _compliance_command(args: argparse.Namespace) -> int:
     return 2
 
 
-def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
-    """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when Redis is unreachable."""
-    import csv
-    import os
+def _db(action: str, role: str | None) -> int:
+    """``db upgrade`` (newest revision), ``db current`` (revision and newest), ``db grant --role R``."""
+    from sqlalchemy import create_engine
 
-    import redis
+    from bot import schema
+
+    engine = create_engine(db.database_url(), future=True)
+    try:
+        if action == "upgrade":
+            print(f"database at revision {schema.upgrade(engine)} ({db.database_url()})")
+        elif action == "current":
+            with engine.connect() as conn:
+                print(f"database at revision {schema.current_revision(conn)}; newest {schema.head_revision()}")
+        else:
+            if not role:
+                print("error: db grant needs --role NAME", file=sys.stderr)
+                return 2
+            schema.grant_app_role(engine, role)
+            print(f"granted {role}: read and write, audit_log INSERT and SELECT only")
+    except (schema.SchemaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) -> int:
+    """Print the KPI table or CSV; exit code 2 on a bad --since, 1 when the database is unreachable."""
+    import csv
+
+    from sqlalchemy.exc import SQLAlchemyError
     from tabulate import tabulate
 
-    from bot.handoff import redis_from_env
     from bot.kpis import COLUMNS, format_value, parse_since
     from bot.ops import Scope, kpi_report
 
@@ -249,9 +305,9 @@ def _kpis(since_text: str, fmt: str, by: str | None, prefixes: tuple[str, ...]) 
         return 2
     try:
         with db.session_scope() as session:
-            rows, _ = kpi_report(redis_from_env(dict(os.environ)), session, Scope(prefixes, since), by)
-    except redis.exceptions.RedisError as exc:
-        print(f"cannot read conversations from Redis ({exc}); set REDIS_HOST / REDIS_PORT", file=sys.stderr)
+            rows = kpi_report(session, Scope(prefixes, since), by)
+    except SQLAlchemyError as exc:
+        print(f"cannot read the analytics tables ({exc}); set DATABASE_URL", file=sys.stderr)
         return 1
     header = [by or "group", *(c[0] for c in COLUMNS), "handoff_reasons"]
     table = [

@@ -1,7 +1,9 @@
-"""System of record (SQLAlchemy): debtors, accounts, contact log, promises to pay, payment history.
+"""System of record (SQLAlchemy): debtors, accounts, contact log, promises to pay, payment history,
+audit log, and the event log of every conversation (``events``, written by Rasa's event broker).
 
 SQLite file by default (``var/collections.db``); PostgreSQL or any SQLAlchemy URL through the
-``DATABASE_URL`` environment variable. Money columns hold integer minor units.
+``DATABASE_URL`` environment variable. Money columns hold integer minor units. The schema is
+versioned (Alembic, ``bot/migrations``) and upgraded when a process first opens the database.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -35,6 +40,8 @@ from bot.money import Money
 
 ROOT = Path(__file__).resolve().parent.parent
 Base: Any = declarative_base()
+# 64-bit keys on PostgreSQL for tables that grow with every turn; SQLite's rowid is 64-bit already
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
@@ -312,6 +319,33 @@ class AuditEntry(Base):
     hash = Column(String(64), nullable=False)
 
 
+class EventRecord(Base):
+    """One Rasa tracker event in the event log (table ``events``, the layout of Rasa's
+    ``SQLEventBroker`` plus ``position``, ``type_name`` and ``timestamp``). ``position`` is the
+    event's index (0-based) in its conversation's whole history, so a conversation's earlier
+    sessions can be read back in order and a write can never add an event twice; ``data`` is
+    the event's JSON as Rasa's ``Event.as_dict`` gives it, with ``sender_id``."""
+
+    __tablename__ = "events"
+    id = Column(BigKey, primary_key=True)
+    sender_id = Column(String(255), nullable=False)
+    position = Column(Integer, nullable=True)  # NULL only for rows another broker wrote
+    type_name = Column(String(32), nullable=True)
+    timestamp = Column(Float, nullable=True)  # seconds since the epoch, as Rasa stores it
+    data = Column(Text, nullable=False)
+    __table_args__ = (Index("ix_events_sender_id_position", "sender_id", "position", unique=True),)
+
+
+class PhoneZones(Base):
+    """The time zones of a phone number's area code (``bot.compliance.gate.phone_time_zones``,
+    comma-separated; empty when unknown), kept so a run over the portfolio does not work them out
+    again for every debtor. Derived data: empty the table after upgrading libphonenumber."""
+
+    __tablename__ = "phone_time_zones"
+    phone_e164 = Column(String(20), primary_key=True)
+    zones = Column(String(200), nullable=False)
+
+
 def database_url() -> str:
     """``DATABASE_URL`` or the default SQLite file under ``var/``."""
     url = os.environ.get("DATABASE_URL")
@@ -326,7 +360,11 @@ _engines: dict[str, Engine] = {}
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """A cached engine for ``url`` (default :func:`database_url`), with the schema created."""
+    """A cached engine for ``url`` (default :func:`database_url`), its schema upgraded to the
+    newest migration (``bot.schema.upgrade``; raises ``bot.schema.SchemaError`` when that is not
+    allowed for this role)."""
+    from bot import schema
+
     url = url or database_url()
     if url not in _engines:
         engine = create_engine(url, future=True, pool_pre_ping=True)
@@ -340,67 +378,9 @@ def get_engine(url: str | None = None) -> Engine:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        Base.metadata.create_all(engine)
-        _add_missing_columns(engine)
-        _rename_input_channels(engine)
-        if url.startswith("sqlite"):
-            with engine.begin() as conn:
-                for op in ("UPDATE", "DELETE"):
-                    conn.exec_driver_sql(
-                        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
-                        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
-                    )
+        schema.upgrade(engine)
         _engines[url] = engine
     return _engines[url]
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added after a database was created (create_all only makes missing tables)."""
-    from sqlalchemy import inspect
-
-    added = {
-        "accounts": [
-            ("apr_bps", "INTEGER NOT NULL DEFAULT 0"),
-            ("creditor", "VARCHAR(120)"),
-            ("itemization_date", "DATE"),
-            ("itemization_balance_minor", "INTEGER"),
-            ("interest_since_minor", "INTEGER NOT NULL DEFAULT 0"),
-            ("fees_since_minor", "INTEGER NOT NULL DEFAULT 0"),
-            ("credits_since_minor", "INTEGER NOT NULL DEFAULT 0"),
-            ("default_date", "DATE"),
-            ("last_payment_date", "DATE"),
-        ],
-        "debtors": [
-            ("language", "VARCHAR(8)"),
-            ("mailing_address", "TEXT"),
-            ("email", "VARCHAR(254)"),
-            ("email_source", "VARCHAR(32)"),
-            ("esign_consent_at", "TIMESTAMP"),
-            ("sms_consent_at", "TIMESTAMP"),
-        ],
-        "contact_log": [("phone_kind", "VARCHAR(8)")],
-    }
-    inspector = inspect(engine)
-    for table, wanted in added.items():
-        columns = {c["name"] for c in inspector.get_columns(table)}
-        for name, ddl in wanted:
-            if name not in columns:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
-
-
-def _rename_input_channels(engine: Engine) -> None:
-    """Opt-outs and contact-log rows written under Rasa's input channel names ("twilio_sms")
-    before those were mapped to contact channels ("sms"): renamed, so the SMS channel and the
-    outreach gate see those opt-outs (bot.compliance.profiles.contact_channel)."""
-    from sqlalchemy import update
-
-    from bot.compliance.profiles import INPUT_CHANNELS
-
-    with engine.begin() as conn:
-        for table in (OptOut, ContactLog):
-            for old, new in INPUT_CHANNELS.items():
-                conn.execute(update(table).where(table.channel == old).values(channel=new))
 
 
 @contextmanager

@@ -108,6 +108,7 @@ class HardshipSettings:
     crisis_similarity: float
     crisis_margin: float
     evidence: int
+    short_message_chars: int
     model: IntentSettings
     temporary_cues: tuple[str, ...]
     lasting_cues: tuple[str, ...]
@@ -134,6 +135,7 @@ def load_settings(path: Path = DATA / "settings.yml") -> HardshipSettings:
             crisis_similarity=float(raw["crisis_similarity"]),
             crisis_margin=float(raw["crisis_margin"]),
             evidence=int(raw["evidence"]),
+            short_message_chars=int(raw.get("short_message_chars", 0)),
             model=IntentSettings.from_config({**raw["model"], "calibration_folds": 0}),
             temporary_cues=tuple(cues["temporary"]),
             lasting_cues=tuple(cues["lasting"]),
@@ -308,6 +310,12 @@ class HardshipClassifier:
             ranked = [i for i in np.argsort(-vul_probs) if kinds[i] not in ("none", "crisis")]
             vulnerability = kinds[ranked[0]] if ranked else None
         evidence = tuple(Evidence(ex.text, ex.type, ex.vulnerability, round(sim, 3)) for ex, sim in top[: s.evidence])
+        # a Han character carries about a word: it counts as four characters
+        length = len(text.strip()) + 3 * len(re.findall(r"[\u4e00-\u9fff]", text))
+        if vulnerability not in (None, "crisis") and length <= s.short_message_chars:
+            # a few words ("i'd rather not say", "i dont know") carry too little for the low
+            # threshold alone: a vulnerable exemplar must be among the nearest too
+            vulnerability = vulnerability if any(e.vulnerability for e in evidence) else None
         return HardshipResult(
             type=hardship_type,
             confidence=confidence,

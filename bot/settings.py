@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -112,6 +112,11 @@ class Contact:
     business_name: str = "Example Lending"  # said before right-party contact: nothing about a debt
     contact_name: str = ""  # the person a voicemail asks for (12 CFR 1006.2(j)(1)(iii))
     mailing_address: str = ""  # on letters and the validation notice
+    business_names: dict[str, str] = field(default_factory=dict)  # the business name in other languages
+
+    def business_name_in(self, language: str | None) -> str:
+        """The business name in ``language`` (ISO 639-1; ``business_names``), else the default one."""
+        return self.business_names.get(language or "", self.business_name)
 
     @property
     def locale(self) -> str:
@@ -169,6 +174,7 @@ def company() -> Company:
             str(value["business_name"]),
             str(value["contact_name"]),
             str(value["mailing_address"]),
+            {str(k): str(v) for k, v in (value.get("business_names") or {}).items()},
         )
     default = str(required_field(raw, "default", file))
     countries = {str(k): str(v) for k, v in (required_field(raw, "phone_countries", file) or {}).items()}

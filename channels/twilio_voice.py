@@ -97,7 +97,7 @@ def limited_content(texts: Texts, jurisdiction: str | None) -> str:
     contact = contact_for(jurisdiction)
     return texts.get(
         "voice.limited_content",
-        business_name=contact.business_name,
+        business_name=contact.business_name_in(texts.language),
         contact_name=contact.contact_name,
         phone=contact.phone,
     )

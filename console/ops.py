@@ -2,14 +2,17 @@
 unsure about (labelled into ``data/nlu/``), and a conversation viewer with export to a Rasa test
 story.
 
-Settings (``create_app`` config): REDIS_* (the tracker store), OPS_SENDER_PREFIXES (count only
-these sender ids; all when empty), OPS_NLU_DIR (default ``data/nlu``), OPS_REVIEW_THRESHOLD (top
-intent confidence below which a message is queued; default the FallbackClassifier threshold of
-``config.yml``), OPS_REVIEW_DAYS (how far back the queue looks; default 30).
+Everything here is SQL over the analytics tables and the event log in the system of record
+(``bot/ops.py``); nothing reads the tracker store. Settings (``create_app`` config):
+DATABASE_URL, OPS_SENDER_PREFIXES (count only these sender ids; all when empty), OPS_NLU_DIR
+(default ``data/nlu``), OPS_REVIEW_THRESHOLD (top intent confidence below which a message is
+queued; default the FallbackClassifier threshold of ``config.yml``), OPS_REVIEW_DAYS (how far
+back the queue looks; default 30).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -17,28 +20,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import redis
 import yaml
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from bot import db
-from bot.kpis import COLUMNS, Conversation, KpiRow, conversations_from_tracker, format_value, low_confidence_messages
+from bot.analytics import Summary
+from bot.kpis import COLUMNS, Conversation, KpiRow, UserMessage, format_value
 from bot.nlu_review import (
     DISMISSED,
     NLU_DIR,
     LabelError,
     append_example,
-    identity_answer_keys,
     intents_by_file,
     looks_like_identity_answer,
     record_review,
-    reviewed_keys,
 )
-from bot.ops import Scope, kpi_report, load_conversations, load_tracker
+from bot.ops import Scope, conversation_list, conversations_of, kpi_report, kpi_reports, review_queue
+from bot.ops import conversation as load_conversation
 from console import charts
 from console.auth import role_required
 
@@ -54,17 +57,6 @@ def _fallback_threshold() -> float:
         if component.get("name") == "FallbackClassifier":
             return float(component.get("threshold", 0.3))
     return 0.3
-
-
-def _redis() -> redis.Redis:
-    cfg = current_app.config
-    return redis.Redis(
-        host=cfg["REDIS_HOST"],
-        port=int(cfg["REDIS_PORT"]),
-        db=int(cfg.get("REDIS_DB") or 0),
-        password=cfg.get("REDIS_PASSWORD") or None,
-        socket_timeout=10,
-    )
 
 
 def _period() -> tuple[str, datetime]:
@@ -89,38 +81,44 @@ def _session() -> Iterator[Any]:
 
 
 def _unavailable(exc: Exception) -> tuple[str, int]:
-    current_app.logger.error("ops: tracker store unreachable: %s", exc)
-    message = "The conversation store (Redis) cannot be reached right now; try again in a minute."
+    current_app.logger.error("ops: analytics store unreachable: %s", exc)
+    message = "The analytics store (the database) cannot be reached right now; try again in a minute."
     return render_template("error.html", message=message), 503
 
 
 def _report(since: datetime, by: str | None) -> list[KpiRow]:
     with _session() as session:
-        rows, _ = kpi_report(_redis(), session, _scope(since), by)
-    return rows
+        return kpi_report(session, _scope(since), by)
 
 
 @bp.route("/")
 @role_required("supervisor")
 def index() -> Any:
+    """Tiles, the tables by channel and segment and the four charts (inline SVG images), all from
+    one pass over the period's conversations (``bot.ops.kpi_reports``)."""
     period, since = _period()
     try:
-        by_channel = _report(since, "channel")
-        by_segment = _report(since, "segment")
-    except redis.exceptions.RedisError as exc:
+        with _session() as session:
+            reports = kpi_reports(session, _scope(since), ["channel", "segment", "day"])
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
-    total = by_channel[-1]
+    total = reports["total"][-1]
     tiles = [(header, format_value(getattr(total, attr), kind)) for header, attr, kind in COLUMNS]
+    images = {
+        name: "data:image/svg+xml;base64," + base64.b64encode(draw(reports["day"])).decode()
+        for name, draw in CHARTS.items()
+    }
     return render_template(
         "ops/dashboard.html",
         period=period,
         periods=list(PERIODS),
         tiles=tiles,
         columns=COLUMNS,
-        by_channel=by_channel,
-        by_segment=by_segment,
+        by_channel=reports["channel"],
+        by_segment=reports["segment"],
         format_value=format_value,
         total=total,
+        images=images,
     )
 
 
@@ -140,7 +138,7 @@ def chart(name: str) -> Any:
     _, since = _period()
     try:
         rows = _report(since, "day")
-    except redis.exceptions.RedisError as exc:
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
     response = Response(CHARTS[name](rows), mimetype="image/svg+xml")
     # matplotlib's SVG carries its own style element; it is an image, never a document with script
@@ -160,19 +158,23 @@ class ReviewForm(FlaskForm):  # type: ignore[misc]
     dismiss = SubmitField("Dismiss")
 
 
-def _queue() -> list[Any]:
-    with _session() as session:
-        done = reviewed_keys(session)
+def _queue(limit: int = 100) -> tuple[list[UserMessage], int]:
     since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
-    conversations = load_conversations(_redis(), _scope(since))
     threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
-    # identity answers in any form ("march 7th 99", a ZIP given when asked) stay out of the queue
-    answers = {key for c in conversations for key in identity_answer_keys(c.sender_id, c.events)}
-    return [
-        m
-        for m in low_confidence_messages(conversations, threshold, exclude=done | answers)
-        if not looks_like_identity_answer(m.text)
-    ]
+    with _session() as session:
+        messages, total = review_queue(session, _scope(since), threshold, limit=limit)
+    # a date of birth in any form ("march 7th 99") stays out of the queue, not only a full date
+    shown = [m for m in messages if not looks_like_identity_answer(m.text)]
+    return shown, total - (len(messages) - len(shown))
+
+
+def _queued(key: str) -> UserMessage | None:
+    """The queued message with ``key``, if it is still in the queue."""
+    since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
+    threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
+    with _session() as session:
+        found, _ = review_queue(session, _scope(since), threshold, key=key, limit=1)
+    return found[0] if found else None
 
 
 def ranking(message: Any, shown: int = 3) -> list[tuple[str, float]]:
@@ -193,10 +195,10 @@ def review() -> Any:
             flash(f"Nothing changed: {errors or 'the form was incomplete'}.", "error")
             return redirect(url_for("ops.review")), 303
         try:
-            queued = {m.key: m for m in _queue()}
-        except redis.exceptions.RedisError as exc:
+            queued = _queued(form.key.data)
+        except SQLAlchemyError as exc:
             return _unavailable(exc)
-        if form.key.data not in queued:
+        if queued is None:
             flash("That message is no longer in the queue (already reviewed?).", "error")
             return redirect(url_for("ops.review")), 303
         try:
@@ -205,7 +207,7 @@ def review() -> Any:
                     record_review(
                         session,
                         key=form.key.data,
-                        text=queued[form.key.data].text,
+                        text=queued.text,
                         intent=DISMISSED,
                         reviewer=current_user.username,
                         file=None,
@@ -229,15 +231,15 @@ def review() -> Any:
             flash(f"Not added: {exc}.", "error")
         return redirect(url_for("ops.review")), 303
     try:
-        messages = _queue()
-    except redis.exceptions.RedisError as exc:
+        messages, total = _queue()
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
     forms = []
-    for message in messages[:100]:
+    for message in messages:
         form = ReviewForm(formdata=None, key=message.key, text=message.text, intent=message.best_guess())
         form.intent.choices = [(i, i) for i in intents]
         forms.append((message, form))
-    return render_template("ops/review.html", forms=forms, total=len(messages), ranking=ranking)
+    return render_template("ops/review.html", forms=forms, total=total, ranking=ranking)
 
 
 @bp.route("/conversations")
@@ -246,43 +248,41 @@ def conversations() -> Any:
     period, since = _period()
     query = request.args.get("q", "").strip()[:128]
     try:
-        found = load_conversations(_redis(), _scope(since))
-    except redis.exceptions.RedisError as exc:
+        with _session() as session:
+            found, total = conversation_list(session, _scope(since), query)
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
-    if query:
-        found = [c for c in found if query.lower() in c.sender_id.lower() or query.upper() == (c.account_id or "")]
-    found.sort(key=lambda c: c.started_at, reverse=True)
     return render_template(
-        "ops/conversations.html", conversations=found[:200], total=len(found), q=query, period=period, periods=PERIODS
+        "ops/conversations.html", conversations=found, total=total, q=query, period=period, periods=PERIODS
     )
 
 
-def _one(sender_id: str) -> tuple[list[Conversation], int]:
-    tracker = load_tracker(_redis(), sender_id, _scope(None).key_prefix)
-    if tracker is None:
-        abort(404)
-    sessions = conversations_from_tracker(sender_id, tracker)
-    if not sessions:
-        abort(404)
-    try:
-        index = int(request.args.get("n", len(sessions) - 1))
-    except ValueError:
-        abort(400, "n must be a session number")
-    if not 0 <= index < len(sessions):
-        abort(404)
-    return sessions, index
+def _one(sender_id: str) -> tuple[list[Summary], int, Conversation]:
+    """The sender's conversations, the index asked for (``n``, default the latest) and that
+    conversation with its events from the event log."""
+    with _session() as session:
+        sessions = conversations_of(session, sender_id)
+        if not sessions:
+            abort(404)
+        try:
+            index = int(request.args.get("n", len(sessions) - 1))
+        except ValueError:
+            abort(400, "n must be a session number")
+        if not 0 <= index < len(sessions):
+            abort(404)
+        return sessions, index, load_conversation(session, sessions[index])
 
 
 @bp.route("/conversations/<path:sender_id>/story.yml")
 @role_required("supervisor")
 def export_story(sender_id: str) -> Any:
     try:
-        sessions, index = _one(sender_id)
-    except redis.exceptions.RedisError as exc:
+        _, index, found = _one(sender_id)
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
     from console.stories import export_test_story  # imports Rasa: only when a story is exported
 
-    text = export_test_story(sessions[index], name=f"conversation {sender_id} #{index + 1}")
+    text = export_test_story(found, name=f"conversation {sender_id} #{index + 1}")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in sender_id)[:60]
     return Response(
         text,
@@ -295,15 +295,15 @@ def export_story(sender_id: str) -> Any:
 @role_required("supervisor")
 def conversation(sender_id: str) -> Any:
     try:
-        sessions, index = _one(sender_id)
-    except redis.exceptions.RedisError as exc:
+        sessions, index, found = _one(sender_id)
+    except SQLAlchemyError as exc:
         return _unavailable(exc)
     return render_template(
         "ops/conversation.html",
         sessions=sessions,
         index=index,
-        conversation=sessions[index],
-        lines=_lines(sessions[index]),
+        conversation=found,
+        lines=_lines(found),
     )
 
 

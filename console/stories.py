@@ -26,7 +26,7 @@ def export_test_story(conversation: Conversation, name: str) -> str:
     text and the intent NLU gave it, then the actions, forms and slots that followed."""
     # session_started_metadata is set by Rasa itself at session start; a test story cannot replay it
     events = [
-        _scalar_entities_only(e)
+        _writable_entities_only(e)
         for e in conversation.events
         if not (e.get("event") == "slot" and e.get("name") == "session_started_metadata")
     ]
@@ -35,12 +35,36 @@ def export_test_story(conversation: Conversation, name: str) -> str:
     return str(YAMLStoryWriter().dumps(story.story_steps, is_test_story=True))
 
 
-def _scalar_entities_only(event: dict[str, Any]) -> dict[str, Any]:
-    """A user event without entities whose value is an object (our amount and recurrence
-    entities): Rasa writes them as ``[50]{"entity": ..., "value": {...}}``, which its own story
-    reader then refuses, so a test story keeps only entities with plain values."""
+def _writable_entities_only(event: dict[str, Any]) -> dict[str, Any]:
+    """A user event with only the entities Rasa's story writer can annotate and its reader read
+    back as the same text:
+
+    - no entity whose value is an object (our amount and recurrence entities): Rasa writes them as
+      ``[50]{"entity": ..., "value": {...}}``, which its own story reader then refuses;
+    - no entity whose span overlaps a kept one without being the same span (the language entity
+      spans the whole message, a date only "on friday"): Rasa writes each span's text, so the
+      debtor's words would come back doubled ("I can pay 100 on fridayon friday"), and it refuses
+      spans that start together and end apart. Of overlapping spans the shorter (it says more),
+      then the earlier, is kept; entities on exactly the same span are all kept (Rasa writes them
+      as one annotation)."""
     if event.get("event") != "user":
         return event
     parse = dict(event.get("parse_data") or {})
-    parse["entities"] = [e for e in parse.get("entities") or [] if isinstance(e.get("value"), (str, int, float))]
+    plain = [e for e in parse.get("entities") or [] if isinstance(e.get("value"), (str, int, float))]
+    kept: list[dict[str, Any]] = []
+    spans: list[tuple[int, int]] = []
+    for entity in sorted(plain, key=lambda e: (_span(e)[1] - _span(e)[0], _span(e)[0])):
+        start, end = _span(entity)
+        if entity.get("start") is None or entity.get("end") is None:
+            kept.append(entity)  # no span: nothing is written into the text
+        elif all((start, end) == span or end <= span[0] or start >= span[1] for span in spans):
+            kept.append(entity)
+            spans.append((start, end))
+    parse["entities"] = sorted(kept, key=_span)  # in the message's order, as NLU gives them
     return {**event, "parse_data": parse}
+
+
+def _span(entity: dict[str, Any]) -> tuple[int, int]:
+    """(start, end) character offsets of an entity in its message; (-1, -1) when it has none."""
+    start, end = entity.get("start"), entity.get("end")
+    return (int(start), int(end)) if start is not None and end is not None else (-1, -1)

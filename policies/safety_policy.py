@@ -114,7 +114,8 @@ class SafetyPolicy(FixedPolicy):
             "collection_intents": [],
             "hardship_action": "action_acknowledge_hardship",
             "hardship_note_action": "action_note_hardship",
-            "hardship_note_skip": ["inform_hardship", "express_distress"],
+            # a death reported is recorded (12 CFR 1006.2(e)); its reply and the bereavement team are the care
+            "hardship_note_skip": ["inform_hardship", "express_distress", "deceased"],
             "hardship_overrides": [],
             "hardship_confidence": 0.6,
             "form_exits": {},

@@ -1,14 +1,25 @@
 """``make bench``: latency, throughput, memory and training time of the bot against a vanilla
-``rasa init`` bot, measured in one run on this machine; prints one JSON object.
+``rasa init`` bot, the cost of a turn with a long history, and the scale figures of KPIs,
+dashboard, outreach and risk scoring, measured in one run on this machine; prints one JSON object.
 
 For each bot, over the REST channel: one conversation at a time (turn latency p50/p95), then 20
-and 100 conversations at once (throughput in messages/s and p95). Our bot runs its full pipeline
-(Redis tracker and lock stores, action server, SQLite system of record, send-time lint); the
-vanilla bot is generated with ``rasa init --no-prompt`` into a temporary folder, trained there
-and served with what ``rasa init`` gives (in-memory tracker and lock stores, no action server).
-Memory is the peak resident set (VmHWM from /proc) of each server process tree.
+and 100 conversations at once (throughput in messages/s and p95). Every conversation is worded
+its own way (``scripts.loadgen``): no message repeats one an earlier conversation sent, as in real
+traffic, where a repeated text would not find its sentence embedding cached. Our bot runs its
+full pipeline (Redis tracker and lock stores, the event log and analytics tables, action server,
+SQLite system of record, send-time lint); the vanilla bot is generated with ``rasa init
+--no-prompt`` into a temporary folder, trained there and served with what ``rasa init`` gives
+(in-memory tracker and lock stores, no action server). Memory is the peak resident set (VmHWM
+from /proc) of each server process tree.
+
+``history``: turn latency and Rasa CPU per turn for debtors with no earlier conversation and for
+debtors with 300 earlier sessions under the same phone number (copies of a real session, saved
+session by session through the tracker store as conversations would have). ``scale``:
+``scripts.bench_scale`` (KPIs and dashboard at 10,000 and 100,000 conversations, outreach dry
+run and risk scoring over 100,000 accounts).
 
     python -m scripts.bench [--quick] [--profile out.prof] [--workers N] [--skip-vanilla]
+                            [--skip-history] [--skip-scale] [--conversations N ...] [--accounts N]
 
 ``--profile`` runs our Rasa server under cProfile and adds the top functions to the output.
 """
@@ -39,7 +50,15 @@ from scripts import loadgen, services
 from scripts.train import TRAINING_DATA, ensure_model
 
 SINGLE_CONVERSATIONS = 5  # sequential conversations of 8 turns for the single-conversation latency
-TARGETS = {"p50_ratio_max": 1.5, "throughput_c20_ratio_min": 1.0, "rasa_rss_mb_max": 2500}
+TARGETS = {
+    "p50_ratio_max": 1.5,
+    "throughput_c20_ratio_min": 1.0,
+    "rasa_rss_mb_max": 2500,
+    "history_p50_ratio_max": 1.3,
+    "kpi_s_max": 2.0,
+    "dashboard_s_max": 2.0,
+    "accounts_per_s_min": 2000,
+}
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -98,6 +117,7 @@ class Target:
     reset: Callable[[], Any]
     result: dict[str, Any] = field(default_factory=dict)
     servers: dict[str, int] = field(default_factory=dict)  # name -> pid, for CPU time per message
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def measure(targets: list[Target], quick: bool) -> None:
@@ -150,10 +170,12 @@ def vanilla_bot(work: Path, logs: Path) -> Iterator[tuple[Target, subprocess.Pop
         services.wait_for(
             lambda: services.http_ok(f"http://127.0.0.1:{port}/webhooks/rest/"), "vanilla Rasa", 300, proc
         )
-        warm_up(url, "warm-up", loadgen.VANILLA_SCRIPT)
+        variants = iter(range(loadgen.VARIANTS))
+        warm_up(url, "warm-up", loadgen.vanilla_script(next(variants)))
 
         def scripts_for(phase: str, n: int) -> dict[str, list[str]]:
-            return {f"{phase}-{i}": list(loadgen.VANILLA_SCRIPT) for i in range(n)}  # new senders per phase
+            # new senders per phase, each with wording no earlier conversation used
+            return {f"{phase}-{i}": loadgen.vanilla_script(next(variants)) for i in range(n)}
 
         target = Target("vanilla", url, scripts_for, reset=lambda: None, servers={"rasa": proc.pid})
         target.result.update(
@@ -166,16 +188,31 @@ def vanilla_bot(work: Path, logs: Path) -> Iterator[tuple[Target, subprocess.Pop
         services.stop(proc)
 
 
+@dataclass
+class Debtors:
+    """Load accounts and wordings handed out one per conversation, so none repeats another's text."""
+
+    accounts: Iterator[loadgen.PortfolioAccount]
+    variants: Iterator[int] = field(default_factory=lambda: iter(range(loadgen.VARIANTS)))
+
+    def script(self) -> tuple[loadgen.PortfolioAccount, list[str]]:
+        """A new debtor and its conversation, worded as no other in this run."""
+        account = next(self.accounts)
+        return account, loadgen.debtor_script(account, next(self.variants))
+
+
 @contextmanager
 def our_bot(
     work: Path, logs: Path, profile: Path | None, workers: int
 ) -> Iterator[tuple[Target, list[subprocess.Popen[bytes]]]]:
     """Serve our bot with its full pipeline on free ports, a private Redis and database.
-    Yields the target and [action server, Rasa server]."""
+    Yields the target and [action server, Rasa server]; ``target.extra`` carries the Redis port,
+    the database URL and the debtors not used yet."""
     model = ensure_model()
     redis_port = services.free_port()
     database = f"sqlite:///{work / 'bench.db'}"
-    accounts = loadgen.ensure_accounts(database)
+    accounts = loadgen.ensure_accounts(database, count=loadgen.VARIANTS)
+    debtors = Debtors(iter(accounts))
     rasa_port = str(services.free_port())
     env = services.base_env(
         REDIS_PORT=str(redis_port),
@@ -198,30 +235,107 @@ def our_bot(
         else:
             procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        warm_up(url, "warm-up", ["hi", "how much do I owe", "I lost my job", "bye"])
-        client = redis.Redis(host="127.0.0.1", port=redis_port)
+        account, script = debtors.script()
+        warm_up(url, account.phone, script)
 
         def scripts_for(phase: str, n: int) -> dict[str, list[str]]:
-            return {a.phone: loadgen.debtor_script(a) for a in accounts[:n]}
+            return dict((a.phone, texts) for a, texts in (debtors.script() for _ in range(n)))
 
-        # senders are the debtors' phones: forget their conversations between phases
+        # every conversation is a new debtor: nothing to forget between phases
         target = Target(
             "ours",
             url,
             scripts_for,
-            reset=client.flushdb,
+            reset=lambda: None,
             servers={"rasa": procs[-1].pid, "actions": procs[0].pid, "redis": red_proc.pid},
         )
+        target.extra = {"redis_port": redis_port, "database": database, "debtors": debtors}
         target.result.update(
             sanic_workers=workers,
             model=model.name,
-            tracker_store="Redis (StrictRedisTrackerStore) + AtomicRedisLockStore, SQLite system of record",
+            tracker_store="Redis (StrictRedisTrackerStore, current session only) + AtomicRedisLockStore; "
+            "event log and analytics tables in the SQLite system of record (SQLEventLog broker)",
         )
         yield target, procs
     finally:
         for proc in reversed(procs):
             services.stop(proc, timeout=60)
         services.stop(red_proc)
+
+
+def _history_sessions(target: Target, template: list[dict[str, Any]], sender: str, sessions: int) -> None:
+    """Give ``sender`` ``sessions`` earlier sessions, copies of ``template`` (one real session's
+    events) a day apart ending two days ago, saved one by one through the tracker store the Rasa
+    server uses, as a conversation a day would have left them."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from stores.event_broker import SQLEventLog
+    from stores.redis_store import StrictRedisTrackerStore
+
+    domain = Domain.load(str(services.ROOT / "bot" / "domain"))
+    store = StrictRedisTrackerStore(
+        domain,
+        host="127.0.0.1",
+        port=target.extra["redis_port"],
+        key_prefix="collections",
+        event_broker=SQLEventLog(url=target.extra["database"]),
+        require_event_log=True,
+    )
+    first = float(template[0]["timestamp"])
+    latest: list[dict[str, Any]] = []
+    for k in range(sessions):
+        shift = time.time() - (sessions - k + 1) * 86400 - first
+        events = [{**e, "timestamp": float(e["timestamp"]) + shift} for e in template]
+        tracker = DialogueStateTracker.from_dict(sender, latest + events, domain.slots)
+        asyncio.run(store.save(tracker))
+        start = max((i for i, e in enumerate(events) if e.get("name") == "action_session_start"), default=0)
+        latest = events[start:]  # what the processor holds: the session from its start
+
+
+def measure_history(target: Target, sessions: int, rounds: int) -> dict[str, Any]:
+    """Turn latency and Rasa CPU per turn, one conversation at a time, for debtors with no earlier
+    conversation and debtors with ``sessions`` earlier sessions, alternating (``rounds`` of each)."""
+    from bot import db, eventlog
+
+    debtors: Debtors = target.extra["debtors"]
+    account, script = debtors.script()
+    asyncio.run(loadgen.conversations([target.url], {account.phone: script}))
+    with db.session_scope(target.extra["database"]) as session:
+        template = eventlog.read(session, account.phone)
+    client = redis.Redis(host="127.0.0.1", port=target.extra["redis_port"])
+    runs: dict[str, loadgen.Run] = {"none": loadgen.Run(), "long": loadgen.Run()}
+    cpu = {"none": 0.0, "long": 0.0}
+    sizes: dict[str, list[int]] = {"none": [], "long": []}
+    prepared_s = 0.0
+    for _ in range(rounds):
+        for kind in ("none", "long"):
+            account, script = debtors.script()
+            if kind == "long":
+                started = time.monotonic()
+                _history_sessions(target, template, account.phone, sessions)
+                prepared_s += time.monotonic() - started
+            before = cpu_seconds(target.servers["rasa"])
+            for text in script:  # one message at a time, as the single-conversation phase
+                one = asyncio.run(loadgen.conversations([target.url], {account.phone: [text]}))
+                runs[kind].turns += one.turns
+                runs[kind].seconds += one.seconds
+            cpu[kind] += cpu_seconds(target.servers["rasa"]) - before
+            sizes[kind].append(len(client.get(f"collections:tracker:{account.phone}") or b""))
+    out: dict[str, Any] = {"earlier_sessions": sessions, "events_per_session": len(template), "rounds": rounds}
+    for kind, label in (("none", "0_earlier_sessions"), ("long", f"{sessions}_earlier_sessions")):
+        summary = runs[kind].summary()
+        summary["rasa_cpu_ms_per_turn"] = round(cpu[kind] * 1000 / max(1, summary["messages"]), 1)
+        summary["redis_tracker_bytes"] = max(sizes[kind])
+        summary["unanswered"] = sum(t.status != 200 or not t.replies for t in runs[kind].turns)
+        out[label] = summary
+    long_label = f"{sessions}_earlier_sessions"
+    out["p50_ratio"] = round(out[long_label]["p50_ms"] / out["0_earlier_sessions"]["p50_ms"], 2)
+    out["cpu_ratio"] = round(
+        out[long_label]["rasa_cpu_ms_per_turn"] / max(0.1, out["0_earlier_sessions"]["rasa_cpu_ms_per_turn"]), 2
+    )
+    out["history_saved_through_store_s"] = round(prepared_s, 1)
+    return out
 
 
 def _start_profiled(model: Path, env: dict[str, str], log: Path, out: Path) -> subprocess.Popen[bytes]:
@@ -262,6 +376,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-vanilla", action="store_true")
     parser.add_argument("--skip-train", action="store_true", help="do not time a training run of our bot")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs)")
+    parser.add_argument("--skip-history", action="store_true", help="no turn cost with a long history")
+    parser.add_argument(
+        "--history-sessions", type=int, default=300, help="earlier sessions of the long-history debtors"
+    )
+    parser.add_argument("--skip-scale", action="store_true", help="no KPI, dashboard, outreach or risk figures")
+    parser.add_argument("--conversations", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--accounts", type=int, default=100_000, help="portfolio size for outreach and risk")
+    parser.add_argument("--database-url", help="PostgreSQL URL (may create databases) for the scale figures")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="collections-bench-"))
     logs = work / "logs"
@@ -285,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             ours, (actions, rasa) = stack.enter_context(our_bot(work, logs, args.profile, args.workers))
             targets.append(ours)
             measure(targets, args.quick)
+            if not args.skip_history:
+                out["history"] = measure_history(ours, args.history_sessions, rounds=1 if args.quick else 3)
             ours.result["rasa_server_peak_rss_mb"] = peak_rss_mb(rasa.pid)
             ours.result["action_server_peak_rss_mb"] = peak_rss_mb(actions.pid)
             out["ours"] = ours.result
@@ -295,8 +419,13 @@ def main(argv: list[str] | None = None) -> int:
             out["ours"]["profile_top"] = profile_top(args.profile)
         if not args.skip_train:
             out["ours"].update(train_ours(work, logs))
+        if not args.skip_scale:
+            from scripts import bench_scale
+
+            out["scale"] = bench_scale.measure(args.conversations, args.accounts, work, args.database_url)
         if "vanilla" in out:
             out["ratios"], out["targets_met"] = _ratios(out["ours"], out["vanilla"])
+        out.setdefault("targets_met", {}).update(_scale_targets(out))
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         out["error"] = f"{exc} (logs in {logs})"
         args.keep = True
@@ -327,6 +456,27 @@ def _ratios(ours: dict[str, Any], vanilla: dict[str, Any]) -> tuple[dict[str, fl
         "rasa_rss_under_2.5GB": ours["rasa_server_peak_rss_mb"] < TARGETS["rasa_rss_mb_max"],
     }
     return ratios, met
+
+
+def _scale_targets(out: dict[str, Any]) -> dict[str, bool]:
+    """The issue's acceptance figures that were measured in this run."""
+    met: dict[str, bool] = {}
+    history = out.get("history")
+    if history:
+        met["history_p50_within_1.3x"] = history["p50_ratio"] <= TARGETS["history_p50_ratio_max"]
+    scale = out.get("scale") or {}
+    largest = max((int(k) for k in (scale.get("analytics") or {}) if k.isdigit()), default=None)
+    if largest is not None:
+        figures = scale["analytics"][str(largest)]
+        kpi = max(figures[k] for k in figures if k.startswith("kpi_") and k.endswith("_s") and not k.endswith("_cpu_s"))
+        met[f"kpis_under_2s_at_{largest}"] = kpi < TARGETS["kpi_s_max"]
+        met[f"dashboard_under_2s_at_{largest}"] = figures["dashboard_s"] < TARGETS["dashboard_s_max"]
+    portfolio = scale.get("portfolio")
+    if portfolio:
+        n = portfolio["accounts"]
+        met[f"outreach_2000_per_s_at_{n}"] = portfolio["outreach_accounts_per_s"] >= TARGETS["accounts_per_s_min"]
+        met[f"risk_2000_per_s_at_{n}"] = portfolio["risk_accounts_per_s"] >= TARGETS["accounts_per_s_min"]
+    return met
 
 
 def _rasa_version() -> str:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs the locked dependencies; installs redis-server.
+# Creates .venv with Python 3.10 and installs the locked dependencies; installs redis-server,
+# PostgreSQL and HAProxy (tests run the system of record on both SQLite and PostgreSQL, and the
+# scale-out test puts HAProxy in front of two Rasa servers), and chromium for the browser tests.
 # Idempotent: does nothing when the venv already matches requirements.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt-get install -y -qq redis-server >/dev/null
   else
     echo "error: redis-server is not installed. Install it (e.g. 'sudo apt-get install redis-server')." >&2
+    exit 1
+  fi
+fi
+
+# PostgreSQL (the server programs live in /usr/lib/postgresql/<version>/bin) and HAProxy
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing postgresql and haproxy from the OS packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql haproxy >/dev/null
+  else
+    echo "error: postgresql or haproxy is not installed. Install them (e.g. 'sudo apt-get install postgresql haproxy')." >&2
     exit 1
   fi
 fi

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold", type=float, default=0.7, help="roll probability that puts an account on the list"
     )
     parser.add_argument("--chart", type=Path, default=ROOT / "reports" / "risk.png")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not 0 < args.threshold < 1:
         print("error: --threshold must be between 0 and 1", file=sys.stderr)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, coef in model.coefficients:
         print(f"  {name:<22} {coef:+.3f}  (odds x{math.exp(coef):.2f})")
     with db.session_scope() as session:
-        warnings = early_warning(session, model, args.threshold)
+        warnings = early_warning(session, model, args.threshold, progress=not args.quiet)
     print(f"\nearly warning: {len(warnings)} accounts with roll probability >= {args.threshold:.0%} within 30 days")
     for w in warnings:
         drivers = ", ".join(f"{f} {c:+.2f}" for f, c in w.drivers)

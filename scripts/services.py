@@ -161,6 +161,103 @@ def start_redis(port: int, data_dir: Path, persist: bool, log: Path | None = Non
     return proc
 
 
+def postgres_bin(name: str) -> str:
+    """Path of a PostgreSQL server program (``initdb``, ``postgres``): Debian keeps them in
+    /usr/lib/postgresql/<version>/bin, off PATH; the newest version wins."""
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return found[-1]
+    on_path = shutil.which(name)
+    if on_path is None:
+        raise RuntimeError(f"PostgreSQL's {name} not found: install the postgresql package (scripts/bootstrap.sh)")
+    return on_path
+
+
+def start_postgres(port: int, data_dir: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A throw-away PostgreSQL server on 127.0.0.1:port, its cluster in ``data_dir`` (created),
+    superuser ``postgres`` with trust authentication on loopback only; fsync off (test data).
+    PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` user the
+    Debian package creates, and ``data_dir`` is given to it."""
+    import pwd
+
+    user: str | None = None
+    if os.geteuid() == 0:
+        user = "postgres"
+        owner = pwd.getpwnam(user)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        os.chown(data_dir, owner.pw_uid, owner.pw_gid)
+    run_as = {"user": user, "group": user, "extra_groups": []} if user else {}
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    subprocess.run(
+        [postgres_bin("initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+        env=env,
+        **run_as,  # type: ignore[arg-type]
+    )
+    args = [postgres_bin("postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(data_dir)]
+    for setting in ("listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off"):
+        args += ["-c", setting]
+    out = open(log, "ab") if log else None  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=out or None,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+        **run_as,  # type: ignore[arg-type]
+    )
+    wait_for(lambda: port_open(port), f"PostgreSQL on port {port}", 60, proc)
+    return proc
+
+
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
+
+
+def start_haproxy(
+    port: int, backends: list[str], stats_socket: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """HAProxy (Debian package) with ``deploy/haproxy/haproxy.cfg`` on 127.0.0.1:port in front of
+    ``backends`` (two ``host:port``), its runtime API on ``stats_socket``; the configuration is
+    checked first (``haproxy -c``). Waits until it accepts connections."""
+    import shutil
+
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    env = {
+        **os.environ,
+        "COLLECTIONS_BIND": f"127.0.0.1:{port}",
+        "RASA1": backends[0],
+        "RASA2": backends[1],
+        "HAPROXY_STATS_SOCKET": str(stats_socket),
+    }
+    checked = subprocess.run([binary, "-c", "-f", str(HAPROXY_CONFIG)], env=env, capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise RuntimeError(f"haproxy refuses {HAPROXY_CONFIG}: {checked.stdout}{checked.stderr}")
+    proc = _spawn([binary, "-f", str(HAPROXY_CONFIG), "-db"], env, log)
+    wait_for(lambda: port_open(port) and stats_socket.exists(), "HAProxy", 30, proc)
+    return proc
+
+
+def haproxy_stats(stats_socket: Path) -> list[dict[str, str]]:
+    """HAProxy's ``show stat`` over its runtime API: one dict per frontend, backend and server
+    (columns pxname, svname, status, stot, …)."""
+    import csv
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(5)
+        conn.connect(str(stats_socket))
+        conn.sendall(b"show stat\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    text = b"".join(chunks).decode().lstrip("# ")
+    return list(csv.DictReader(text.splitlines()))
+
+
 def start_action_server(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
     """The rasa_sdk action server serving ``actions/`` on ACTION_HOST:ACTION_PORT.
 

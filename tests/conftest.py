@@ -1,12 +1,17 @@
 """Shared fixtures: a real Redis on a free port, a trained model (cached by input hash), a
-SQLite system of record with the demo portfolio, and the real action and Rasa servers."""
+SQLite system of record with the demo portfolio, the real action and Rasa servers, and a real
+PostgreSQL server (started once, when a test asks for it) for the tests that run on both."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +61,73 @@ def redis_server(work_dir: Path) -> Iterator[Redis]:
     server.start()
     yield server
     server.stop()
+
+
+@dataclass
+class Postgres:
+    """A PostgreSQL server owned by the test session (superuser ``postgres``, trust on loopback)."""
+
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str = "postgres", user: str = "postgres", password: str = "") -> str:
+        auth = f"{user}:{password}" if password else user
+        return f"postgresql+psycopg2://{auth}@127.0.0.1:{self.port}/{database}"
+
+    def execute(self, *statements: str, database: str = "postgres") -> None:
+        """Run statements as the superuser, outside a transaction (CREATE DATABASE needs that)."""
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
+    def fresh_database(self) -> str:
+        """A new empty database; its SQLAlchemy URL (as the superuser)."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(work_dir: Path) -> Iterator[Postgres]:
+    import psycopg2
+
+    data_dir = Path(tempfile.mkdtemp(prefix="collections-pg-"))  # off pytest's root-only tree
+    server = Postgres(services.free_port())
+    server.proc = services.start_postgres(server.port, data_dir, log=work_dir / "postgres.log")
+    deadline = time.monotonic() + 60
+    while True:  # the port opens before the server accepts connections
+        try:
+            server.execute("SELECT 1")
+            break
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    yield server
+    services.stop(server.proc)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty system of record (migrated on first use), once on SQLite and once on PostgreSQL."""
+    from bot import db
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sor.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").fresh_database()
+    yield url
+    engine = db._engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +208,9 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
     env["PAYMENT_RETURN_URL"] = f"http://127.0.0.1:{rasa_port}"  # the test browser comes back here
     logs = work_dir / "logs"
     logs.mkdir(exist_ok=True)
+    from tests.conversation import helpers
+
+    helpers.EVENT_LOG_URL = database_url
     running = Bot(f"http://127.0.0.1:{env['RASA_PORT']}", env, logs)
     try:
         running.procs.append(services.start_fake_twilio(env, log=logs / "fake_twilio.log"))

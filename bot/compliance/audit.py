@@ -1,19 +1,27 @@
 """Append-only audit log of compliance decisions, hash-chained so that a changed or deleted row
-is detectable (each row's hash covers its content and the previous row's hash)."""
+is detectable (each row's hash covers its content and the previous row's hash).
+
+Writers take turns on the chain's end: on PostgreSQL a transaction-scoped advisory lock
+serialises them (two processes reading the same last hash would fork the chain); SQLite has one
+writer at a time already. :func:`record_many` appends a batch in one statement (outreach runs).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.db import AuditEntry, utcnow
 
-__all__ = ["AuditEntry", "record", "verify_chain"]
+__all__ = ["AuditEntry", "Entry", "record", "record_many", "verify_chain"]
+_CHAIN_LOCK = 0x6175646974  # advisory lock key of the chain's end ("audit")
 
 
 def _digest(
@@ -43,8 +51,7 @@ def record(
     detail: Any = None,
 ) -> AuditEntry:
     """Append one entry (flushed; committed with the session)."""
-    last = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalar_one_or_none()
-    prev = str(last.hash) if last is not None else "0" * 64
+    prev = _chain_end(session)
     at = utcnow().replace(microsecond=0)
     reasons_json = json.dumps(list(reasons))
     detail_text = detail if detail is None or isinstance(detail, str) else json.dumps(detail, default=str)
@@ -62,6 +69,64 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _chain_end(session: Session) -> str:
+    """The last entry's hash ("0" * 64 for none), holding the chain's end until commit on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(_advisory_xact_lock(_CHAIN_LOCK)))
+    last = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar_one_or_none()
+    return str(last) if last is not None else "0" * 64
+
+
+def _advisory_xact_lock(key: int) -> Any:
+    from sqlalchemy import func
+
+    return func.pg_advisory_xact_lock(key)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry for :func:`record_many` (the arguments of :func:`record`)."""
+
+    actor: str
+    action: str
+    outcome: str
+    reasons: tuple[str, ...] = ()
+    account_id: str | None = None
+    detail: Any = field(default=None, compare=False)
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> int:
+    """Append ``entries`` in order, chained, in one INSERT (not committed); returns how many."""
+    if not entries:
+        return 0
+    prev = _chain_end(session)
+    at = utcnow().replace(microsecond=0)
+    rows = []
+    for entry in entries:
+        reasons_json = json.dumps(list(entry.reasons))
+        detail = entry.detail
+        detail_text = detail if detail is None or isinstance(detail, str) else json.dumps(detail, default=str)
+        digest = _digest(
+            prev, at, entry.actor, entry.account_id, entry.action, entry.outcome, reasons_json, detail_text
+        )
+        rows.append(
+            {
+                "at": at,
+                "actor": entry.actor,
+                "account_id": entry.account_id,
+                "action": entry.action,
+                "outcome": entry.outcome,
+                "reasons": reasons_json,
+                "detail": detail_text,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(AuditEntry.__table__), rows)
+    return len(rows)
 
 
 def verify_chain(session: Session) -> int | None:

@@ -52,9 +52,10 @@ def disclosure_due(session: Session, account_id: str, jurisdiction: str, languag
     return DueDisclosure("later", rules.later.text_for(language), LATER_EVENT, rules.later.citation)
 
 
-def business_name(jurisdiction: str | None) -> str:
-    """The business name said before right-party contact for ``jurisdiction`` (data/company.yml)."""
-    return contact_for(jurisdiction).business_name
+def business_name(jurisdiction: str | None, language: str | None = None) -> str:
+    """The business name said before right-party contact for ``jurisdiction`` in ``language``
+    (data/company.yml)."""
+    return contact_for(jurisdiction).business_name_in(language)
 
 
 def business_name_problems(profiles: list[Profile] | None = None) -> list[str]:
@@ -63,9 +64,10 @@ def business_name_problems(profiles: list[Profile] | None = None) -> list[str]:
     every name is fit to say to a third party."""
     problems = []
     for profile in profiles or all_profiles():
-        name = business_name(profile.jurisdiction)
-        if profile.disclosures.business_name_must_not_match.search(name):
-            problems.append(f"{profile.jurisdiction}: business name {name!r} suggests debt collection")
+        contact = contact_for(profile.jurisdiction)
+        for name in (contact.business_name, *contact.business_names.values()):
+            if profile.disclosures.business_name_must_not_match.search(name):
+                problems.append(f"{profile.jurisdiction}: business name {name!r} suggests debt collection")
     for prefix, contact in company().contacts.items():
         if not contact.business_name.strip():
             problems.append(f"{prefix}: no business name")

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -55,6 +56,7 @@ class ContactRequest:
     address_time_zone: str
     phone_e164: str | None = None
     initiated_by: str = "creditor"
+    phone_zones: tuple[str, ...] | None = None  # phone_time_zones(phone_e164), when already known
     party: str = "debtor"
     phone_kind: str | None = None  # mobile, home or work (None: the debtor's primary, personal number)
 
@@ -87,14 +89,20 @@ def contact_time_zones(request: ContactRequest) -> list[str]:
     two disagree, contact must fit the window in all of them (12 CFR 1006.6(b)(1)(i) commentary)."""
     zones = [request.address_time_zone]
     if request.phone_e164 and request.channel in ("sms", "voice"):
-        try:
-            number = phonenumbers.parse(request.phone_e164, None)
-            for zone in phone_timezone.time_zones_for_number(number):
-                if zone != "Etc/Unknown" and zone not in zones:
-                    zones.append(zone)
-        except phonenumbers.NumberParseException:
-            pass
+        known = request.phone_zones if request.phone_zones is not None else phone_time_zones(request.phone_e164)
+        zones += [zone for zone in known if zone not in zones]
     return zones
+
+
+@lru_cache(maxsize=65536)
+def phone_time_zones(phone_e164: str) -> tuple[str, ...]:
+    """The time zones of a phone number's area code (libphonenumber's geocoding); none when
+    unknown or unparsable. Cached: an outreach run asks for every debtor's number."""
+    try:
+        number = phonenumbers.parse(phone_e164, None)
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(zone for zone in phone_timezone.time_zones_for_number(number) if zone != "Etc/Unknown")
 
 
 _PREF = re.compile(r"(earliest|latest)=(\d{2}:\d{2})")

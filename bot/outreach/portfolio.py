@@ -1,21 +1,32 @@
 """Synthetic demo portfolio: the fixture accounts of ``data/portfolio/fixtures.yml`` plus a
 deterministic generated spread over DPD buckets, jurisdictions and time zones
-(``data/portfolio/generator.yml``). No real person's data."""
+(``data/portfolio/generator.yml``) of any size, loaded in bulk. No real person's data.
+
+Phone numbers come from the fictional ranges in the spec, region by region: first the ranges
+reserved for fiction (NANP 555-0100 to 555-0199, Ofcom's drama numbers), then, for portfolios
+larger than those hold, the rest of the NANP 555 exchange, which is not assigned to subscribers.
+A region whose ranges are used up is drawn no more, so a very large portfolio leans towards the
+regions with more numbers; every number is a possible one (libphonenumber).
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 import yaml
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.money import Money
@@ -97,42 +108,84 @@ def load_fixtures(path: Path = DATA / "fixtures.yml") -> list[PortfolioAccount]:
     return out
 
 
-def generate(path: Path = DATA / "generator.yml") -> list[PortfolioAccount]:
-    """Fixtures plus ``count`` generated accounts; the same file always yields the same portfolio."""
+@lru_cache(maxsize=8)
+def _spec(path: Path, mtime: float) -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    return spec
+
+
+def load_spec(path: Path = DATA / "generator.yml") -> dict[str, Any]:
+    """The generator spec (read once while the file is unchanged)."""
+    return _spec(path, path.stat().st_mtime)
+
+
+_BLOCK = re.compile(r"^(?P<pattern>\S+)\s+(?P<first>\d+)\.\.(?P<last>\d+)$")
+_WIDTH = re.compile(r"\{n:0(\d+)d\}")
+
+
+def phone_blocks(region: dict[str, Any], spec: dict[str, Any]) -> Iterator[str]:
+    """The region's phone numbers in order: its ``phone`` pattern (``{n}`` from 10 up to the
+    pattern's width), then each of ``phones`` ("PATTERN FIRST..LAST"), then the spec's
+    ``area_blocks`` for each of the region's ``areas`` (``{area}`` in the pattern).
+    Raises ValueError naming the region for a block that is not "PATTERN FIRST..LAST"."""
+    width = _WIDTH.search(region["phone"])
+    last = 10 ** int(width.group(1)) - 1 if width else 99
+    yield from (region["phone"].format(n=n) for n in range(10, last + 1))
+    blocks = list(region.get("phones") or [])
+    blocks += [b.replace("{area}", str(a)) for b in spec.get("area_blocks") or [] for a in region.get("areas") or []]
+    for block in blocks:
+        match = _BLOCK.match(str(block))
+        if not match:
+            raise ValueError(
+                f"generator.yml: region {region['jurisdiction']}: phone block {block!r} is not 'PATTERN FIRST..LAST'"
+            )
+        pattern = match.group("pattern")
+        yield from (pattern.format(n=n) for n in range(int(match.group("first")), int(match.group("last")) + 1))
+
+
+def iter_generate(path: Path = DATA / "generator.yml", count: int | None = None) -> Iterator[PortfolioAccount]:
+    """Fixtures, then ``count`` generated accounts (default the spec's ``count``), one at a time;
+    the same file and count always yield the same portfolio, and a larger count the same
+    accounts first. Raises ValueError when the regions' phone ranges cannot hold ``count``."""
+    spec = load_spec(path)
     rng = random.Random(spec["seed"])
-    accounts = load_fixtures()
-    used_phones = {a.phone for a in accounts}
-    regions = spec["regions"]
+    fixtures = load_fixtures()
+    yield from fixtures
+    used_phones = {a.phone for a in fixtures}
+    regions = list(spec["regions"])
+    numbers = {r["jurisdiction"]: phone_blocks(r, spec) for r in regions}
     buckets = spec["dpd_buckets"]
-    serial: dict[str, int] = {}
-    for i in range(spec["count"]):
-        region = rng.choices(regions, weights=[r["weight"] for r in regions])[0]
+    for i in range(spec["count"] if count is None else count):
         while True:
-            n = serial.get(region["jurisdiction"], 9) + 1
-            serial[region["jurisdiction"]] = n
-            phone = _check_phone(region["phone"].format(n=n), "generator")
-            if phone not in used_phones:
+            if not regions:
+                raise ValueError(f"generator.yml: the phone ranges hold {i} accounts, not {count}")
+            region = rng.choices(regions, weights=[r["weight"] for r in regions])[0]
+            phone = next((p for p in numbers[region["jurisdiction"]] if p not in used_phones), None)
+            if phone is not None:
                 break
+            regions.remove(region)  # its fictional numbers are used up: draw among the others
         used_phones.add(phone)
         low, high, _ = rng.choices(buckets, weights=[b[2] for b in buckets])[0]
         lo, hi = spec["balance_bands"][region["currency"]]
         balance = Decimal(rng.randrange(lo * 100, hi * 100)) / 100
-        accounts.append(
-            PortfolioAccount(
-                id=f"A-{5000 + i}",
-                full_name=f"{rng.choice(spec['first_names'])} {rng.choice(spec['last_names'])}",
-                phone=phone,
-                date_of_birth=date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)),
-                postcode=rng.choice(region["postcodes"]),
-                last_four=f"{rng.randint(0, 9999):04d}",
-                balance=Money.of(balance, region["currency"]),
-                days_past_due=rng.randint(low, high),
-                jurisdiction=region["jurisdiction"],
-                time_zone=region["time_zone"],
-            )
+        yield PortfolioAccount(
+            id=f"A-{5000 + i}",
+            full_name=f"{rng.choice(spec['first_names'])} {rng.choice(spec['last_names'])}",
+            phone=phone,
+            date_of_birth=date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+            postcode=rng.choice(region["postcodes"]),
+            last_four=f"{rng.randint(0, 9999):04d}",
+            balance=Money.of(balance, region["currency"]),
+            days_past_due=rng.randint(low, high),
+            jurisdiction=region["jurisdiction"],
+            time_zone=region["time_zone"],
         )
-    return accounts
+
+
+def generate(path: Path = DATA / "generator.yml", count: int | None = None) -> list[PortfolioAccount]:
+    """Fixtures plus ``count`` generated accounts (default the spec's ``count``) as a list; see
+    :func:`iter_generate`."""
+    return list(iter_generate(path, count))
 
 
 @dataclass(frozen=True)
@@ -202,7 +255,7 @@ def _monthly_due(balance_minor: int) -> int:
 def history_for(account: PortfolioAccount, path: Path = DATA / "generator.yml") -> tuple[HistoryMonth, ...]:
     """The account's synthetic history; the same account always gets the same history (its own
     random stream, seeded by the spec's seed and the account id, so :func:`generate` is unchanged)."""
-    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    spec = load_spec(path)
     rng = random.Random(f"{spec['seed']}:{account.id}")
     hist = spec["history"]
     history, _ = simulate_history(
@@ -214,7 +267,7 @@ def history_for(account: PortfolioAccount, path: Path = DATA / "generator.yml") 
 def generate_cohort(path: Path = DATA / "generator.yml") -> list[CohortRecord]:
     """Past account snapshots with their outcome, drawn like the portfolio (same DPD buckets and
     balance bands), to train and test the roll-rate model. Deterministic for a given spec."""
-    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    spec = load_spec(path)
     hist = spec["history"]
     rng = random.Random(hist["cohort_seed"])
     buckets = spec["dpd_buckets"]
@@ -233,7 +286,7 @@ def generate_cohort(path: Path = DATA / "generator.yml") -> list[CohortRecord]:
 
 def balance_position(balance: Money, path: Path = DATA / "generator.yml") -> float:
     """Where ``balance`` sits in its currency's band of the generator spec, clipped to 0..1."""
-    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    spec = load_spec(path)
     lo, hi = spec["balance_bands"].get(balance.currency, spec["balance_bands"]["USD"])
     return min(1.0, max(0.0, float(balance.minor - lo * 100) / float((hi - lo) * 100)))
 
@@ -244,82 +297,105 @@ def itemization_for(a: PortfolioAccount, history: tuple[HistoryMonth, ...]) -> t
     account fell behind (the history's as-of date less the days past due), with the contract
     interest and the payments of the history since then, so the itemization adds up to the
     balance."""
-    spec: dict[str, Any] = yaml.safe_load((DATA / "generator.yml").read_text())
-    as_of = date.fromisoformat(str(spec["history"]["as_of"]))
+    as_of = date.fromisoformat(str(load_spec(DATA / "generator.yml")["history"]["as_of"]))
     item_date = as_of - relativedelta(days=a.days_past_due)
     paid = sum(m.paid_minor for m in history if m.month >= item_date.replace(day=1))
     interest = int(a.balance.minor * a.annual_rate * a.days_past_due / 365)
     return item_date, a.balance.minor - interest + paid, interest, paid
 
 
-def load_into(session: Session, accounts: list[PortfolioAccount]) -> int:
-    """Insert accounts that are not there yet (by account id), each with its synthetic payment
-    history (table ``payment_history``), typed phone numbers and validation-notice itemization;
-    returns how many accounts were added."""
+def load_into(session: Session, accounts: Iterable[PortfolioAccount], batch: int = 2000, progress: bool = False) -> int:
+    """Insert the accounts that are not there yet (by account id), each with its debtor, typed
+    phone numbers, validation-notice itemization and synthetic payment history (table
+    ``payment_history``), in bulk: a few statements per ``batch`` accounts, in the caller's
+    transaction. Returns how many accounts were added."""
     from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+    from tqdm import tqdm
 
     from bot.db import Account, Debtor, PaymentMonth, PhoneNumber, utcnow
 
     existing = set(session.execute(select(Account.id)).scalars())
+    next_debtor = int(session.execute(select(func.max(Debtor.id))).scalar() or 0) + 1
     added = 0
-    for a in accounts:
-        if a.id in existing:
-            continue
-        consent = (
-            datetime.combine(a.esign_consent, datetime.min.time(), tzinfo=timezone.utc) if a.esign_consent else None
-        )
-        debtor = Debtor(
-            full_name=a.full_name,
-            date_of_birth=a.date_of_birth,
-            phone_e164=a.phone,
-            postcode=a.postcode,
-            mailing_address=a.mailing_address or f"{a.full_name}, {a.postcode}",
-            email=a.email,
-            email_source=a.email_source,
-            esign_consent_at=consent,
-            sms_consent_at=utcnow() if a.sms_consent else None,
-        )
-        session.add(debtor)
-        session.flush()
-        session.add(PhoneNumber(debtor_id=debtor.id, e164=a.phone, kind="mobile"))
-        for number, kind in a.phones:
-            session.add(PhoneNumber(debtor_id=debtor.id, e164=number, kind=kind))
-        history = history_for(a)
-        item_date, item_balance, interest, paid = itemization_for(a, history)
-        session.add(
-            Account(
-                id=a.id,
-                debtor_id=debtor.id,
-                balance_minor=a.balance.minor,
-                currency=a.balance.currency,
-                days_past_due=a.days_past_due,
-                jurisdiction=a.jurisdiction,
-                time_zone=a.time_zone,
-                last_four=a.last_four,
-                apr_bps=int(a.annual_rate * 10000),
-                creditor=a.creditor,
-                itemization_date=item_date,
-                itemization_balance_minor=item_balance,
-                interest_since_minor=interest,
-                credits_since_minor=paid,
-                default_date=a.default_date or item_date,
-                last_payment_date=a.last_payment_date,
-            )
-        )
-        session.flush()  # the history rows refer to the account
-        for m in history:
-            session.add(
-                PaymentMonth(
-                    account_id=a.id,
-                    month=m.month,
-                    due_minor=m.due_minor,
-                    paid_minor=m.paid_minor,
-                    currency=a.balance.currency,
-                    promise=m.promise,
-                    hardship=m.hardship,
+    stream = iter(accounts)
+    with tqdm(desc="accounts", unit="account", disable=not progress) as bar:
+        while chunk := list(itertools.islice(stream, batch)):
+            new = [a for a in chunk if a.id not in existing]
+            bar.update(len(chunk))
+            if not new:
+                continue
+            debtors, rows, months, phones = [], [], [], []
+            for offset, a in enumerate(new):
+                debtor_id = next_debtor + offset
+                consent = (
+                    datetime.combine(a.esign_consent, datetime.min.time(), tzinfo=timezone.utc)
+                    if a.esign_consent
+                    else None
                 )
-            )
-        added += 1
+                debtors.append(
+                    {
+                        "id": debtor_id,
+                        "full_name": a.full_name,
+                        "date_of_birth": a.date_of_birth,
+                        "phone_e164": a.phone,
+                        "postcode": a.postcode,
+                        "mailing_address": a.mailing_address or f"{a.full_name}, {a.postcode}",
+                        "email": a.email,
+                        "email_source": a.email_source,
+                        "esign_consent_at": consent,
+                        # consent to texts at this number (for a collector's reply or a payment link)
+                        "sms_consent_at": utcnow() if a.sms_consent else None,
+                    }
+                )
+                history = history_for(a)
+                item_date, item_balance, interest, paid = itemization_for(a, history)
+                rows.append(
+                    {
+                        "id": a.id,
+                        "debtor_id": debtor_id,
+                        "product": "personal_loan",
+                        "balance_minor": a.balance.minor,
+                        "currency": a.balance.currency,
+                        "days_past_due": a.days_past_due,
+                        "jurisdiction": a.jurisdiction,
+                        "time_zone": a.time_zone,
+                        "last_four": a.last_four,
+                        "apr_bps": int(a.annual_rate * 10000),
+                        "creditor": a.creditor,
+                        "itemization_date": item_date,
+                        "itemization_balance_minor": item_balance,
+                        "interest_since_minor": interest,
+                        "credits_since_minor": paid,
+                        "default_date": a.default_date or item_date,
+                        "last_payment_date": a.last_payment_date,
+                    }
+                )
+                phones.append({"debtor_id": debtor_id, "e164": a.phone, "kind": "mobile"})
+                phones += [{"debtor_id": debtor_id, "e164": number, "kind": kind} for number, kind in a.phones]
+                months += [
+                    {
+                        "account_id": a.id,
+                        "month": m.month,
+                        "due_minor": m.due_minor,
+                        "paid_minor": m.paid_minor,
+                        "currency": a.balance.currency,
+                        "promise": m.promise,
+                        "hardship": m.hardship,
+                    }
+                    for m in history
+                ]
+            session.execute(insert(Debtor.__table__), debtors)
+            session.execute(insert(PhoneNumber.__table__), phones)
+            session.execute(insert(Account.__table__), rows)
+            session.execute(insert(PaymentMonth.__table__), months)
+            next_debtor += len(new)
+            existing.update(a.id for a in new)
+            added += len(new)
+    bind = session.get_bind()
+    if added and bind.dialect.name == "postgresql":  # the ids were given: move the sequence past them
+        session.execute(text("SELECT setval(pg_get_serial_sequence('debtors', 'id'), (SELECT max(id) FROM debtors))"))
     return added
 
 

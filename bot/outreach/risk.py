@@ -4,7 +4,7 @@ A logistic regression (scikit-learn; features standardised, so each coefficient 
 in log-odds of rolling per standard deviation of the feature) trained on the synthetic cohort of
 :func:`bot.outreach.portfolio.generate_cohort`: will the account move to the next DPD bucket within 30
 days? AUC is measured on a stratified held-out quarter. The early-warning list scores the live
-portfolio from the system of record.
+portfolio from the system of record, in batches (two queries and one model call per batch).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import db
 from bot.accounts import dpd_bucket
+from bot.money import Money
 from bot.outreach.portfolio import balance_position, generate_cohort
 
 FEATURES = (
@@ -111,32 +112,58 @@ class Warning:
     drivers: list[tuple[str, float]]
 
 
-def early_warning(session: Session, model: TrainedModel, threshold: float = 0.7) -> list[Warning]:
+def early_warning(
+    session: Session, model: TrainedModel, threshold: float = 0.7, batch: int = 5000, progress: bool = False
+) -> list[Warning]:
     """Accounts in the system of record whose roll probability is at least ``threshold``,
-    highest first."""
-    rows = session.execute(select(db.PaymentMonth).order_by(db.PaymentMonth.account_id, db.PaymentMonth.month))
-    history: dict[str, list[Any]] = {}
-    for row in rows.scalars():
-        history.setdefault(str(row.account_id), []).append(row)
-    accounts = session.execute(select(db.Account).order_by(db.Account.id)).scalars().all()
+    highest first. Scored ``batch`` accounts at a time: two queries (accounts, their payment
+    history) and one call of the model per batch."""
+    from tqdm import tqdm
+
     scaler = model.pipeline.named_steps["standardscaler"]
     coefs = model.pipeline.named_steps["logisticregression"].coef_[0]
+    total = int(session.execute(select(func.count()).select_from(db.Account)).scalar_one()) if progress else None
     out = []
-    for account in accounts:
-        x = np.array(
-            [features(int(account.days_past_due), balance_position(account.balance), history.get(account.id, []))]
-        )
-        probability = float(model.pipeline.predict_proba(x)[0, 1])
-        if probability < threshold:
-            continue
-        contribution = scaler.transform(x)[0] * coefs
-        drivers = sorted(
-            ((f, float(c)) for f, c in zip(FEATURES, contribution, strict=True) if c > 0), key=lambda fc: -fc[1]
-        )
-        bucket = dpd_bucket(int(account.days_past_due))
-        out.append(
-            Warning(str(account.id), int(account.days_past_due), bucket, NEXT_BUCKET[bucket], probability, drivers[:3])
-        )
+    last: str | None = None
+    with tqdm(total=total, desc="risk", unit="account", disable=not progress) as bar:
+        while True:
+            query = select(db.Account.id, db.Account.days_past_due, db.Account.balance_minor, db.Account.currency)
+            query = query.order_by(db.Account.id).limit(batch)
+            accounts = session.execute(query.where(db.Account.id > last) if last is not None else query).all()
+            if not accounts:
+                break
+            first, last = str(accounts[0][0]), str(accounts[-1][0])
+            history: dict[str, list[Any]] = {}
+            month = db.PaymentMonth
+            for row in session.execute(
+                select(month.account_id, month.due_minor, month.paid_minor, month.promise, month.hardship)
+                .where(month.account_id.between(first, last))
+                .order_by(month.account_id, month.month)
+            ):
+                history.setdefault(str(row.account_id), []).append(row)
+            x = np.array(
+                [
+                    features(int(dpd), balance_position(Money(int(minor), str(currency))), history.get(str(aid), []))
+                    for aid, dpd, minor, currency in accounts
+                ]
+            )
+            probabilities = model.pipeline.predict_proba(x)[:, 1]
+            flagged = np.nonzero(probabilities >= threshold)[0]
+            if len(flagged):
+                contributions = scaler.transform(x[flagged]) * coefs
+                for row_index, contribution in zip(flagged, contributions, strict=True):
+                    account_id, dpd = str(accounts[row_index][0]), int(accounts[row_index][1])
+                    drivers = sorted(
+                        ((f, float(c)) for f, c in zip(FEATURES, contribution, strict=True) if c > 0),
+                        key=lambda fc: -fc[1],
+                    )
+                    bucket = dpd_bucket(dpd)
+                    out.append(
+                        Warning(
+                            account_id, dpd, bucket, NEXT_BUCKET[bucket], float(probabilities[row_index]), drivers[:3]
+                        )
+                    )
+            bar.update(len(accounts))
     return sorted(out, key=lambda w: -w.probability)
 
 

@@ -132,7 +132,6 @@ def facts_for(
         .scalars()
         .all()
     )
-    recent = list(months)[-rules.history_months :] if rules.history_months else []
     broken_ptps = len(
         session.execute(
             select(db.PromiseToPay.id).where(
@@ -151,12 +150,98 @@ def facts_for(
         )
         .limit(1)
     ).first()
+    return facts_from(
+        str(account.id),
+        int(account.days_past_due),
+        int(account.balance_minor),
+        str(account.currency),
+        months,
+        broken_ptps,
+        reported is not None,
+        rules,
+    )
+
+
+def facts_from(
+    account_id: str,
+    days_past_due: int,
+    balance_minor: int,
+    currency: str,
+    months: Sequence[Any],
+    broken_ptps: int,
+    hardship_reported: bool,
+    rules: SegmentRules | None = None,
+) -> AccountFacts:
+    """Facts from what was read already: payment history rows oldest first (attributes
+    ``paid_minor``, ``due_minor``, ``promise``, ``hardship``), the count of PTPs marked broken, and
+    whether a hardship event is in the contact log within ``hardship_days``."""
+    rules = rules or segment_rules()
+    recent = list(months)[-rules.history_months :] if rules.history_months else []
     return AccountFacts(
-        account_id=str(account.id),
-        days_past_due=int(account.days_past_due),
-        balance_minor=int(account.balance_minor),
-        currency=str(account.currency),
+        account_id=account_id,
+        days_past_due=days_past_due,
+        balance_minor=balance_minor,
+        currency=currency,
         full_payments=sum(1 for m in recent if m.paid_minor >= m.due_minor),
         broken_promises=sum(1 for m in recent if m.promise == "broken") + broken_ptps,
-        hardship=any(m.hardship for m in recent[-3:]) or reported is not None,
+        hardship=any(m.hardship for m in recent[-3:]) or hardship_reported,
+    )
+
+
+def history_counts(
+    session: Session, account_ids: Sequence[str], rules: SegmentRules | None = None
+) -> dict[str, tuple[int, int, bool]]:
+    """Per account of ``account_ids``: (full payments, months with a broken promise, a hardship in
+    the last three) over its last ``history_months`` months of payment history, counted in the
+    database (one row per account). Accounts with no history are left out."""
+    from sqlalchemy import case, func
+
+    rules = rules or segment_rules()
+    if not rules.history_months or not account_ids:
+        return {}
+    month = db.PaymentMonth
+    ranked = (
+        select(
+            month.account_id,
+            month.paid_minor,
+            month.due_minor,
+            month.promise,
+            month.hardship,
+            func.row_number().over(partition_by=month.account_id, order_by=month.month.desc()).label("rn"),
+        )
+        .where(month.account_id.in_(list(account_ids)))
+        .subquery()
+    )
+    recent = ranked.c.rn <= rules.history_months
+    query = select(
+        ranked.c.account_id,
+        func.sum(case(((recent & (ranked.c.paid_minor >= ranked.c.due_minor)), 1), else_=0)),
+        func.sum(case(((recent & (ranked.c.promise == "broken")), 1), else_=0)),
+        func.max(case(((ranked.c.rn <= min(3, rules.history_months)) & ranked.c.hardship, 1), else_=0)),
+    ).group_by(ranked.c.account_id)
+    return {
+        str(a): (int(full or 0), int(broken or 0), bool(hardship))
+        for a, full, broken, hardship in session.execute(query)
+    }
+
+
+def facts_from_counts(
+    account_id: str,
+    days_past_due: int,
+    balance_minor: int,
+    currency: str,
+    counts: tuple[int, int, bool],
+    broken_ptps: int,
+    hardship_reported: bool,
+) -> AccountFacts:
+    """Facts from :func:`history_counts` of the account and what :func:`facts_from` takes besides."""
+    full, broken, hardship = counts
+    return AccountFacts(
+        account_id=account_id,
+        days_past_due=days_past_due,
+        balance_minor=balance_minor,
+        currency=currency,
+        full_payments=full,
+        broken_promises=broken + broken_ptps,
+        hardship=hardship or hardship_reported,
     )

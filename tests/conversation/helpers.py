@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+# the event log of the running test bot (its DATABASE_URL), set by the ``bot`` fixture
+EVENT_LOG_URL: str | None = None
+
 
 def next_weekday_after_today(tz: str, weekday: int) -> date:
     """The next ``weekday`` (Monday=0) strictly after today in ``tz``."""
@@ -18,11 +21,20 @@ def next_weekday_after_today(tz: str, weekday: int) -> date:
 
 
 def tracker_events(redis_port: int, sender: str) -> list[dict[str, Any]]:
-    """The events Rasa stored in Redis for ``sender`` (key prefix from endpoints.yml)."""
+    """Every event of ``sender``'s conversation: earlier sessions from the event log, the current
+    one from Redis (key prefix from endpoints.yml), as the tracker store's full tracker."""
     client = redis.Redis(host="127.0.0.1", port=redis_port)
     raw = client.get(f"collections:tracker:{sender}")
     assert raw is not None, f"no tracker stored for {sender}"
-    return list(json.loads(raw)["events"])
+    hot = json.loads(raw)
+    earlier: list[dict[str, Any]] = []
+    if hot.get("offset"):
+        from bot import db, eventlog
+
+        assert EVENT_LOG_URL, "earlier sessions are in the event log of the bot fixture"
+        with db.session_scope(EVENT_LOG_URL) as session:
+            earlier = eventlog.read(session, sender, 0, int(hot["offset"]))
+    return earlier + list(hot["events"])
 
 
 def slot_values(events: list[dict[str, Any]], slot: str) -> list[Any]:

@@ -56,7 +56,8 @@ def test_an_unsure_dispute_is_confirmed_then_recorded_on_yes(bot: Bot, db_sessio
     assert asked == ["Just to check: you dispute this debt? Please reply yes or no."]
     assert "dispute" not in _events(db_session, account.id), "nothing is recorded before the yes"
     replies = " ".join(bot.say(sender, "yes"))
-    assert "I've recorded that you dispute this debt" in replies
+    # before identity is confirmed the reply names no debt (12 CFR 1006.6(d)); the dispute is recorded all the same
+    assert "Thank you, I've noted that." in replies
     assert "dispute" in _events(db_session, account.id)
 
 

@@ -90,7 +90,8 @@ def test_opt_out_holds_until_start(bot: Bot, db_session: Any) -> None:
     account = _account(db_session, "A-5003")
     sender = account.debtor.phone_e164
     _verify(bot, sender, account, account.debtor.postcode)
-    assert "won't receive further messages" in joined([bot.say(sender, "stop texting me")])
+    # "texting" would name SMS, which this REST conversation is not (12 CFR 1006.14(h)): no channel named here
+    assert "won't receive further messages" in joined([bot.say(sender, "stop messaging me")])
     after = joined([bot.say(sender, "how much do i owe")])
     assert (
         "opted out" in after and account.balance.format("en_GB" if account.currency == "GBP" else "en_US") not in after

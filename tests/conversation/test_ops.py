@@ -41,7 +41,10 @@ US_ACCOUNTS = [
     "A-5218", "A-5219", "A-5221", "A-5222", "A-5224", "A-5226", "A-5227", "A-5229", "A-5230", "A-5233",
     "A-5234", "A-5235", "A-5236", "A-5237",
 ]  # fmt: skip
-NOT_UNDERSTOOD = ["what happens next then", "what now", "qwzx blorf vrrp", "zork plimb skeeve"]
+# Not understood (nlu_fallback) with no intent worth a clarification question, so the bot answers
+# with its fallback: vague questions now read as questions about who we are or the balance, and
+# made-up words as abuse (a handoff) or a question whether the debtor is unhappy with us.
+NOT_UNDERSTOOD = ["how about that then", "and the other thing", "vvvvv", "hmm"]
 UNDERSTOOD_BADLY = NOT_UNDERSTOOD[0]
 
 

@@ -1,14 +1,17 @@
-"""Scale-out: two Rasa servers behind the round-robin proxy (scripts/proxy.py) sharing Redis for
-trackers and locks. Fifty debtors (A-5300..A-5349) talk at once, every message to the other
-replica, and then send bursts of messages without waiting for answers; every tracker must hold
-each message once, each turn whole and in order, and no debtor may see a lock or store error."""
+"""Scale-out as in production: two Rasa servers and an action server sharing Redis (trackers,
+locks) and PostgreSQL (system of record, event log), behind HAProxy running the project's own
+``deploy/haproxy/haproxy.cfg`` (round robin for webhooks, health checks on
+``/webhooks/rest/health``, cookie-sticky socket.io). Fifty debtors (A-5300..A-5349) talk at once,
+consecutive messages to different replicas, and then send bursts of messages without waiting for
+answers; every tracker and the event log must hold each message once, each turn whole and in
+order, and no debtor may see a lock or store error. A web chat session over socket.io long
+polling stays on one replica."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +20,13 @@ from typing import Any
 import aiohttp
 import pytest
 import redis
+from sqlalchemy import func, select
 
+from bot import db, eventlog
+from bot.analytics import ConversationRecord
 from channels.guard import SOMETHING_WENT_WRONG, TRY_AGAIN
 from scripts import loadgen, services
-from tests.conftest import Bot, Redis
+from tests.conftest import Bot, Postgres, Redis
 
 pytestmark = pytest.mark.slow
 SCALE_DB = "5"  # Redis db of the replicas: the shared bot uses db 0
@@ -30,31 +36,47 @@ BURST = ["what is this about", "can you tell me my balance", "thanks for that"]
 
 @dataclass
 class Cluster:
-    proxy_url: str
+    url: str
+    database_url: str
     replica_logs: list[Path]
-    proxy: subprocess.Popen[bytes]
+    stats_socket: Path
+
+    def served(self, backend: str) -> dict[str, int]:
+        """Requests each server of ``backend`` answered so far (HAProxy's runtime API)."""
+        return {
+            row["svname"]: int(row["stot"])
+            for row in services.haproxy_stats(self.stats_socket)
+            if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
 
 
 @pytest.fixture(scope="module")
-def cluster(bot: Bot, model: Path, redis_server: Redis, database_url: str, work_dir: Path) -> Iterator[Cluster]:
-    loadgen.ensure_accounts(database_url)
+def cluster(bot: Bot, model: Path, redis_server: Redis, postgres_server: Postgres, work_dir: Path) -> Iterator[Cluster]:
+    database = postgres_server.fresh_database()
+    loadgen.ensure_accounts(database)
+    env = dict(bot.env, REDIS_DB=SCALE_DB, DATABASE_URL=database, ACTION_PORT=str(services.free_port()))
+    env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
+    logs = work_dir / "logs"
     procs: list[subprocess.Popen[bytes]] = []
-    logs, backends = [], []
+    replica_logs, backends = [], []
+    stats_socket = Path(work_dir) / "haproxy.sock"
     try:
+        procs.append(services.start_action_server(env, log=logs / "scale-actions.log"))
         for n in range(2):
-            env = dict(bot.env, REDIS_DB=SCALE_DB, RASA_PORT=str(services.free_port()))
-            logs.append(work_dir / "logs" / f"replica{n}.log")
-            procs.append(services.start_rasa_server(model, env, log=logs[-1]))
-            backends.append(f"--backend=http://127.0.0.1:{env['RASA_PORT']}")
+            replica = dict(env, RASA_PORT=str(services.free_port()))
+            replica_logs.append(logs / f"replica{n}.log")
+            procs.append(services.start_rasa_server(model, replica, log=replica_logs[-1]))
+            backends.append(f"127.0.0.1:{replica['RASA_PORT']}")
         port = services.free_port()
-        proxy = services._spawn(
-            [str(services.VENV_BIN / "python"), "-m", "scripts.proxy", "--port", str(port), *backends],
-            services.base_env(),
-            work_dir / "logs" / "proxy.log",
-        )
-        procs.append(proxy)
-        services.wait_for(lambda: services.http_ok(f"http://127.0.0.1:{port}/_proxy/stats"), "proxy", 30, proxy)
-        yield Cluster(f"http://127.0.0.1:{port}", logs, proxy)
+        procs.append(services.start_haproxy(port, backends, stats_socket, log=logs / "haproxy.log"))
+        running = Cluster(f"http://127.0.0.1:{port}", database, replica_logs, stats_socket)
+
+        def both_up() -> bool:
+            rows = services.haproxy_stats(stats_socket)
+            return sum(r["status"] == "UP" for r in rows if r["svname"] in ("rasa1", "rasa2")) == 4
+
+        services.wait_for(both_up, "both replicas healthy behind HAProxy", 60)
+        yield running
     finally:
         for proc in reversed(procs):
             services.stop(proc)
@@ -97,14 +119,14 @@ async def _burst(url: str, scripts: dict[str, list[str]]) -> list[loadgen.Turn]:
 def test_fifty_conversations_over_two_replicas_lose_nothing(cluster: Cluster, redis_server: Redis) -> None:
     accounts = loadgen.load_accounts()[:DEBTORS]
     scripts = {a.phone: loadgen.debtor_script(a)[:5] for a in accounts}
-    url = cluster.proxy_url + "/webhooks/rest/webhook"
+    url = cluster.url + "/webhooks/rest/webhook"
+    before = cluster.served("rasa")
     ordered = asyncio.run(loadgen.conversations([url], scripts))
     burst = asyncio.run(_burst(url, {a.phone: BURST for a in accounts}))
 
-    stats = json.loads(urllib.request.urlopen(cluster.proxy_url + "/_proxy/stats").read())
-    assert min(stats["requests"]) >= len(ordered.turns + burst) // 2 - 1, stats  # both replicas served
-
     everything = ordered.turns + burst
+    served = {k: v - before.get(k, 0) for k, v in cluster.served("rasa").items()}
+    assert sum(served.values()) == len(everything) and min(served.values()) >= len(everything) // 2 - 1, served
     assert all(t.status == 200 for t in everything), [t for t in everything if t.status != 200][:3]
     errors = [t for t in everything if not t.replies or {TRY_AGAIN, SOMETHING_WENT_WRONG} & set(t.replies)]
     assert errors == [], errors[:3]
@@ -113,7 +135,18 @@ def test_fifty_conversations_over_two_replicas_lose_nothing(cluster: Cluster, re
     for account in accounts:
         raw = client.get(f"collections:tracker:{account.phone}")
         assert raw is not None, account.id
-        turns = _turns(json.loads(raw)["events"])
+        hot = json.loads(raw)
+        with db.session_scope(cluster.database_url) as session:
+            logged = eventlog.read(session, account.phone)
+            rows = session.execute(
+                select(func.count(), func.sum(ConversationRecord.messages)).where(
+                    ConversationRecord.sender_id == account.phone
+                )
+            ).one()
+        # the event log is the whole conversation: what Redis holds is its end, nothing more or less
+        assert logged[hot["offset"] :] == hot["events"] and hot["logged"] == len(logged), account.id
+        assert tuple(rows) == (1, 8), (account.id, tuple(rows))  # one conversation of 8 messages
+        turns = _turns(logged)
         texts = [text for text, _, _ in turns]
         # the ordered part exactly in order, then the burst: each message once, none lost
         assert texts[:5] == scripts[account.phone], (account.id, texts)
@@ -129,4 +162,28 @@ def test_fifty_conversations_over_two_replicas_lose_nothing(cluster: Cluster, re
         joined = " ".join(answers[scripts[account.phone][3]])
         assert account.balance.format("en_US") in joined, (account.id, joined)
     for log in cluster.replica_logs:
-        assert "LockError" not in log.read_text() and "lost before the tracker was saved" not in log.read_text()
+        text = log.read_text()
+        assert "LockError" not in text and "lost before the tracker was saved" not in text
+        assert "event log not written" not in text
+
+
+def test_web_chat_stays_on_one_replica(cluster: Cluster) -> None:
+    """socket.io long polling: the handshake and every later poll must reach the process holding
+    the session; HAProxy's cookie keeps the client there, so the conversation works."""
+    from tests.conversation.test_webchat import ChatClient
+
+    before = cluster.served("rasa_socketio")
+
+    async def scenario() -> list[str]:
+        jar = aiohttp.CookieJar(unsafe=True)  # the load balancer's cookie, on a loopback address
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            client = ChatClient(cluster.url, http_session=http)
+            session = await client.start()
+            replies = await client.say("hello", session["token"])
+            await client.sio.disconnect()
+            return replies
+
+    replies = asyncio.run(scenario())
+    assert any("debt collector" in r for r in replies), replies
+    served = {k: v - before.get(k, 0) for k, v in cluster.served("rasa_socketio").items()}
+    assert sorted(served.values())[0] == 0 and sum(served.values()) >= 3, served  # all to one replica

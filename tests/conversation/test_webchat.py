@@ -17,9 +17,9 @@ from tests.conversation.helpers import disclosure_due
 class ChatClient:
     """A socket.io client that records what the bot says."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, http_session: Any = None) -> None:
         self.url = url
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = socketio.AsyncClient(reconnection=False, **({"http_session": http_session} if http_session else {}))
         self.received: list[dict[str, Any]] = []
         self.confirm: asyncio.Future[dict[str, Any]] | None = None
         self.errors: list[dict[str, Any]] = []

@@ -1,4 +1,5 @@
-"""Ops pages without servers: supervisor only, and a clear answer when Redis is down."""
+"""Ops pages without servers: supervisor only; they read the database, not Redis, and answer
+clearly when the database fails them."""
 
 from __future__ import annotations
 
@@ -44,11 +45,31 @@ def test_only_supervisors(app: Flask, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/ops/", "/ops/review", "/ops/conversations", "/ops/charts/csat.svg", "/ops/conversations/x/story.yml"]
+    ("path", "status"),
+    [
+        ("/ops/", 200),
+        ("/ops/review", 200),
+        ("/ops/conversations", 200),
+        ("/ops/charts/csat.svg", 200),
+        ("/ops/conversations/x/story.yml", 404),
+    ],
 )
-def test_redis_down_is_a_clear_503(app: Flask, path: str) -> None:
+def test_ops_pages_answer_while_redis_is_down(app: Flask, path: str, status: int) -> None:
+    """KPIs, the review queue and transcripts come from the analytics tables and the event log:
+    the tracker store being down (the fixture's Redis port has nothing on it) does not matter."""
     client = app.test_client()
     _login(client, "sam", "supervisor-pass-1")
+    assert client.get(path).status_code == status
+
+
+@pytest.mark.parametrize(
+    "path", ["/ops/", "/ops/review", "/ops/conversations", "/ops/charts/csat.svg", "/ops/conversations/x/story.yml"]
+)
+def test_a_database_failure_is_a_clear_503(app: Flask, path: str) -> None:
+    client = app.test_client()
+    _login(client, "sam", "supervisor-pass-1")
+    with db.get_engine(app.config["DATABASE_URL"]).begin() as conn:  # the analytics tables are gone
+        conn.exec_driver_sql("ALTER TABLE analytics_conversations RENAME TO analytics_conversations_away")
     response = client.get(path)
     assert response.status_code == 503 and "cannot be reached" in response.get_data(as_text=True)
 
@@ -95,3 +116,38 @@ def test_story_export_reads_back_with_object_entities(tmp_path: Path) -> None:
     assert [u.text for u in users] == ["I can pay 200 on friday"] and users[0].intent_name == "promise_to_pay"
     assert [e.entities for e in users][0][0]["value"] == "2026-12-04"
     assert "ptp_form" in [e.action_name for e in found if isinstance(e, ActionExecuted)]
+
+
+def test_story_export_keeps_the_debtors_words_when_entity_spans_overlap(tmp_path: Path) -> None:
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    from bot.kpis import conversation_from_events
+    from console.stories import export_test_story
+
+    text = "I can pay 100 on friday"
+    entities: list[dict[str, object]] = [
+        {"entity": "language", "start": 0, "end": 23, "value": "en", "extractor": "LanguageDetector"},
+        {"entity": "amount", "start": 10, "end": 13, "value": {"amount": "100.00", "currency": "USD"}},
+        {"entity": "time", "start": 10, "end": 23, "value": "2026-12-04T00:00:00"},  # the date is inside
+        {"entity": "date", "start": 14, "end": 23, "value": "2026-12-04"},
+        {"entity": "weekday", "start": 14, "end": 23, "value": "friday"},  # the date's very span
+    ]
+    parse = {"intent": {"name": "promise_to_pay", "confidence": 0.9}, "entities": entities, "text": text}
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": 1.0},
+        {"event": "session_started", "timestamp": 1.0},
+        {"event": "action", "name": "action_listen", "timestamp": 1.1},
+        {"event": "user", "timestamp": 2.0, "text": text, "parse_data": parse, "input_channel": "rest"},
+        {"event": "action", "name": "action_listen", "timestamp": 3.0},
+    ]
+    conversation = conversation_from_events("s", events)
+    assert conversation is not None
+    path = tmp_path / "story.yml"
+    path.write_text(export_test_story(conversation, "conversation s #1"))
+    users = [
+        e for step in YAMLStoryReader().read_from_file(str(path)) for e in step.events if isinstance(e, UserUttered)
+    ]
+    assert [u.text for u in users] == [text]
+    found = sorted((e["entity"], e["start"], e["end"]) for e in users[0].entities)
+    assert found == [("date", 14, 23), ("weekday", 14, 23)]

@@ -209,12 +209,18 @@ def test_sms_footer_and_segments() -> None:
     assert lint("x" * 1000 + " Reply STOP to opt out.", us, "sms").too_long
 
 
-def test_audit_log_is_append_only_and_chained(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
+def test_audit_log_is_append_only_and_chained(database: str) -> None:
+    url = database
     with db.session_scope(url) as session:
         for i in range(3):
             audit.record(session, actor="gate", action="outbound_sms", outcome="allow", account_id=f"A-{i}")
+        entries = [audit.Entry("outreach", "outbound_voice", "defer", ("outside_contact_window",), "A-9", {"x": 1})] * 2
+        assert audit.record_many(session, entries) == 2
+        audit.record(session, actor="gate", action="outbound_sms", outcome="deny", account_id="A-3")
     with db.session_scope(url) as session:
+        assert [e.outcome for e in session.query(audit.AuditEntry).order_by(audit.AuditEntry.id)] == [
+            "allow", "allow", "allow", "defer", "defer", "deny"
+        ]  # fmt: skip
         assert audit.verify_chain(session) is None
     with pytest.raises(Exception, match="append-only"), db.session_scope(url) as session:
         session.execute(audit.AuditEntry.__table__.update().values(outcome="deny"))

@@ -121,8 +121,8 @@ def test_cadence_defers_until_the_next_allowed_day() -> None:
     assert reasons == ["cadence_max_per_7_days"] and until == NOW + timedelta(days=1)
 
 
-def test_decisions_follow_window_reminders_and_holds(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'o.db'}"
+def test_decisions_follow_window_reminders_and_holds(database: str) -> None:
+    url = database
     with db.session_scope(url) as session:
         load_into(session, generate())
     with db.session_scope(url) as session:
@@ -148,6 +148,37 @@ def test_decisions_follow_window_reminders_and_holds(tmp_path: Path) -> None:
         assert held.outcome == "denied" and held.reasons == ("hold_dispute",)
 
 
+def test_a_dry_run_decides_in_batches_as_one_by_one(database: str) -> None:
+    """A dry run over the demo portfolio: the same decisions whatever the batch size, one audit
+    entry per gate check in an intact chain, and nothing else written."""
+    from sqlalchemy import func, select
+
+    from bot.compliance import audit
+    from bot.outreach.campaigns import run
+
+    with db.session_scope(database) as session:
+        load_into(session, generate())
+        session.add(
+            db.PromiseToPay(
+                account_id="A-1003", amount_minor=5000, currency="USD", due_date=date(2026, 12, 1), channel="sms"
+            )
+        )
+        db.log_contact(session, account_id="A-1001", channel="sms", direction="inbound", event="dispute")
+    with db.session_scope(database) as session:
+        big = run(session, NOW, None, None, progress=False)
+        audited = session.execute(select(func.count()).select_from(audit.AuditEntry)).scalar_one()
+        one_by_one = [
+            decide(session, session.get(db.Account, a.account_id), NOW, "outreach-dry-run") for a in big.attempts
+        ]
+        small = run(session, NOW, None, None, progress=False, batch=7)
+        assert big.attempts == one_by_one == small.attempts and len(big.attempts) == len(list(generate()))
+        assert audit.verify_chain(session) is None
+        contacts = session.execute(select(func.count()).select_from(db.ContactLog)).scalar_one()
+    by_id = {a.account_id: a for a in big.attempts}
+    assert (by_id["A-1003"].reason, by_id["A-1001"].reasons) == ("ptp_reminder", ("hold_dispute",))
+    assert audited >= sum(a.outcome == "send" for a in big.attempts) > 50 and contacts == 1
+
+
 def test_risk_model_reports_auc_coefficients_and_early_warning(tmp_path: Path) -> None:
     model = train()
     assert 0.65 < model.auc < 0.95, model.auc
@@ -168,14 +199,14 @@ def test_outreach_leaves_open_tickets_and_recent_hardship_alone(tmp_path: Path) 
     """A collector holds the account (an open ticket on it or its phone's conversation): the bot
     never writes into that conversation; a hardship told us recently: no outreach for a while
     (``quiet_after_hardship_days``, data/segments.yml)."""
-    from bot.outreach.campaigns import held_back
+    from bot.outreach.campaigns import account_views, held_back
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     with db.session_scope(url) as session:
         load_into(session, generate())
     with db.session_scope(url) as session:
         us = session.get(db.Account, "A-1003")
-        assert held_back(session, us, NOW) == ()
+        assert held_back(next(account_views(session, ["A-1003"]))[0], NOW) == ()
         ticket = db.HandoffTicket(
             conversation_id=us.debtor.phone_e164, account_id=None, channel="sms", reason="requested", priority=4
         )
@@ -194,7 +225,7 @@ def test_outreach_leaves_open_tickets_and_recent_hardship_alone(tmp_path: Path) 
         assert decide(session, us, NOW).reasons == ("recent_hardship",)
         row.at = NOW - timedelta(days=20)
         session.flush()
-        assert held_back(session, us, NOW) == ()
+        assert held_back(next(account_views(session, ["A-1003"]))[0], NOW) == ()
 
 
 def test_an_email_reminder_goes_through_smtp_with_its_opt_out_link(tmp_path: Path) -> None:

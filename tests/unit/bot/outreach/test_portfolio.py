@@ -1,6 +1,5 @@
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 from bot import db
 from bot.money import Money
@@ -61,8 +60,8 @@ def test_fixture_accounts_are_exact() -> None:
     assert by_id["A-1002"].days_past_due == 95
 
 
-def test_load_is_idempotent_and_promises_are_recorded(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'sor.db'}"
+def test_load_is_idempotent_and_promises_are_recorded(database: str) -> None:
+    url = database
     with db.session_scope(url) as session:
         assert load_into(session, generate()) >= 200
     with db.session_scope(url) as session:
@@ -83,3 +82,23 @@ def test_load_is_idempotent_and_promises_are_recorded(tmp_path: Path) -> None:
         stored = session.get(db.PromiseToPay, row.id)
         assert stored.amount == Money.of("200.00", "USD") and stored.due_date == date(2026, 12, 4)
         assert [c.event for c in session.query(db.ContactLog).filter_by(account_id="A-1001")] == ["ptp_recorded"]
+        # loaded in bulk with explicit debtor ids: a debtor added afterwards still gets a new id
+        session.add(db.Debtor(full_name="New", date_of_birth=date(1990, 1, 1), phone_e164="+16175550177", postcode="1"))
+        session.flush()
+
+
+def test_any_size_from_fictional_ranges() -> None:
+    """The demo generator makes portfolios of any size: the default one is a prefix of a larger
+    one, phone numbers are unique and possible, and 555 numbers come from the 555 exchange."""
+    import phonenumbers
+
+    from bot.outreach.portfolio import iter_generate
+
+    default = generate()
+    large = list(iter_generate(count=12_000))
+    assert large[: len(default)] == default and len(large) == len(default) - 240 + 12_000
+    phones = [a.phone for a in large]
+    assert len(set(phones)) == len(phones)
+    assert all(phonenumbers.is_possible_number(phonenumbers.parse(p)) for p in phones[::97])
+    assert all(p[5:8] == "555" for p in phones if p.startswith("+1"))
+    assert {a.jurisdiction for a in large} >= {"US-MA", "UK", "CN"}
