@@ -54,7 +54,9 @@ def _wait(check: Any, timeout: float = 20) -> Any:
 
 
 def test_how_do_i_pay_answers_with_the_methods_and_a_link(bot: Bot, db_session: Any) -> None:
-    account = _account(db_session, "A-5171")
+    # an account no other conversation test talks to: A-5171's first conversation is the
+    # disclosure-timing test's (tests/conversation/test_compliance_channels.py)
+    account = _account(db_session, "A-5034")
     sender = account.debtor.phone_e164
     _verify(bot, sender, account)
     reply = joined([bot.say(sender, "how do I actually make the payment?")])
@@ -199,7 +201,8 @@ def test_card_numbers_never_reach_the_tracker(bot: Bot, redis_server: Any) -> No
     reply = joined([bot.say(sender, "can i just give you my card its 4242 4242 4242 4242")])
     assert "deleted what looked like a card number" in reply, reply
     stored = json.dumps(tracker_events(redis_server.port, sender))
-    assert "4242" not in stored and "card number removed" in stored
+    # the number in any spacing (a bare "4242" can turn up inside an event's timestamp)
+    assert "4242 4242" not in stored and "4242424242424242" not in stored and "card number removed" in stored
 
 
 def test_a_caller_gets_the_link_by_sms_with_consent_or_is_put_through(bot: Bot, db_session: Any) -> None:
