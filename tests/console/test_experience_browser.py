@@ -260,7 +260,9 @@ def test_the_review_queue_wraps_a_2000_character_message(
         deadline = time.monotonic() + 30  # the event log and its analytics are written off the turn
         while not rows and time.monotonic() < deadline:
             browser.get(console_server + "/ops/review")
-            rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "tr.review-row") if "zorbly the quennet" in r.text]
+            rows = [
+                r for r in browser.find_elements(By.CSS_SELECTOR, "tr.review-row") if "zorbly the quennet" in r.text
+            ]
             if not rows:
                 time.sleep(1)
         assert rows, "the long message is not in the review queue"
