@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -20,14 +21,50 @@ from actions.common import (
     log_event,
     now,
     stop_form,
+    texts_of,
     wording,
 )
+from actions.payment_links import offer_payment_link
 from bot import db
-from bot.extraction import find_amounts, find_dates, today_in
+from bot.extraction import find_amounts, find_dates, find_impossible_dates, has_negative_amount, today_in
 from bot.money import Money, MoneyError
 from bot.repayment.arrangements import upcoming_payments
 from bot.repayment.promises import check_amount, check_due_date, latest_due_date
-from bot.settings import promise_rules, verification_rules
+from bot.settings import contact_for, promise_rules, verification_rules
+
+IMPOSSIBLE = "impossible:"  # ptp_date extracted from a day its month never has ("impossible:2-31")
+
+
+class ActionPaymentMethods(Action):
+    """How to pay: the methods, and once identity is verified a secure payment link for the next
+    agreed payment (a promise or an arrangement's instalment), else for the balance."""
+
+    def name(self) -> str:
+        return "action_payment_methods"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = load_account(tracker) if is_verified(tracker) else None
+        company_phone = contact_for(str(account.jurisdiction) if account else None).phone
+        dispatcher.utter_message(response="utter_payment_methods", company_phone=company_phone)
+        if account is None:
+            dispatcher.utter_message(text=texts_of(tracker).get("payment.verify_for_link"))
+            return []
+        disclosed = disclose(dispatcher, tracker, account)  # before any debt detail (12 CFR 1006.18(e))
+        stopped = collection_stopped(dispatcher, tracker, domain)
+        if stopped is not None:
+            return disclosed + stopped
+        if account.balance.minor <= 0:
+            dispatcher.utter_message(response="utter_nothing_owed")
+            return disclosed
+        with db.session_scope() as session:
+            upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
+        agreed = next((u for u in upcoming if u.promise_id), None)
+        if agreed is not None and agreed.amount.minor <= account.balance.minor:
+            purpose = "instalment" if agreed.arrangement_id else "promise"
+            return disclosed + await offer_payment_link(
+                dispatcher, tracker, account, agreed.amount, purpose, agreed.promise_id
+            )
+        return disclosed + await offer_payment_link(dispatcher, tracker, account, account.balance, "one_off")
 
 
 class ActionTellBalance(Action):
@@ -107,7 +144,10 @@ class ValidatePtpForm(FormValidationAction):
             return {}
         if (tracker.latest_message.get("intent") or {}).get("name") == "pay_in_full":
             return {"ptp_amount": account.balance.as_entity()}
-        found = find_amounts(tracker.latest_message.get("text") or "", str(account.currency), str(account.time_zone))
+        text = tracker.latest_message.get("text") or ""
+        if has_negative_amount(text):  # "-50": validated below and asked again, never read as 50
+            return {"ptp_amount": {"amount": "-1", "currency": str(account.currency)}}
+        found = find_amounts(text, str(account.currency), str(account.time_zone))
         if found:
             return {"ptp_amount": found[0].money.as_entity()}
         if tracker.get_slot("requested_slot") == "ptp_amount":
@@ -121,9 +161,13 @@ class ValidatePtpForm(FormValidationAction):
         if account is None:
             return {}
         order = verification_rules().date_order_for(str(account.jurisdiction))
-        dates = find_dates(tracker.latest_message.get("text") or "", str(account.time_zone), now(), order)
+        text = tracker.latest_message.get("text") or ""
+        dates = find_dates(text, str(account.time_zone), now(), order)
         if dates:
             return {"ptp_date": dates[0].value.isoformat()}
+        impossible = find_impossible_dates(text, order)
+        if impossible:  # "the 31st of February": validated below with a question, never another month
+            return {"ptp_date": f"{IMPOSSIBLE}{impossible[0].month}-{impossible[0].day}"}
         if tracker.get_slot("requested_slot") == "ptp_date":
             dispatcher.utter_message(response="utter_ptp_date_unreadable")
         return {}
@@ -137,6 +181,10 @@ class ValidatePtpForm(FormValidationAction):
         try:
             money = Money.of(value["amount"], value.get("currency") or str(account.currency))
         except (KeyError, MoneyError):
+            return {"ptp_amount": None}
+        if money.minor <= 0:  # a clear question instead of a minimum: nothing, or a sign slipped in
+            key = "ptp.amount_zero" if money.minor == 0 else "ptp.amount_negative"
+            dispatcher.utter_message(text=wording(tracker, account).texts.get(key))
             return {"ptp_amount": None}
         rules = promise_rules()
         check = check_amount(account.balance, money, rules)
@@ -155,6 +203,13 @@ class ValidatePtpForm(FormValidationAction):
     ) -> dict[str, Any]:
         account = load_account(tracker)
         if account is None or not isinstance(value, str):
+            return {"ptp_date": None}
+        if value.startswith(IMPOSSIBLE):
+            month, day = (int(n) for n in value[len(IMPOSSIBLE) :].split("-"))
+            w = wording(tracker, account)
+            name = format_date(date(2028, month, 1), format="MMMM", locale=w.locale)
+            longest = 29 if month == 2 else (date(2028, month % 12 + 1, 1) - date(2028, month, 1)).days
+            dispatcher.utter_message(text=w.texts.get("ptp.date_impossible", month=name, day=day, days=longest))
             return {"ptp_date": None}
         try:
             due = date.fromisoformat(value)
@@ -210,7 +265,8 @@ class ActionRecordPtp(Action):
         stopped = collection_stopped(dispatcher, tracker, domain)
         if stopped is not None:
             return stopped
-        w = wording(tracker, load_account(tracker))
+        account = load_account(tracker)
+        w = wording(tracker, account)
         money = Money.of(amount["amount"], amount["currency"])
         due_date = date.fromisoformat(due)
         with db.session_scope() as session:
@@ -229,7 +285,12 @@ class ActionRecordPtp(Action):
             date=w.day(due_date),
             reference=reference,
         )
-        return [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+        events: list[EventType] = [SlotSet("ptp_amount", None), SlotSet("ptp_date", None)]
+        if account is not None:  # pay now if they like: the link keeps this promise when paid
+            events += await offer_payment_link(
+                dispatcher, tracker, account, money, "promise", int(reference), "payment.link_promise", transfer=False
+            )
+        return events
 
 
 class ActionResetPtp(Action):

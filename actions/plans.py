@@ -20,11 +20,15 @@ from actions.common import (
     is_verified,
     load_account,
     log_event,
+    now,
     wording,
 )
+from actions.payment_links import offer_payment_link
 from bot import db
 from bot.extraction import today_in
 from bot.money import Money
+from bot.outreach.segments import classify, facts_for
+from bot.outreach.strategies import strategy_for
 from bot.repayment.affordability import (
     SKIPPED,
     Statement,
@@ -47,10 +51,12 @@ from bot.repayment.arrangements import (
 from bot.repayment.negotiation import choose_option, is_counter_offer, read_offer
 from bot.repayment.plans import (
     Counter,
+    OfferPolicy,
     PlanOption,
     PlanRequest,
     counter_instalments,
     counter_settlement,
+    financial_hardship,
     policy_for,
     propose,
 )
@@ -81,9 +87,13 @@ def describe(option: PlanOption, w: Wording) -> str:
     amount = w.money(first.amount)
     if option.kind == "reduced_payments":
         return t.get("plan.option.reduced_payments", count=count, frequency=freq, amount=amount, first_due=due)
-    line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
-    if abs(last.amount.minor - first.amount.minor) > 1:  # not for a cent of rounding
-        line += t.get("plan.option.last_payment", amount=w.money(last.amount))
+    groups = amount_groups(option)
+    if len(groups) == 1:
+        line = t.get("plan.option.instalments", count=count, frequency=freq, amount=amount)
+    else:  # said as it is: "5 of $1,580.39 and 1 of $1,580.38", never "6 payments of $1,580.38"
+        parts = [t.get("plan.option.group", n=n, amount=w.money(m)) for m, n in groups]
+        joined = t.get("plan.option.group_and").join([", ".join(parts[:-1]), parts[-1]])
+        line = t.get("plan.option.instalments_mixed", count=count, frequency=freq, groups=joined)
     line += t.get("plan.option.span", first_due=due, last_due=w.day(last.due, "medium"), total=w.money(option.total))
     if option.interest.minor:
         rate = f"{option.rate * 100:.2f}"
@@ -91,6 +101,17 @@ def describe(option: PlanOption, w: Wording) -> str:
     else:
         line += t.get("plan.option.no_interest")
     return line
+
+
+def amount_groups(option: PlanOption) -> list[tuple[Money, int]]:
+    """The option's non-zero payment amounts with how many times each is due, the most frequent
+    first (ties in schedule order): [(1580.39, 5), (1580.38, 1)]."""
+    counts: dict[Money, int] = {}
+    for payment in option.schedule:
+        if payment.amount.minor:
+            counts[payment.amount] = counts.get(payment.amount, 0) + 1
+    order = list(counts)
+    return sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
 
 
 def schedule_lines(option: PlanOption, w: Wording, shown: int = 6) -> str:
@@ -133,6 +154,19 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
         disposable_monthly=figures[2] if figures else None,
         annual_rate=account.annual_rate,
     )
+
+
+def plan_terms(tracker: Tracker, account: db.Account) -> tuple[OfferPolicy, str]:
+    """The offer policy and tone of this debtor's plans: those of the account's strategy
+    (``data/strategies``, by its segment now), the hardship policy and a soft tone once the
+    debtor has told us of a hardship, and the UK policy in the UK (:func:`policy_for`)."""
+    with db.session_scope() as session:
+        row = session.get(db.Account, account.id)
+        strategy = strategy_for(classify(facts_for(session, row, now()))) if row is not None else None
+    hardship = financial_hardship(tracker.get_slot("hardship_type"))
+    policy = policy_for(str(account.jurisdiction), strategy.offer_policy if strategy else None, hardship)
+    tone = "soft" if hardship or strategy is None else strategy.tone
+    return policy, tone
 
 
 class ValidateIeForm(FormValidationAction):
@@ -348,6 +382,7 @@ class ActionOfferPlans(Action):
             return [SlotSet("plan_options", None), SlotSet("plan_stage", None), SlotSet("selected_plan", None)]
         events: list[EventType] = disclose(dispatcher, tracker, account)  # before any debt detail
         request = plan_request(tracker, account)
+        policy, tone = plan_terms(tracker, account)
         preface = ""
         figures = _disposable(tracker)
         skipped = SKIPPED in (tracker.get_slot("monthly_income"), tracker.get_slot("monthly_outgoings"))
@@ -375,18 +410,18 @@ class ActionOfferPlans(Action):
             preface += t.get("plan.preface.other_currency", currency=str(account.balance.currency))
         elif offer is not None:
             if offer.kind == "settlement":
-                counter = counter_settlement(request, offer.amount)
+                counter = counter_settlement(request, offer.amount, policy)
             else:
                 counter = counter_instalments(
-                    request, offer.amount, offer.frequency or "monthly", first_due=offer.first_due
+                    request, offer.amount, offer.frequency or "monthly", policy, first_due=offer.first_due
                 )
-        options = propose(request)
+        options = propose(request, policy)
         if counter is None and intent == "ask_settlement":
             # a settlement asked for without an amount: say so when this account has none
-            counter = counter_settlement(request, account.balance)
+            counter = counter_settlement(request, account.balance, policy)
             counter = counter if counter.outcome == "settlement_unavailable" else None
         if counter is not None:
-            preface += self._counter_preface(counter, offer.amount if offer else None, account, w)
+            preface += self._counter_preface(counter, offer.amount if offer else None, w, policy)
             if counter.needs_collector and counter.outcome.startswith("settlement"):
                 # a lump sum above the debtor's known disposable income: a person checks it
                 options = []
@@ -395,10 +430,14 @@ class ActionOfferPlans(Action):
         offered = [o for o in options if not o.needs_collector]
         log_event(tracker, "plans_offered", detail="; ".join(o.reason for o in offered)[:500] or "none")
         if not offered:
+            if figures and figures[2].minor <= 0 and counter is None:
+                # nothing left after outgoings: no payment asked for; a person takes it from here
+                preface += t.get("plan.preface.nothing_left")
             dispatcher.utter_message(response="utter_plan_none", preface=preface)
             return [*events, SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
         lines = "\n".join(f"{i}. {describe(o, w)}" for i, o in enumerate(offered, 1))
         response = "utter_plan_single" if len(offered) == 1 else "utter_plan_options"
+        preface += t.entries.get(f"plan.tone.{tone}", "") if counter is None else ""
         dispatcher.utter_message(response=response, preface=preface, options=lines)
         notes = sorted({n for o in offered for n in o.notes})
         if notes:
@@ -410,13 +449,13 @@ class ActionOfferPlans(Action):
             SlotSet("selected_plan", None),
         ]
 
-    def _counter_preface(self, counter: Counter, offered: Money | None, account: db.Account, w: Wording) -> str:
+    def _counter_preface(self, counter: Counter, offered: Money | None, w: Wording, policy: OfferPolicy) -> str:
         """What the bot says to the debtor's own offer, before the option it can agree."""
         return w.texts.get(
             f"plan.counter.{counter.outcome}",
             offered=w.money(offered) if offered else "",
             floor=w.money(counter.floor) if counter.floor else "",
-            max_months=policy_for(str(account.jurisdiction)).max_term_months,
+            max_months=policy.max_term_months,
         )
 
 
@@ -486,7 +525,7 @@ class ActionRecordArrangement(Action):
         with db.session_scope() as session:
             earlier = active_arrangement(session, str(account.id))
             replaced = earlier.id if earlier is not None else None
-            row, _promise = record_arrangement(
+            row, promise = record_arrangement(
                 session,
                 account_id=str(account.id),
                 option=option,
@@ -494,6 +533,7 @@ class ActionRecordArrangement(Action):
                 conversation_id=tracker.sender_id,
             )
             reference = row.id
+            first = (int(promise.id), promise.amount) if promise is not None else None
         dispatcher.utter_message(
             response="utter_arrangement_recorded",
             reference=reference,
@@ -504,7 +544,20 @@ class ActionRecordArrangement(Action):
             dispatcher.utter_message(response="utter_arrangement_replaced", reference=replaced)
         if option.notes:
             dispatcher.utter_message(response="utter_plan_notes", notes=" ".join(option.notes))
+        links: list[EventType] = []
+        if first is not None and first[1].minor > 0:  # the first instalment can be paid now
+            links = await offer_payment_link(
+                dispatcher,
+                tracker,
+                account,
+                first[1],
+                "instalment",
+                first[0],
+                "payment.link_first_instalment",
+                transfer=False,
+            )
         return [
+            *links,
             SlotSet("arrangement_id", str(reference)),
             SlotSet("plan_stage", None),
             SlotSet("plan_options", None),

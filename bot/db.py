@@ -58,6 +58,9 @@ class Debtor(Base):
     date_of_birth = Column(Date, nullable=False)
     phone_e164 = Column(String(20), nullable=False, unique=True, index=True)
     postcode = Column(String(12), nullable=False)
+    # when the debtor gave consent to texts at this number (TCPA prior express consent; E-SIGN),
+    # e.g. for a collector's web chat reply or a payment link; None when none is on file
+    sms_consent_at = Column(DateTime(timezone=True), nullable=True)
     language = Column(String(8), nullable=True)  # ISO 639-1 the debtor prefers; None: the jurisdiction's
     # mail and e-mail: the validation notice goes by e-mail only with E-SIGN consent (15 U.S.C.
     # 7001(c); 12 CFR 1006.42), else by mail; ``email_source`` says how we got the address, the
@@ -234,6 +237,47 @@ class HandoffTicket(Base):
     outcome = Column(String(32), nullable=True)
     notes = Column(Text, nullable=True)
     summary = Column(Text, nullable=True)  # JSON: verification, hardship, offers, PTP, last messages
+
+
+class PaymentLink(Base):
+    """A payment page at the payment provider (a Stripe Checkout Session) for one amount: a
+    one-off payment, a promise to pay (``promise_id``) or an arrangement's instalment (its
+    promise). ``status`` is open, paid or expired; card details are only ever entered on the
+    provider's page, never here."""
+
+    __tablename__ = "payment_links"
+    id = Column(Integer, primary_key=True)
+    account_id = Column(String(16), ForeignKey("accounts.id"), nullable=False, index=True)
+    provider = Column(String(16), nullable=False, default="stripe")
+    provider_session_id = Column(String(255), nullable=False, unique=True, index=True)
+    url = Column(Text, nullable=False)
+    amount_minor = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False)
+    purpose = Column(String(16), nullable=False)  # one_off, promise, instalment
+    promise_id = Column(Integer, ForeignKey("promises_to_pay.id"), nullable=True)
+    status = Column(String(12), nullable=False, default="open")
+    channel = Column(String(16), nullable=False)
+    conversation_id = Column(String(128), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    paid_at = Column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def amount(self) -> Money:
+        """The amount the link asks for."""
+        return Money(int(self.amount_minor), str(self.currency))
+
+
+class PaymentEvent(Base):
+    """A payment provider's webhook event, stored once by its id: a replayed or redelivered event
+    finds its row and is not processed again. ``outcome`` says what processing did."""
+
+    __tablename__ = "payment_events"
+    id = Column(String(255), primary_key=True)  # the provider's event id (evt_...)
+    provider = Column(String(16), nullable=False, default="stripe")
+    type = Column(String(64), nullable=False)
+    received_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    outcome = Column(String(32), nullable=False)
 
 
 class ValidationNotice(Base):

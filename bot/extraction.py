@@ -210,8 +210,16 @@ def _word_number(words: str) -> int:
     return int(text2num(words.lower().replace("fourty", "forty").replace(" ", "-").replace("-", " "), "en"))
 
 
+# "1,5 thousand", "2,5k": a comma with one or two digits after it is a decimal comma (as written
+# across most of Europe), not a thousands separator, which always has three
+_DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
+_DECIMAL_COMMA_K = re.compile(r"\b(\d+),(\d{1,2})(\s?k)\b", re.I)
+
+
 def _scaled(match: re.Match[str]) -> str:
-    value = Decimal(match.group(1).replace(",", "")) * _SCALES[match.group(2).lower()]
+    number = match.group(1)
+    number = number.replace(",", ".") if _DECIMAL_COMMA.match(number) else number.replace(",", "")
+    value = Decimal(number) * _SCALES[match.group(2).lower()]
     return format(value.normalize(), "f")
 
 
@@ -226,7 +234,8 @@ def _grand(match: re.Match[str]) -> str:
 def normalise_numbers(text: str) -> str:
     """Spelled-out English numbers to digits: "fifty dollars on the fifth" → "50 dollars on the 5th",
     "one fifty" → "150", "a hundred and twenty" → "120", "nineteen eighty five" → "1985",
-    "2 thousand" → "2000", "two grand" → "2000", "1.5 million" → "1500000"."""
+    "2 thousand" → "2000", "two grand" → "2000", "1.5 million" → "1500000", "1,5 thousand" →
+    "1500" and "2,5k" → "2.5k" (a decimal comma before a scale)."""
 
     def pair(match: re.Match[str]) -> str:
         try:
@@ -234,6 +243,7 @@ def normalise_numbers(text: str) -> str:
         except ValueError:
             return match.group(0)
 
+    text = _DECIMAL_COMMA_K.sub(r"\1.\2\3", text)
     text = _DIGITS_AND_SCALE.sub(_scaled, _WORDS_GRAND.sub(_grand, text))
     try:
         text = _THE_ORDINAL.sub(_the_ordinal, text)
@@ -308,6 +318,46 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
     return parsed.date() if parsed else None
 
 
+@dataclass(frozen=True)
+class ImpossibleDate(Span):
+    """A day and month that no calendar has ("the 31st of February", "2/30"): ``month`` 1-12 and
+    ``day`` as written, so the debtor can be asked which date they meant."""
+
+    month: int
+    day: int
+
+
+_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February in a leap year
+
+
+def _month_number(word: str) -> int | None:
+    word = word.lower().rstrip(".")
+    for i, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1):
+        if word.startswith(name):
+            return i
+    return None
+
+
+def _impossible(kind: str, text: str, date_order: str) -> tuple[int, int] | None:
+    """(month, day) when a written date names a day its month never has, else None."""
+    if kind in ("day_month", "month_day"):
+        day_match = re.search(r"\d{1,2}", text)
+        month_match = re.search(_MONTHS, text, re.I)
+        if not day_match or not month_match:
+            return None
+        month, day = _month_number(month_match.group(0)), int(day_match.group(0))
+    elif kind == "numeric" and "." not in text:
+        parts = [int(p) for p in re.split(r"[/-]", text)[:2]]
+        month, day = (parts[1], parts[0]) if date_order.startswith("D") else (parts[0], parts[1])
+        if not 1 <= month <= 12:
+            return None
+    else:
+        return None
+    if month is None or 1 <= day <= _LONGEST_MONTH[month - 1]:
+        return None
+    return month, day
+
+
 def uses_chinese(text: str, language: str | None = None) -> bool:
     """Whether the Chinese rules read ``text``: it has Han characters, or ``language`` (ISO 639-1,
     e.g. the sender context's) is Chinese ("2.5w" from a Chinese debtor)."""
@@ -325,7 +375,9 @@ def find_dates(
 
     ``date_order`` ("MDY" for the US, "DMY" for the UK, "YMD" for China) settles "12/04".
     A bare weekday means its next occurrence after today. Chinese text ("下周五", "15号",
-    "下个月底") is read by :func:`bot.extraction_zh.find_dates` (see :func:`uses_chinese`).
+    "下个月底") is read by :func:`bot.extraction_zh.find_dates` (see :func:`uses_chinese`). A day
+    its month never has ("the 31st of February") is no date at all (see
+    :func:`find_impossible_dates`), never another month's.
     """
     today = today_in(tz, now)
     if not uses_chinese(text, language):
@@ -337,20 +389,38 @@ def find_dates(
 
 
 def _find_dates_en(text: str, today: date, date_order: str) -> list[DateSpan]:
+    return _scan(text, today, date_order)[0]
+
+
+def _scan(text: str, today: date, date_order: str) -> tuple[list[DateSpan], list[ImpossibleDate]]:
+    """The English dates of ``text`` and the impossible ones ("the 31st of February")."""
     norm = normalise_numbers(text)
     taken: list[tuple[int, int]] = []
     found: list[DateSpan] = []
+    impossible: list[ImpossibleDate] = []
     for kind, pattern in _DATE_PATTERNS:
         for match in pattern.finditer(norm):
             s, e = match.span()
             if any(s < te and ts < e for ts, te in taken):
+                continue
+            wrong = _impossible(kind, match.group(0), date_order)
+            if wrong is not None:
+                # taken, so "the 31st" of "the 31st of February" is not read as another month's 31st
+                taken.append((s, e))
+                impossible.append(ImpossibleDate(s, e, match.group(0), *wrong))
                 continue
             value = _resolve(kind, match, today, date_order)
             if value is None:
                 continue
             taken.append((s, e))
             found.append(DateSpan(s, e, match.group(0), value))
-    return sorted(found, key=lambda d: d.start)
+    return sorted(found, key=lambda d: d.start), impossible
+
+
+def find_impossible_dates(text: str, date_order: str = "MDY") -> list[ImpossibleDate]:
+    """Days and months in ``text`` that no calendar has ("the 31st of February", "feb 30", "2/31"
+    in MDY order), so the debtor gets a question instead of a guess."""
+    return _scan(text, today_in("UTC"), date_order)[1]
 
 
 def find_amounts(
@@ -385,7 +455,8 @@ def find_amounts(
 
 def _find_amounts_en(text: str, default_currency: str, tz: str, now: datetime | None) -> list[AmountSpan]:
     norm = normalise_numbers(text)
-    date_spans = [(d.start, d.end) for d in find_dates(text, tz, now)] + [m.span() for m in _TIME.finditer(norm)]
+    dates, impossible = _scan(text, today_in(tz, now), "MDY")
+    date_spans = [(d.start, d.end) for d in [*dates, *impossible]] + [m.span() for m in _TIME.finditer(norm)]
     found: list[AmountSpan] = []
     for match in _AMOUNT.finditer(norm):
         s, e = match.span("num")
@@ -402,6 +473,15 @@ def _find_amounts_en(text: str, default_currency: str, tz: str, now: datetime | 
             continue
         found.append(AmountSpan(match.start(), match.end(), match.group(0), money, bool(word)))
     return found
+
+
+_NEGATIVE = re.compile(r"(?:^|(?<=\s))(?:[-−]|(?:minus|negative)\s+)[$£€¥]?\d", re.I)
+
+
+def has_negative_amount(text: str) -> bool:
+    """Whether ``text`` gives an amount below zero ("-50", "minus 50", "-$20"): no payment can be
+    one, so the debtor is asked again rather than the sign dropped."""
+    return bool(_NEGATIVE.search(normalise_numbers(text)))
 
 
 def parse_date_of_birth(

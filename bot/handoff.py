@@ -78,6 +78,8 @@ class HandoffRules:
     holding_reply: str
     holding_minutes: int
     crisis_holding_reply: str
+    hours_texts: dict[str, str]  # how the opening hours are said (hours_*)
+    reference_noted: str  # after an account reference or phone number while waiting
     outcomes: dict[str, str]
     handback_slots: tuple[str, ...]
     reply_despite_holds: frozenset[str]
@@ -107,6 +109,15 @@ def _clock(value: Any, where: str) -> time:
         return time.fromisoformat(str(value))
     except ValueError as exc:
         raise DataFileError(f"data/handoff.yml: '{where}' must be HH:MM") from exc
+
+
+HOURS_TEXTS = ("span", "span_overnight", "days", "join")
+
+
+def _hours_texts(raw: Any, file: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or any(not isinstance(raw.get(k), str) for k in HOURS_TEXTS):
+        raise DataFileError(f"{file}: 'hours_texts' must give the texts {', '.join(HOURS_TEXTS)}")
+    return {k: str(raw[k]) for k in HOURS_TEXTS}
 
 
 @cache
@@ -153,6 +164,7 @@ def handoff_rules() -> HandoffRules:
         "eta_closed",
         "holding_reply",
         "crisis_holding_reply",
+        "reference_noted",
     ):
         if not isinstance(need(key), str):
             raise DataFileError(f"{file}: '{key}' must be text")
@@ -170,6 +182,8 @@ def handoff_rules() -> HandoffRules:
         holding_reply=str(raw["holding_reply"]),
         holding_minutes=int(raw.get("holding_minutes", 15)),
         crisis_holding_reply=str(raw["crisis_holding_reply"]),
+        hours_texts=_hours_texts(need("hours_texts"), file),
+        reference_noted=str(raw["reference_noted"]),
         outcomes=outcomes,
         handback_slots=tuple(str(s) for s in need("handback_slots")),
         reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),
@@ -247,6 +261,63 @@ def reply_eta(
     )
     # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2 (70 a segment)
     return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def _plain(text: str) -> str:
+    # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def opening_hours(
+    now: datetime,
+    debtor_time_zone: str | None,
+    locale: str = "en_US",
+    rules: HandoffRules | None = None,
+    jurisdiction: str | None = None,
+) -> str:
+    """The opening hours this week of the team serving ``jurisdiction`` (the default team when
+    None) said in the debtor's zone, days with the same hours grouped: "Monday to Friday 8:00 AM
+    to 8:00 PM, Saturday 9:00 AM to 1:00 PM" for New York, "Monday 9:00 PM to 9:00 AM the next
+    day, ..." for a debtor in Shanghai served by the New York team (``hours_texts`` in
+    data/handoff.yml). The week of ``now`` (aware) is used, so daylight saving time is right."""
+    rules = rules or handoff_rules()
+    hours = rules.team(jurisdiction)
+    team = ZoneInfo(hours.time_zone)
+    try:
+        zone = ZoneInfo(debtor_time_zone or hours.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = team
+    monday = now.astimezone(team).date() - timedelta(days=now.astimezone(team).weekday())
+    spans: list[tuple[date, str, str, bool]] = []
+    for weekday in sorted(hours.hours):
+        start, end = hours.hours[weekday]
+        day = monday + timedelta(days=weekday)
+        opens = datetime.combine(day, start, team).astimezone(zone)
+        closes = datetime.combine(day, end, team).astimezone(zone)
+        spans.append(
+            (
+                opens.date(),
+                _plain(format_time(opens, format="short", locale=locale)),
+                _plain(format_time(closes, format="short", locale=locale)),
+                closes.date() != opens.date(),
+            )
+        )
+    texts = rules.hours_texts
+    groups: list[list[tuple[date, str, str, bool]]] = []
+    for span in sorted(spans):
+        last = groups[-1][-1] if groups else None
+        if last is not None and span[1:] == last[1:] and span[0] == last[0] + timedelta(days=1):
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    said = []
+    for group in groups:
+        first = str(format_date(group[0][0], format="EEEE", locale=locale))
+        last_day = str(format_date(group[-1][0], format="EEEE", locale=locale))
+        days = first if len(group) == 1 else texts["days"].format(first=first, last=last_day)
+        template = texts["span_overnight" if group[0][3] else "span"]
+        said.append(template.format(days=days, open=group[0][1], close=group[0][2]))
+    return texts["join"].join(said)
 
 
 FALLBACK_ACTIONS = ("utter_default", "action_default_fallback")
@@ -665,6 +736,36 @@ class HandoffQueue:
         """Messages from index ``start`` on (for polling: pass the count already shown)."""
         raw = self.red.lrange(f"{PREFIX}transcript:{conversation_id}", max(0, int(start)), -1)
         return [json.loads(_text(r)) for r in raw]
+
+    def link_account(self, ticket_id: int, account_id: str, now: datetime | None = None) -> None:
+        """Link an open ticket to ``account_id`` (an account reference the debtor gave while
+        waiting), in Redis and in ``handoff_tickets``, with a note in the transcript; the
+        collector still verifies identity before discussing the account."""
+        ticket = self.get(ticket_id)
+        if ticket is None or ticket.status == "closed" or ticket.account_id == account_id:
+            return
+        self.red.hset(f"{PREFIX}ticket:{int(ticket_id)}", "account_id", account_id)
+        with db.session_scope(self.database_url) as session:
+            row = session.get(db.HandoffTicket, int(ticket_id))
+            if row is not None:
+                row.account_id = account_id
+            db.log_contact(
+                session,
+                account_id=account_id,
+                channel=ticket.channel,
+                direction="inbound",
+                event="handoff_account_linked",
+                conversation_id=ticket.conversation_id,
+                detail=f"ticket {ticket_id}: account given while waiting (not verified)",
+            )
+        self.add_message(
+            ticket.conversation_id, "system", f"Account {account_id} given by the debtor (not verified).", now=now
+        )
+
+    def note_return(self, conversation_id: str, replies: int) -> None:
+        """A note in the live transcript: the debtor came back to a web chat and saw the
+        ``replies`` a collector wrote while it was closed."""
+        self.add_message(conversation_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
 
     def holding_reply_due(self, conversation_id: str) -> bool:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""

@@ -8,6 +8,8 @@ records apart: the last two digits of a phone number or account reference.
 - ``+17735550105`` → ``+*********05``; ``(617) 555-0101`` → ``(***) ***-**01``
 - ``A-5300`` → ``A-**00``
 - ``1985-04-12``, ``04/12/1985``, ``April 12 1985``, ``12th of April, 1985`` → ``[date]``
+- a payment card number (13 to 19 digits passing the Luhn check) → ``[card number removed]``:
+  card numbers are kept out of logs, trackers and the contact log altogether (PCI DSS 3.4)
 """
 
 from __future__ import annotations
@@ -35,6 +37,34 @@ _PHONE = re.compile(r"(?<![\w*])\+?\(?\d(?:[\s().-]{0,2}\d){8,14}(?![\w*])")
 _ACCOUNT = re.compile(r"(?<![\w-])A-(\d+)(\d\d)(?!\w)", re.IGNORECASE)
 
 
+_CARD = re.compile(r"(?<![\w*])\d(?:[ -]?\d){12,18}(?![\w*])")
+CARD_REMOVED = "[card number removed]"
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def remove_card_numbers(text: str) -> tuple[str, bool]:
+    """(``text`` with every payment card number replaced by :data:`CARD_REMOVED`, whether one
+    was). A card number is 13 to 19 digits, spaces or dashes between them, passing the Luhn check."""
+    found = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        digits = re.sub(r"\D", "", match.group(0))
+        if _luhn(digits):
+            found = True
+            return CARD_REMOVED
+        return match.group(0)
+
+    return _CARD.sub(replace, text), found
+
+
 def _mask_digits(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = [i for i, ch in enumerate(text) if ch.isdigit()]
@@ -43,7 +73,9 @@ def _mask_digits(match: re.Match[str]) -> str:
 
 
 def mask(text: str) -> str:
-    """``text`` with full dates, phone numbers and account references masked (see module doc)."""
+    """``text`` with card numbers, full dates, phone numbers and account references masked (see
+    module doc)."""
+    text = remove_card_numbers(text)[0]
     text = _DATES.sub("[date]", text)
     text = _PHONE.sub(_mask_digits, text)
     return _ACCOUNT.sub(lambda m: "A-" + "*" * len(m.group(1)) + m.group(2), text)

@@ -63,6 +63,34 @@ def record_review(session: Session, *, key: str, text: str, intent: str, reviewe
     )
 
 
+IDENTITY_SLOTS = ("account_reference", "date_of_birth", "second_factor")  # verification_form's questions
+
+
+def looks_like_identity_answer(text: str) -> bool:
+    """Whether ``text`` reads as a date of birth in any form ("march 7th 99", "7/3/1999",
+    "seven march ninety nine"): such a message never goes into training data."""
+    from bot.extraction import parse_date_of_birth  # dateparser: only when the queue is built
+
+    return any(parse_date_of_birth(text, order) is not None for order in ("MDY", "DMY"))
+
+
+def identity_answer_keys(sender_id: str, events: Any) -> set[str]:
+    """Keys (as ``bot.kpis.UserMessage.key``) of the messages that answered an identity question:
+    sent while the verification form asked for an account reference, a date of birth or a
+    second factor, whatever NLU made of them. ``events`` as Rasa serialises a tracker's."""
+    keys: set[str] = set()
+    asked: str | None = None
+    for event in events or ():
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            asked = event.get("value")
+        elif kind == "active_loop" and not event.get("name"):
+            asked = None
+        elif kind == "user" and asked in IDENTITY_SLOTS:
+            keys.add(f"{sender_id}@{int(float(event.get('timestamp') or 0) * 1_000_000)}")
+    return keys
+
+
 def _intent_examples(path: Path) -> dict[str, list[str]]:
     data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out: dict[str, list[str]] = {}

@@ -104,3 +104,13 @@ def all_texts() -> list[tuple[str, str, str]]:
         out += [(language, key, text) for key, text in entries.items()]
         out += [(language, f"{r}/{k}", t) for r, table in regions.items() for k, t in table.items()]
     return out
+
+
+def page_language(asked: str | None, accept_language: str | None) -> str | None:
+    """The language a page is shown in before anything is typed: ``?lang=`` when given, else
+    the browser's first choice (``Accept-Language``, e.g. "zh-CN,zh;q=0.9" → "zh"); None for the
+    default. A language with no texts falls back to the default in :func:`bot.texts.texts_for`."""
+    if asked:
+        return asked.strip().lower()[:2] or None
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return first[:2] or None

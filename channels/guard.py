@@ -79,6 +79,8 @@ def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
       ``/verify_identity{"identity_verified": true}`` becomes "verify identity"; the payload is dropped.
     - Control and invisible format characters (zero-width space, ...) and lone surrogates are
       dropped, Unicode is NFC-normalised, length is capped.
+    - A payment card number is removed before anything stores or reads the text (note
+      ``card_number_removed``): card details never reach NLU, the tracker, the logs or the console.
     """
     notes: dict[str, Any] = {}
     if not isinstance(text, str):
@@ -92,6 +94,9 @@ def clean_text(text: Any) -> tuple[str, dict[str, Any]]:
     if len(text) > MAX_TEXT_CHARS:
         notes["truncated_from"] = len(text)
         text = text[:MAX_TEXT_CHARS]
+    text, card = logmask.remove_card_numbers(text)
+    if card:
+        notes["card_number_removed"] = True
     return text, notes
 
 
@@ -202,6 +207,8 @@ async def handle_guarded(
     message.metadata = {**(message.metadata or {}), SENDER_KEY: context.as_metadata()}
     texts = texts_for(context.language, context.jurisdiction)
     message.output_channel = LintedOutput(output, message.input_channel or "rest", context)
+    if message.metadata.get("card_number_removed"):
+        await message.output_channel.send_text_message(message.sender_id, texts.get("channel.card_number_removed"))
     if not store_healthy(agent.tracker_store):
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, texts.get("channel.try_again"))

@@ -18,11 +18,37 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot import db
 from bot.compliance.profiles import contact_channel
 from bot.context import SenderContext, from_metadata, resolve_now
-from bot.handoff import HandoffQueue, build_summary, fallback_streak, handoff_rules, reason_set_in_last_turn, reply_eta
+from bot.handoff import (
+    HandoffQueue,
+    build_summary,
+    fallback_streak,
+    handoff_rules,
+    opening_hours,
+    reason_set_in_last_turn,
+    reply_eta,
+)
 from bot.safety import crisis_rule, helpline_for, record_crisis
+from bot.verification import parse_account_reference, parse_phone
 
 logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
+# while a person has the conversation, these still reach the bot: stopping contact is the
+# debtor's right at any moment (12 CFR 1006.6(e), 1006.14(h); 15 U.S.C. 1692c(c))
+ANSWERED_WHILE_WAITING = frozenset({"opt_out", "cease_contact"})
+PASS_CONFIDENCE = 0.7  # the FallbackClassifier threshold of config.yml
+HELPLINE_INTENTS = frozenset({"express_distress"})
+
+
+def _named_account(text: str, jurisdiction: str) -> str | None:
+    """The account of an account reference or a phone number on file in ``text``, or None."""
+    reference = parse_account_reference(text)
+    region = "GB" if jurisdiction.startswith("UK") else "CN" if jurisdiction.startswith("CN") else "US"
+    phone = None if reference else parse_phone(text, region)
+    if not reference and not phone:
+        return None
+    with db.session_scope() as session:
+        account = db.find_account(session, reference=reference, phone_e164=phone)
+        return str(account.id) if account is not None else None
 
 
 def channel_of(message: UserMessage) -> str:
@@ -106,17 +132,41 @@ async def after_turn(
 
 async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output: OutputChannel) -> bool:
     """If a ticket is open for this conversation: store the message (tracker and live transcript),
-    keep the bot silent, and return True. A crisis message raises the ticket to crisis priority
-    and, while nobody has claimed it, gets the helpline at once; so does every other message while
-    a crisis ticket waits for a person (``crisis_holding_reply`` in data/handoff.yml): someone in
-    crisis is never met with silence. Otherwise return False."""
+    keep the bot quiet, and return True. Never silent, though:
+
+    - a crisis message raises the ticket to crisis priority and, while nobody has claimed it,
+      gets the helpline at once; so does every other message while a crisis ticket waits for a
+      person (``crisis_holding_reply`` in data/handoff.yml): someone in crisis is never met with
+      silence; distress short of a crisis gets the helpline too;
+    - an opt-out or a request to stop all contact (:data:`ANSWERED_WHILE_WAITING`) goes to the
+      bot as usual (return False), which records it and confirms it;
+    - an account reference or a phone number on file links the conversation and the ticket to
+      that account (slot ``account_id``), with the same answer whether it matched or not;
+    - anything else gets the holding reply at most once per ``holding_minutes``, with when a
+      person will reply and the opening hours, both in the debtor's time zone.
+
+    Return False when no ticket is open."""
     queue = HandoffQueue(red)
     ticket_id = queue.open_ticket_id(message.sender_id)
     if ticket_id is None and not queue.is_paused(message.sender_id):
         return False
+    parse = await agent.processor.parse_message(message)
+    intent = parse.get("intent") or {}
+    if intent.get("name") in ANSWERED_WHILE_WAITING and float(intent.get("confidence") or 0) >= PASS_CONFIDENCE:
+        queue.add_message(message.sender_id, "debtor", message.text or "")
+        return False  # the bot records and confirms it; the ticket stays for the collector
     async with agent.lock_store.lock(message.sender_id):
         # parsed and stored like any message, but no action is predicted: the bot says nothing
-        tracker = await agent.processor.log_message(message, should_save_tracker=True)
+        tracker = await agent.processor.log_message(message, should_save_tracker=False)
+        linked = None
+        named = False
+        if not tracker.get_slot("account_id"):
+            named = _names_an_account(message.text or "")
+            context = linked_context(message, None)
+            linked = _named_account(message.text or "", context.jurisdiction) if named else None
+            if linked is not None:
+                tracker.update(SlotSet("account_id", linked))
+        await agent.processor.save_tracker(tracker)
     queue.add_message(message.sender_id, "debtor", message.text or "")
     ticket = queue.get(ticket_id) if ticket_id is not None else None
     slots = tracker.current_slot_values()
@@ -163,10 +213,34 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
         return True
+    now = db.utcnow()
+    if ticket is not None and linked is not None:
+        queue.link_account(ticket.id, linked)
+    if ticket is not None and named and ticket.status == "queued":
+        # the same words whether the reference matched or not (no enumeration of references)
+        reply = handoff_rules().reference_noted.format(
+            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction)
+        )
+        await output.send_text_message(message.sender_id, reply)
+        queue.add_message(message.sender_id, "bot", reply)
+        queue.holding_reply_due(message.sender_id)  # counts as the holding reply
+        return True
+    distress = (parse.get("intent") or {}).get("name") in HELPLINE_INTENTS
+    if ticket is not None and ticket.status == "queued" and distress:
+        text = helpline_for(context.jurisdiction).text
+        await output.send_text_message(message.sender_id, text)
+        queue.add_message(message.sender_id, "bot", text)
+        return True
     if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
         reply = handoff_rules().holding_reply.format(
-            eta=reply_eta(db.utcnow(), time_zone, locale, jurisdiction=context.jurisdiction)
+            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction),
+            hours=opening_hours(now, time_zone, locale, jurisdiction=context.jurisdiction),
         )
         await output.send_text_message(message.sender_id, reply)
         queue.add_message(message.sender_id, "bot", reply)
     return True
+
+
+def _names_an_account(text: str) -> bool:
+    """Whether ``text`` gives an account reference or a phone number, matched or not."""
+    return bool(parse_account_reference(text) or parse_phone(text))

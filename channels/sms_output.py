@@ -1,7 +1,8 @@
 """SMS output: a bot turn's texts as SMS, through the project's one Twilio sender.
 
-Each SMS carries the jurisdiction's opt-out footer (12 CFR 1006.6(e)) and is split on sentence
-boundaries within the profile's segment budget; nothing is sent to a number that opted out of SMS
+Each reply carries the jurisdiction's opt-out footer (12 CFR 1006.6(e)), once per reply or on
+every message as the profile says, is worded in GSM-7 where its language allows, and is split on
+sentence boundaries within the profile's segment budget; nothing is sent to a number that opted out of SMS
 except the one confirmation of that opt-out (12 CFR 1006.6(e); 47 CFR 64.1200; CTIA keyword
 rules); replies Twilio refuses for now (5xx, network) wait in a Redis outbox (:class:`SmsOutbox`)
 and are sent again by whichever replica is up; every send, failure, suppression and delivery
@@ -180,7 +181,7 @@ class SmsOutput(OutputChannel):
         profile = profile_for(context.jurisdiction)
         footer = "" if opted_out else profile.sms_footer(context.language)
         queued = 0  # once one part waits in the outbox, the later parts wait behind it (order kept)
-        for body in split_for_sms(texts, footer, profile.sms_max_segments):
+        for body in split_for_sms(texts, footer, profile.sms_max_segments, profile.sms_footer_per_reply):
             if queued:
                 sid, error, retryable = None, "queued behind an earlier part", True
             else:

@@ -12,7 +12,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot import db
-from console import auth
+from console import auth, labels
 from console.models import ensure_tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +79,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def helpers() -> dict[str, Any]:
         # lets the nav link to blueprints that are registered (ops pages) without hard-coding them
         return {"endpoint_exists": lambda name: name in app.view_functions}
+
+    # readable labels for codes: "twilio_sms" is "SMS", "beyond_authority" is its reason's label
+    app.add_template_filter(labels.channel_label, "channel_label")
+    app.add_template_filter(labels.reason_label, "reason_label")
+    app.add_template_filter(labels.code_label, "code_label")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:

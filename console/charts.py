@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on a server
 
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bot.kpis import KpiRow  # noqa: E402
+from console.labels import reason_label  # noqa: E402
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text as <text>, not a path per glyph
 MAX_LABELS = 10  # day labels on the x axis, whatever the period
@@ -30,16 +31,31 @@ RATE_SERIES = (
 )
 
 
+FEW_DAYS = 3  # up to this many days, bars read better than lines (one day is a lone dot otherwise)
+MAX_TICKS = MAX_LABELS  # day labels shown on the x axis, however long the period
+
+
+def _day_axis(ax: Any, labels: Sequence[str]) -> None:
+    """At most :data:`MAX_TICKS` day labels, evenly spaced, the last day always labelled; a few
+    days keep narrow bars in the middle of the chart."""
+    if len(labels) <= FEW_DAYS:
+        ax.set_xlim(-1.5, len(labels) + 0.5)
+    step = max(1, -(-len(labels) // MAX_TICKS))
+    ticks = list(range(len(labels) - 1, -1, -step))[::-1]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([labels[i] for i in ticks], rotation=30, ha="right")
+
+
 def _svg(fig: Figure) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="svg")
     return out.getvalue()
 
 
-def _days_axis(fig: Figure, ax: object, right: float = 0.97) -> None:
-    """Day labels: at most MAX_LABELS, slanted; margins fixed instead of a layout pass."""
-    ax.xaxis.set_major_locator(MaxNLocator(MAX_LABELS, integer=True))  # type: ignore[attr-defined]
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)  # type: ignore[attr-defined]
+def _days_axis(fig: Figure, ax: Any, labels: Sequence[str], right: float = 0.97) -> None:
+    """Day labels as :func:`_day_axis` puts them, small; margins fixed instead of a layout pass."""
+    _day_axis(ax, labels)
+    ax.tick_params(axis="x", labelsize=8)
     fig.subplots_adjust(left=0.08, right=right, bottom=0.24, top=0.88)
 
 
@@ -59,15 +75,22 @@ def rates_over_time(days: Sequence[KpiRow]) -> bytes:
         return _empty(fig, title)
     ax = fig.subplots()
     labels = [r.group for r in days]
-    for attr, label in RATE_SERIES:
+    x = list(range(len(days)))
+    width = 0.8 / len(RATE_SERIES)
+    for n, (attr, label) in enumerate(RATE_SERIES):
         values = [getattr(r, attr) for r in days]
-        ax.plot(labels, [v * 100 if v is not None else float("nan") for v in values], marker="o", label=label)
-    ax.set_ylim(0, 100)
+        points = [v * 100 if v is not None else float("nan") for v in values]
+        if len(days) <= FEW_DAYS:  # grouped bars, each with its value
+            bars = ax.bar([i + (n - 2) * width for i in x], points, width=width, label=label)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)
+        else:
+            ax.plot(x, points, marker="o" if len(days) <= 31 else None, label=label)
+    ax.set_ylim(0, 105)
     ax.set_ylabel("%")
     ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _days_axis(fig, ax, right=0.74)
+    _days_axis(fig, ax, labels, right=0.74)
     return _svg(fig)
 
 
@@ -79,13 +102,17 @@ def volume_over_time(days: Sequence[KpiRow]) -> bytes:
         return _empty(fig, title)
     ax = fig.subplots()
     labels = [r.group for r in days]
+    x = list(range(len(days)))
     contained = [r.conversations - r.handoffs for r in days]
     handed = [r.handoffs for r in days]
-    ax.bar(labels, contained, label="contained", color="#2e7d32")
-    ax.bar(labels, handed, bottom=contained, label="handed to a person", color="#ef6c00")
+    width = 0.4 if len(days) <= FEW_DAYS else 0.8
+    ax.bar(x, contained, width=width, label="contained", color="#2e7d32")
+    top = ax.bar(x, handed, width=width, bottom=contained, label="handed to a person", color="#ef6c00")
+    if len(days) <= FEW_DAYS:
+        ax.bar_label(top, labels=[str(r.conversations) for r in days], fontsize=8)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    _days_axis(fig, ax)
+    _days_axis(fig, ax, labels)
     return _svg(fig)
 
 
@@ -97,15 +124,26 @@ def csat_over_time(days: Sequence[KpiRow]) -> bytes:
         return _empty(fig, title)
     ax = fig.subplots()
     labels = [r.group for r in days]
+    x = list(range(len(days)))
     means = [r.csat if r.csat is not None else float("nan") for r in days]
-    ax.plot(labels, means, marker="o", color="#1f3a5f")
-    for x, (mean, row) in enumerate(zip(means, days, strict=True)):
-        if row.csat_responses and len(days) <= 14:  # more would overlap
-            ax.annotate(f"n={row.csat_responses}", (x, mean), textcoords="offset points", xytext=(0, 6), ha="center")
+    if len(days) <= FEW_DAYS:
+        ax.bar(x, [m - 1 for m in means], bottom=1, width=0.4, color="#1f3a5f")
+    else:
+        ax.plot(x, means, marker="o" if len(days) <= 31 else None, color="#1f3a5f")
+    annotate = len(days) <= 14  # more would overlap
+    for i, (mean, row) in enumerate(zip(means, days, strict=True)):
+        if row.csat_responses and annotate:
+            ax.annotate(
+                f"{mean:.1f} (n={row.csat_responses})",
+                (i, mean),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+            )
     ax.set_ylim(1, 5.5)
     ax.set_title(title)
-    ax.grid(alpha=0.3)
-    _days_axis(fig, ax)
+    ax.grid(alpha=0.3, axis="y")
+    _days_axis(fig, ax, labels)
     return _svg(fig)
 
 
@@ -117,7 +155,8 @@ def handoff_reasons(total: KpiRow) -> bytes:
         return _empty(fig, title)
     ax = fig.subplots()
     items = sorted(total.handoff_reasons.items(), key=lambda kv: kv[1])
-    ax.barh([k for k, _ in items], [v for _, v in items], color="#ef6c00")
+    bars = ax.barh([reason_label(k) for k, _ in items], [v for _, v in items], color="#ef6c00")
+    ax.bar_label(bars, fontsize=8)
     ax.set_title(title)
     ax.set_xlabel("conversations")
     fig.subplots_adjust(left=0.3, right=0.95, bottom=0.18, top=0.88)

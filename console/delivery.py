@@ -23,8 +23,11 @@ from bot.compliance.service import gate_contact, lint_outgoing
 from bot.context import resolve
 from bot.handoff import Ticket, handoff_rules
 from bot.language import detect
+from bot.settings import contact_for
 from bot.sms import split_for_sms
 from bot.telephony import SendError, TwilioSender, TwilioSettings
+from bot.texting import text_debtor
+from bot.texts import texts_for
 from bot.verification import sender_phone
 from console import rasa_api
 
@@ -75,7 +78,9 @@ def deliver(
         jurisdiction = context.jurisdiction if context.account_id else None
         profile = profile_for(context.jurisdiction)
         bodies = (
-            split_for_sms([text], profile.sms_footer(context.language), profile.sms_max_segments)
+            split_for_sms(
+                [text], profile.sms_footer(context.language), profile.sms_max_segments, profile.sms_footer_per_reply
+            )
             if channel == "sms"
             else [text]
         )
@@ -115,12 +120,48 @@ def deliver(
         return _call_back(config, ticket, collector, phone, text)
     if channel == "webchat":
         try:
-            connected = rasa_api.webchat_send(config, ticket.conversation_id, text)
+            connected = rasa_api.webchat_send(config, ticket.conversation_id, text, by=collector)
         except rasa_api.RasaUnavailable as exc:
             return Delivery(False, channel, f"not sent: {exc}", ["webchat_unreachable"])
         _log(config, ticket, "webchat", "collector_reply", f"{collector}: {text[:200]}")
-        return Delivery(True, channel, "sent to the chat" if connected else "sent; the chat window is closed now")
+        if connected:
+            return Delivery(True, channel, "sent to the chat")
+        return _closed_chat(config, ticket, collector, text, now, _live(last_debtor_at, now))
     return Delivery(False, channel, "REST conversations cannot receive a pushed message", ["no_push_channel"])
+
+
+def _closed_chat(
+    config: dict[str, Any], ticket: Ticket, collector: str, text: str, now: datetime, live: bool
+) -> Delivery:
+    """A reply to a web chat nobody has open: the chat shows it when the debtor returns, and it
+    also goes by SMS to the account's own number when the debtor was verified in the chat and
+    consent to texts is on file (``bot.texting``: opt-out and holds checked, and the contact
+    window unless the debtor wrote within ``live_conversation_minutes``, ``live``)."""
+    waiting = "the chat is closed: the debtor will see it when they come back to the chat"
+    if not ticket.account_id or ticket.summary.get("verification") != "verified":
+        return Delivery(True, "webchat", waiting)
+    with db.session_scope(config["DATABASE_URL"]) as session:
+        account = session.get(db.Account, ticket.account_id)
+        if account is None:
+            return Delivery(True, "webchat", waiting)
+        # in the language the collector wrote in, else the debtor's own
+        language = detect(text) or account.debtor.language or contact_for(str(account.jurisdiction)).language
+        texts = texts_for(language, str(account.jurisdiction))
+        outcome = text_debtor(
+            session,
+            account,
+            texts.get("webchat.sms_fallback", text=text),
+            now=now,
+            actor=f"collector:{collector}",
+            event="collector_reply_sms",
+            conversation_id=ticket.conversation_id,
+            settings=TwilioSettings.from_env({k: str(v) for k, v in config.items() if k.startswith("TWILIO_")}),
+            live=live,
+            language=language,
+        )
+    if outcome.sent:
+        return Delivery(True, "webchat", f"{waiting}; also sent by SMS (consent on file): {', '.join(outcome.sids)}")
+    return Delivery(True, "webchat", f"{waiting} (no SMS: {outcome.reason.replace('_', ' ')})")
 
 
 def _log(config: dict[str, Any], ticket: Ticket, channel: str, event: str, detail: str) -> None:

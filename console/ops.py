@@ -31,7 +31,15 @@ from wtforms.validators import DataRequired, Length
 from bot import db
 from bot.analytics import Summary
 from bot.kpis import COLUMNS, Conversation, KpiRow, UserMessage, format_value
-from bot.nlu_review import DISMISSED, NLU_DIR, LabelError, append_example, intents_by_file, record_review
+from bot.nlu_review import (
+    DISMISSED,
+    NLU_DIR,
+    LabelError,
+    append_example,
+    intents_by_file,
+    looks_like_identity_answer,
+    record_review,
+)
 from bot.ops import Scope, conversation_list, conversations_of, kpi_report, kpi_reports, review_queue
 from bot.ops import conversation as load_conversation
 from console import charts
@@ -154,7 +162,10 @@ def _queue(limit: int = 100) -> tuple[list[UserMessage], int]:
     since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
     threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
     with _session() as session:
-        return review_queue(session, _scope(since), threshold, limit=limit)
+        messages, total = review_queue(session, _scope(since), threshold, limit=limit)
+    # a date of birth in any form ("march 7th 99") stays out of the queue, not only a full date
+    shown = [m for m in messages if not looks_like_identity_answer(m.text)]
+    return shown, total - (len(messages) - len(shown))
 
 
 def _queued(key: str) -> UserMessage | None:
@@ -164,6 +175,12 @@ def _queued(key: str) -> UserMessage | None:
     with _session() as session:
         found, _ = review_queue(session, _scope(since), threshold, key=key, limit=1)
     return found[0] if found else None
+
+
+def ranking(message: Any, shown: int = 3) -> list[tuple[str, float]]:
+    """The message's top real intents with their confidences (``nlu_fallback`` is not one: it
+    only says the top intent was below the threshold)."""
+    return [(name, conf) for name, conf in message.ranking if name != "nlu_fallback"][:shown]
 
 
 @bp.route("/review", methods=["GET", "POST"])
@@ -222,7 +239,7 @@ def review() -> Any:
         form = ReviewForm(formdata=None, key=message.key, text=message.text, intent=message.best_guess())
         form.intent.choices = [(i, i) for i in intents]
         forms.append((message, form))
-    return render_template("ops/review.html", forms=forms, total=total)
+    return render_template("ops/review.html", forms=forms, total=total, ranking=ranking)
 
 
 @bp.route("/conversations")

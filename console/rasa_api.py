@@ -47,12 +47,12 @@ def tracker(config: dict[str, Any], conversation_id: str) -> dict[str, Any]:
         raise RasaUnavailable(f"tracker of {conversation_id} not readable: {exc}") from exc
 
 
-def webchat_send(config: dict[str, Any], session_id: str, text: str) -> bool:
-    """Push a collector's message to a web chat session; True when a browser is connected to it.
-    Raises :class:`RasaUnavailable`."""
+def webchat_send(config: dict[str, Any], session_id: str, text: str, by: str | None = None) -> bool:
+    """Push a collector's message (from ``by``) to a web chat session; True when a browser is
+    connected to it (else the chat shows it when the debtor returns). Raises :class:`RasaUnavailable`."""
     answer = _post(
         f"{config['RASA_URL']}/webhooks/webchat/collector_message",
-        {"session_id": session_id, "text": text},
+        {"session_id": session_id, "text": text, "by": by},
         headers={"Authorization": f"Bearer {config['RASA_API_TOKEN']}"},
     )
     return bool((answer or {}).get("delivered"))

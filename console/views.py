@@ -21,6 +21,7 @@ from bot.handoff import HandoffError, HandoffQueue, Ticket, handoff_rules
 from console import rasa_api
 from console.auth import role_required
 from console.delivery import deliver
+from console.labels import channel_label
 
 bp = Blueprint("queue", __name__)
 MAX_REPLY_CHARS = 1600
@@ -93,7 +94,7 @@ def _json_body() -> dict[str, Any]:
     return {k: v for k, v in request.form.items() if k != "csrf_token"}
 
 
-def _account_panel(account_id: str | None) -> dict[str, Any] | None:
+def _account_panel(account_id: str | None, current_ticket: int | None = None) -> dict[str, Any] | None:
     if not account_id:
         return None
     with db.session_scope(current_app.config["DATABASE_URL"]) as session:
@@ -106,7 +107,7 @@ def _account_panel(account_id: str | None) -> dict[str, Any] | None:
         )
         tickets = (
             session.query(db.HandoffTicket)
-            .filter_by(account_id=account.id)
+            .filter(db.HandoffTicket.account_id == account.id, db.HandoffTicket.id != (current_ticket or 0))
             .order_by(db.HandoffTicket.id.desc())
             .limit(5)
         )
@@ -144,7 +145,7 @@ def ticket_page(ticket_id: int) -> Any:
     return render_template(
         "ticket.html",
         ticket=ticket.as_json(db.utcnow()),
-        account=_account_panel(ticket.account_id),
+        account=_account_panel(ticket.account_id, ticket.id),
         outcomes=rules.outcomes,
         handback_slots=rules.handback_slots,
         mine=ticket.claimed_by == current_user.username,
@@ -171,10 +172,14 @@ def api_queue() -> Any:
     now = db.utcnow()
     return jsonify(
         {
-            "waiting": [t.as_json(now) for t in queue.waiting()],
-            "active": [t.as_json(now) for t in queue.active()],
+            "waiting": [_labelled(t.as_json(now)) for t in queue.waiting()],
+            "active": [_labelled(t.as_json(now)) for t in queue.active()],
         }
     )
+
+
+def _labelled(ticket: dict[str, Any]) -> dict[str, Any]:
+    return {**ticket, "channel_label": channel_label(ticket["channel"])}
 
 
 @bp.route("/api/tickets/<int:ticket_id>")

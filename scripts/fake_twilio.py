@@ -3,12 +3,16 @@ not reachable from here). The real ``twilio`` client is pointed at it with TWILI
 
 Speaks the parts of the 2010-04-01 API the bot uses: create a Message, create a Call (form
 bodies, HTTP Basic auth with the account SID and auth token, JSON answers shaped like Twilio's).
-Sent messages get a signed ``delivered`` status callback when one was given. Like Twilio's
-Advanced Opt-Out, an inbound STOP, START or HELP is answered by Twilio itself (the one
-confirmation a debtor gets), still passed to the bot's webhook with ``OptOutType``, and a
-message to a number that sent STOP is refused with error 21610 until START. A call is answered:
-the fake asks the call's ``Url`` for TwiML as Twilio does, with ``AnsweredBy`` when the call was
-created with ``MachineDetection`` (a person, or a machine after the beep). Test hooks:
+Sent messages get a signed ``delivered`` status callback when one was given, and their
+``num_segments`` the way Twilio bills them (GSM-7: 160 septets, or 153 a part, the escaped
+characters of the extension table costing two and never cut between parts; otherwise UCS-2: 70
+UTF-16 units, or 67 a part, a surrogate pair never cut), counted here on its own so a test can
+hold the bot's own count against it. Like Twilio's Advanced Opt-Out, an inbound STOP, START or
+HELP is answered by Twilio itself (the one confirmation a debtor gets), still passed to the bot's
+webhook with ``OptOutType``, and a message to a number that sent STOP is refused with error 21610
+until START. A call is answered: the fake asks the call's ``Url`` for TwiML as Twilio does, with
+``AnsweredBy`` when the call was created with ``MachineDetection`` (a person, or a machine after
+the beep). Test hooks:
 
 - ``GET  /fake/messages`` and ``GET /fake/calls``: what was sent (auto replies carry
   ``"auto_reply": true``; calls carry ``answered_by`` and the ``twiml`` the bot answered);
@@ -35,6 +39,30 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+# GSM 03.38: the basic set, and the extension table (sent as ESC + character, two septets)
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+def billed_segments(body: str) -> tuple[str, int]:
+    """(encoding, segments) of ``body`` as Twilio sends and bills it."""
+    if all(c in _GSM_BASIC or c in _GSM_EXTENSION for c in body):
+        encoding, sizes, single, part = "GSM-7", [2 if c in _GSM_EXTENSION else 1 for c in body], 160, 153
+    else:
+        encoding, sizes, single, part = "UCS-2", [2 if ord(c) > 0xFFFF else 1 for c in body], 70, 67
+    if sum(sizes) <= single:
+        return encoding, 1
+    segments, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            segments, used = segments + 1, 0
+        used += size
+    return encoding, segments
+
 
 # Twilio's Advanced Opt-Out keywords and its default replies
 STOP_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
@@ -98,6 +126,7 @@ class FakeTwilio:
         if form.get("To") in self.unsubscribed:
             return self._error(400, 21610, "Attempt to send to unsubscribed recipient")
         message_sid = f"SM{next(self.counter):032x}"
+        encoding, segments = billed_segments(str(form.get("Body") or ""))
         now = datetime.now(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
         record = {
             "sid": message_sid,
@@ -106,7 +135,8 @@ class FakeTwilio:
             "from": form.get("From"),
             "body": form.get("Body"),
             "status": "queued",
-            "num_segments": "1",
+            "num_segments": str(segments),
+            "encoding": encoding,
             "direction": "outbound-api",
             "date_created": now,
             "date_updated": now,
@@ -125,7 +155,9 @@ class FakeTwilio:
         self.messages.append(record)
         if record["status_callback"]:
             asyncio.get_running_loop().create_task(self._callback(record))
-        return web.json_response({k: v for k, v in record.items() if k != "status_callback"}, status=201)
+        return web.json_response(
+            {k: v for k, v in record.items() if k not in ("status_callback", "encoding")}, status=201
+        )
 
     async def _callback(self, record: dict[str, Any]) -> None:
         await asyncio.sleep(0.05)
@@ -240,6 +272,7 @@ class FakeTwilio:
                     "from": params["To"],
                     "body": reply,
                     "status": "delivered",
+                    "num_segments": str(billed_segments(reply)[1]),
                     "auto_reply": True,
                     "date_created": now,
                 }

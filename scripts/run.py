@@ -99,6 +99,10 @@ def main() -> int:
             fake = f"127.0.0.1:{env['FAKE_TWILIO_PORT']}"
             print(f"==> starting a local fake of Twilio's API on {fake} (no real SMS is sent)", flush=True)
             running.start("fake Twilio", lambda: services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
+        if services.uses_fake_stripe(env):
+            fake = f"127.0.0.1:{env['FAKE_STRIPE_PORT']}"
+            print(f"==> starting a local fake of the payment provider's API on {fake} (no real payment)", flush=True)
+            running.start("fake Stripe", lambda: services.start_fake_stripe(env, log=logs / "fake_stripe.log"))
         if services.uses_local_smtp(env):
             print(f"==> starting a local SMTP server on 127.0.0.1:{env['SMTP_PORT']} (e-mails in var/log/smtp.log)")
             running.start("SMTP server", lambda: services.start_smtp_sink(env, log=logs / "smtp.log"))

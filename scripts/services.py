@@ -45,6 +45,10 @@ def base_env(**overrides: str) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": "local-development-token",
         "TWILIO_NUMBER": "+15559870000",
         "FAKE_TWILIO_PORT": "8099",
+        # the payment provider (Stripe): a local fake of its API unless a real key and base URL are given
+        "STRIPE_API_KEY": "sk_test_local_development",
+        "STRIPE_WEBHOOK_SECRET": "whsec_local_development",
+        "FAKE_STRIPE_PORT": "8098",
         # e-mail (bot/mailer.py): a local SMTP sink unless a real server is given
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": "8025",
@@ -55,6 +59,7 @@ def base_env(**overrides: str) -> dict[str, str]:
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env.setdefault("TWILIO_API_BASE_URL", f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}")
+    env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{env['FAKE_STRIPE_PORT']}")
     env.setdefault("CONSOLE_PORT", "5077")
     if not env.get("RASA_API_TOKEN"):
         env["RASA_API_TOKEN"] = _local_secret("rasa_api_token")
@@ -346,6 +351,33 @@ def start_fake_twilio(env: dict[str, str], log: Path | None = None) -> subproces
     ]
     proc = _spawn(args, env, log)
     wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/fake/messages"), "fake Twilio API", 30, proc)
+    return proc
+
+
+def uses_fake_stripe(env: dict[str, str]) -> bool:
+    """Whether the payment provider's API is the local fake (loopback base URL)."""
+    return env["STRIPE_API_BASE"].startswith(("http://127.0.0.1", "http://localhost"))
+
+
+def start_fake_stripe(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The local fake of the payment provider's API on FAKE_STRIPE_PORT (scripts/fake_stripe.py);
+    its events go to the Rasa server's payment webhook on RASA_PORT."""
+    port = env["FAKE_STRIPE_PORT"]
+    args = [
+        sys.executable,
+        "-m",
+        "scripts.fake_stripe",
+        "--port",
+        port,
+        "--api-key",
+        env["STRIPE_API_KEY"],
+        "--webhook-secret",
+        env["STRIPE_WEBHOOK_SECRET"],
+        "--webhook-url",
+        f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/payments/webhook",
+    ]
+    proc = _spawn(args, env, log)
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/fake/sessions"), "fake payment provider API", 30, proc)
     return proc
 
 

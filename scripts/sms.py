@@ -17,6 +17,7 @@ import uuid
 
 from twilio.request_validator import RequestValidator
 
+from bot.verification import sender_phone
 from scripts.services import base_env
 
 
@@ -38,11 +39,15 @@ def main(argv: list[str]) -> int:
     except OSError:
         _post_webhook(env, phone, text)  # no local fake of Twilio: straight to the bot
     deadline = time.monotonic() + 15
+    number = sender_phone(phone) or phone
+
+    def replies() -> list[dict[str, str]]:  # only this number's: other conversations may be going on
+        return [m for m in json.load(urllib.request.urlopen(fake, timeout=5))[before:] if m.get("to") == number]
+
     while time.monotonic() < deadline:
-        sent = json.load(urllib.request.urlopen(fake, timeout=5))[before:]
-        if sent:
+        if replies():
             time.sleep(0.5)
-            for message in json.load(urllib.request.urlopen(fake, timeout=5))[before:]:
+            for message in replies():
                 print(f"> {message['body']}")
             return 0
         time.sleep(0.2)

@@ -194,6 +194,8 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
         DATABASE_URL=database_url,
         WEBCHAT_SECRET="test-secret-not-for-production",
         FAKE_TWILIO_PORT=str(services.free_port()),
+        FAKE_STRIPE_PORT=str(services.free_port()),
+        STRIPE_WEBHOOK_SECRET="whsec_test_secret_not_for_production",
         TWILIO_AUTH_TOKEN="test-twilio-token",
         PUBLIC_URL=f"https://bot.example.test:{rasa_port}",  # as behind a TLS reverse proxy
         COLLECTOR_PHONE="+15550001111",
@@ -202,6 +204,8 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
     )
     env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
     env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{env['FAKE_TWILIO_PORT']}"
+    env["STRIPE_API_BASE"] = f"http://127.0.0.1:{env['FAKE_STRIPE_PORT']}"
+    env["PAYMENT_RETURN_URL"] = f"http://127.0.0.1:{rasa_port}"  # the test browser comes back here
     logs = work_dir / "logs"
     logs.mkdir(exist_ok=True)
     from tests.conversation import helpers
@@ -210,6 +214,7 @@ def bot(redis_server: Redis, database_url: str, model: Path, work_dir: Path) -> 
     running = Bot(f"http://127.0.0.1:{env['RASA_PORT']}", env, logs)
     try:
         running.procs.append(services.start_fake_twilio(env, log=logs / "fake_twilio.log"))
+        running.procs.append(services.start_fake_stripe(env, log=logs / "fake_stripe.log"))
         running.procs.append(services.start_action_server(env, log=logs / "actions.log"))
         running.procs.append(services.start_rasa_server(model, env, log=logs / "rasa.log"))
     except RuntimeError:

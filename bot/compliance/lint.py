@@ -49,13 +49,66 @@ class LintResult:
         return not self.violations and not self.missing_footer and not self.too_long
 
 
+def _segments(sizes: list[int], single: int, part: int) -> int:
+    """Segments for characters of ``sizes`` units each: one when all fit in ``single`` units,
+    else parts of ``part`` units in which no character is cut in two (an escaped GSM-7
+    character or a UTF-16 surrogate pair starts the next part instead), as carriers and Twilio
+    count them."""
+    if sum(sizes) <= single:
+        return 1
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            count, used = count + 1, 0
+        used += size
+    return count
+
+
 def sms_segments(text: str) -> SmsSegments:
-    """Segment count of ``text`` as an SMS (3GPP TS 23.038 / 23.040)."""
+    """Segment count of ``text`` as an SMS (3GPP TS 23.038 / 23.040): GSM-7 when every character
+    is in the GSM 03.38 set (160 septets, or 153 a part; extension characters cost two), else
+    UCS-2 (70 UTF-16 units, or 67 a part; characters beyond the BMP cost two)."""
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
-        return SmsSegments("GSM-7", units, 1 if units <= 160 else -(-units // 153))
-    units = len(text.encode("utf-16-le")) // 2
-    return SmsSegments("UCS-2", units, 1 if units <= 70 else -(-units // 67))
+        sizes = [2 if ch in GSM7_EXTENDED else 1 for ch in text]
+        return SmsSegments("GSM-7", sum(sizes), _segments(sizes, 160, 153))
+    sizes = [len(ch.encode("utf-16-le")) // 2 for ch in text]
+    return SmsSegments("UCS-2", sum(sizes), _segments(sizes, 70, 67))
+
+
+# typographic characters and their GSM-7 equivalents: one curly quote makes a message UCS-2
+# (70 characters a segment instead of 160)
+_GSM7_EQUIVALENTS = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2212": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2009": " ",
+        "\u2007": " ",
+        "\u2022": "-",
+        "\u00b7": "-",
+    }
+)
+
+
+def gsm7_wording(text: str) -> str:
+    """``text`` with typographic quotes, dashes, ellipses and special spaces written in GSM-7
+    when that makes the whole text GSM-7; otherwise (Chinese, emoji, ...) ``text`` unchanged,
+    since it goes as UCS-2 anyway."""
+    plain = text.translate(_GSM7_EQUIVALENTS)
+    return plain if plain != text and sms_segments(plain).encoding == "GSM-7" else text
 
 
 def with_footer(text: str, profile: Profile) -> str:

@@ -166,6 +166,7 @@ class Profile:
     prohibited_wording: tuple[WordingRule, ...]
     sms_opt_out_footer: str  # in the default language
     sms_max_segments: int
+    sms_footer_per_reply: bool  # the footer once per reply (on its last message), else on every message
     first_disclosure: str
     subsequent_disclosure: str
     disclosures: Disclosures
@@ -307,6 +308,7 @@ def parse_profile(raw: dict[str, Any], source: str) -> Profile:
         sms_opt_out_footer=_footers(_need(sms, "opt_out_footer", f"{source}: sms"), source)["en"],
         sms_opt_out_footers=_footers(sms["opt_out_footer"], source),
         sms_max_segments=int(_need(sms, "max_segments", f"{source}: sms")),
+        sms_footer_per_reply=_footer_placement(sms.get("footer", "per_message"), source),
         first_disclosure=_need(disclosures, "first", f"{source}: disclosures"),
         subsequent_disclosure=_need(disclosures, "subsequent", f"{source}: disclosures"),
         disclosures=_disclosures(disclosures, f"{source}: disclosures"),
@@ -357,6 +359,12 @@ def _disclosures(raw: dict[str, Any], where: str) -> Disclosures:
         later_conversation=str(_need(raw, "later_conversation", where)),
         business_name_must_not_match=compiled,
     )
+
+
+def _footer_placement(value: Any, source: str) -> bool:
+    if value not in ("per_reply", "per_message"):
+        raise DataFileError(f"{source}: sms.footer must be 'per_reply' or 'per_message'")
+    return bool(value == "per_reply")
 
 
 def _third_parties(item: Any, source: str) -> ThirdPartyRule | None:

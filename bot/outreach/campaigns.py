@@ -396,7 +396,9 @@ def sms_bodies(texts: list[str], jurisdiction: str, language: str | None = None)
 @lru_cache(maxsize=1024)
 def _sms_bodies(texts: tuple[str, ...], jurisdiction: str, language: str | None) -> tuple[str, ...]:
     profile = profile_for(jurisdiction)
-    bodies = split_for_sms(list(texts), profile.sms_footer(language), profile.sms_max_segments)
+    bodies = split_for_sms(
+        list(texts), profile.sms_footer(language), profile.sms_max_segments, profile.sms_footer_per_reply
+    )
     for body in bodies:
         result = lint_outgoing(body, jurisdiction, "sms")
         if not result.ok:

@@ -50,6 +50,7 @@ class PortfolioAccount:
     jurisdiction: str
     time_zone: str
     annual_rate: Decimal = Decimal("0.1999")  # contract interest rate, a yearly fraction
+    sms_consent: bool = True  # consent to texts at this number is on file (table debtors)
     # mail, e-mail (with its 12 CFR 1006.6(d)(4) source and E-SIGN consent) and other typed numbers
     mailing_address: str | None = None
     email: str | None = None
@@ -89,6 +90,7 @@ def load_fixtures(path: Path = DATA / "fixtures.yml") -> list[PortfolioAccount]:
                     jurisdiction=item["jurisdiction"],
                     time_zone=item["time_zone"],
                     annual_rate=Decimal(str(item.get("annual_rate", "0.1999"))),
+                    sms_consent=bool(item.get("sms_consent", True)),
                     mailing_address=item.get("mailing_address"),
                     email=item.get("email"),
                     email_source=item.get("email_source"),
@@ -312,7 +314,7 @@ def load_into(session: Session, accounts: Iterable[PortfolioAccount], batch: int
     from sqlalchemy import insert
     from tqdm import tqdm
 
-    from bot.db import Account, Debtor, PaymentMonth, PhoneNumber
+    from bot.db import Account, Debtor, PaymentMonth, PhoneNumber, utcnow
 
     existing = set(session.execute(select(Account.id)).scalars())
     next_debtor = int(session.execute(select(func.max(Debtor.id))).scalar() or 0) + 1
@@ -343,6 +345,8 @@ def load_into(session: Session, accounts: Iterable[PortfolioAccount], batch: int
                         "email": a.email,
                         "email_source": a.email_source,
                         "esign_consent_at": consent,
+                        # consent to texts at this number (for a collector's reply or a payment link)
+                        "sms_consent_at": utcnow() if a.sms_consent else None,
                     }
                 )
                 history = history_for(a)

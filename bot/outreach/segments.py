@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot import db
@@ -23,6 +23,9 @@ from bot.accounts import dpd_bucket
 from bot.settings import DataFileError, read_data_file
 
 HARDSHIP_EVENTS = ("hardship_disclosed", "handoff_crisis", "breathing_space")
+# a disclosure of military service ("type=military ..." in actions/safety.py's detail) is served by
+# the SCRA rate cap (50 U.S.C. 3937), not by the hardship strategy's forbearance
+NOT_FINANCIAL_HARDSHIP = "type=military%"
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ def facts_for(
             db.ContactLog.account_id == account.id,
             db.ContactLog.event.in_(HARDSHIP_EVENTS),
             db.ContactLog.at >= since,
+            or_(db.ContactLog.detail.is_(None), ~db.ContactLog.detail.like(NOT_FINANCIAL_HARDSHIP)),
         )
         .limit(1)
     ).first()

@@ -1,8 +1,10 @@
 """The plan engine: up to three repayment options that the creditor's offer policy allows, that
 the debtor can afford, and that the law allows.
 
-Rules it never breaks: no option above the debtor's disposable income when I&E is known (CONC
-7.3.4R/7.3.5R due consideration; affordability); interest at most 6% a year for a servicemember's
+Rules it never breaks: no option above the policy's share of the debtor's disposable income when
+I&E is known, so a buffer is left for the unexpected (CONC 7.3.4R/7.3.5R due consideration;
+affordability); no payment due on a weekend or a public holiday of the debtor's country (the
+``holidays`` library) when the policy keeps to business days; interest at most 6% a year for a servicemember's
 pre-service debt (SCRA, 50 U.S.C. 3937); in the UK, token payments are accepted, free debt advice
 is signposted and no option asks for a lump sum or payment in very few instalments (CONC 7.3.10R);
 anything beyond the bot's authority is marked ``needs_collector`` instead of offered.
@@ -14,10 +16,11 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+import holidays
 import yaml
 
 from bot.accounts import DPD_BUCKETS, dpd_bucket
@@ -47,6 +50,8 @@ class OfferPolicy:
     deferral_days: int
     uk_rules: bool = False
     advice_signpost: str = ""
+    disposable_share: Decimal = Decimal(1)  # the most of disposable income a plan may take (a fraction)
+    zero_disposable: str = "handoff"  # nothing left after outgoings: "deferral" (then a review) or "handoff"
 
 
 def _dec(raw: dict[str, Any], key: str, where: str) -> Decimal:
@@ -88,6 +93,12 @@ def parse_policy(raw: dict[str, Any], where: str) -> OfferPolicy:
     if any(v >= 1 for v in settlement.values()):
         raise DataFileError(f"{where}: field 'settlement' discounts must be fractions below 1")
     forbearance = raw.get("forbearance") or {}
+    share = _dec(raw, "disposable_share", where) if "disposable_share" in raw else Decimal(1)
+    if not 0 < share <= 1:
+        raise DataFileError(f"{where}: field 'disposable_share' must be a fraction above 0 and at most 1")
+    zero = str(raw.get("zero_disposable", "handoff"))
+    if zero not in ("deferral", "handoff"):
+        raise DataFileError(f"{where}: field 'zero_disposable' must be 'deferral' or 'handoff'")
     return OfferPolicy(
         name=str(raw.get("policy", where)),
         min_instalment=_dec(raw, "min_instalment", where),
@@ -102,6 +113,8 @@ def parse_policy(raw: dict[str, Any], where: str) -> OfferPolicy:
         deferral_days=_int(raw, "deferral_days", where),
         uk_rules=bool(raw.get("uk_rules", False)),
         advice_signpost=str(raw.get("advice_signpost", "")),
+        disposable_share=share,
+        zero_disposable=zero,
     )
 
 
@@ -111,13 +124,53 @@ def load_policy(name: str) -> OfferPolicy:
     return parse_policy(_raw(name), f"data/offers/{name}.yml")
 
 
-JURISDICTION_POLICIES = {"UK": "uk", "CN": "cn"}  # by jurisdiction prefix; others: default.yml
+JURISDICTION_POLICIES = {"UK": "uk", "CN": "cn"}  # by jurisdiction prefix; these win over any strategy
 
 
-def policy_for(jurisdiction: str) -> OfferPolicy:
-    """The offer policy for a jurisdiction: ``uk.yml`` for the UK, ``cn.yml`` for China, else
-    ``default.yml``."""
-    return load_policy(JURISDICTION_POLICIES.get(jurisdiction.split("-")[0], "default"))
+def policy_for(jurisdiction: str, strategy_policy: str | None = None, hardship: bool = False) -> OfferPolicy:
+    """The offer policy a plan for this debtor follows: the jurisdiction's own where it has one
+    (``uk.yml`` in the UK, whose rules (CONC 7) win over any strategy; ``cn.yml`` in mainland
+    China); elsewhere ``hardship.yml`` once the debtor has told us of a hardship (the same policy
+    the ``hardship`` strategy gives a hardship on file), else the offer policy of the account's
+    strategy (``data/strategies``, ``strategy_policy``), else ``default.yml``.
+    Raises DataFileError for a policy name with no file."""
+    own = JURISDICTION_POLICIES.get(jurisdiction.split("-")[0])
+    if own is not None:
+        return load_policy(own)
+    if hardship:
+        return load_policy("hardship")
+    return load_policy(strategy_policy or "default")
+
+
+def financial_hardship(hardship_type: str | None) -> bool:
+    """Whether a hardship type (DESIGN §5 taxonomy) calls for the hardship offer policy: every
+    type but ``military``, which is served by the SCRA rate cap (50 U.S.C. 3937), not forbearance."""
+    return hardship_type is not None and hardship_type != "military"
+
+
+# ISO 3166 country of a jurisdiction code whose prefix is not one ("UK" is "GB")
+_COUNTRIES = {"UK": "GB"}
+
+
+@cache
+def _holiday_calendar(jurisdiction: str) -> Any:
+    """Public holidays of the jurisdiction's country (and state, "US-MA" → MA) from the maintained
+    ``holidays`` library; an empty calendar for a code the library does not know."""
+    country, _, subdivision = jurisdiction.upper().partition("-")
+    country = _COUNTRIES.get(country, country)
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:
+        try:
+            return holidays.country_holidays(country)
+        except NotImplementedError:
+            return holidays.HolidayBase()
+
+
+def is_holiday(day: date, jurisdiction: str) -> bool:
+    """Whether ``day`` is a public holiday where the debtor lives (``jurisdiction`` such as
+    "US-MA", "UK", "CN"), by the ``holidays`` library (observed days included)."""
+    return day in _holiday_calendar(jurisdiction)
 
 
 class Payment(NamedTuple):
@@ -141,6 +194,14 @@ class PlanRequest:
     disposable_monthly: Money | None = None
     annual_rate: Decimal = Decimal("0")
 
+    def affordable_monthly(self, policy: OfferPolicy) -> Money | None:
+        """The most a plan may take a month: the policy's ``disposable_share`` of disposable
+        income, rounded down to the minor unit (None when I&E is unknown)."""
+        if self.disposable_monthly is None:
+            return None
+        minor = (Decimal(self.disposable_monthly.minor) * policy.disposable_share).to_integral_value(ROUND_FLOOR)
+        return Money(max(0, int(minor)), self.disposable_monthly.currency)
+
 
 @dataclass(frozen=True)
 class PlanOption:
@@ -158,10 +219,12 @@ class PlanOption:
     rate: Decimal = Decimal(0)  # yearly interest rate applied (a fraction), after any SCRA cap
 
 
-def _business_day(day: date, policy: OfferPolicy) -> date:
+def _business_day(day: date, policy: OfferPolicy, jurisdiction: str = "") -> date:
+    """``day``, or the next day that is neither a weekend nor a public holiday of the debtor's
+    jurisdiction when the policy keeps to business days."""
     if not policy.business_days_only:
         return day
-    while day.weekday() >= 5:
+    while day.weekday() >= 5 or (jurisdiction and is_holiday(day, jurisdiction)):
         day += timedelta(days=1)
     return day
 
@@ -174,14 +237,17 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, day.day if day.day <= 28 else min(day.day, monthrange(year, month)[1]))
 
 
-def _dates(start: date, frequency: str, count: int, policy: OfferPolicy) -> tuple[date, ...]:
-    return _payment_dates(start, frequency, count, policy.business_days_only)
+def _dates(start: date, frequency: str, count: int, policy: OfferPolicy, jurisdiction: str = "") -> tuple[date, ...]:
+    return _payment_dates(start, frequency, count, policy.business_days_only, jurisdiction)
 
 
 @lru_cache(maxsize=8192)
-def _payment_dates(start: date, frequency: str, count: int, business_days_only: bool) -> tuple[date, ...]:
-    """``count`` due dates from ``start``; weekend dates move to Monday when the policy says so.
-    Cached: a portfolio run plans many accounts from the same first payment day."""
+def _payment_dates(
+    start: date, frequency: str, count: int, business_days_only: bool, jurisdiction: str = ""
+) -> tuple[date, ...]:
+    """``count`` due dates from ``start``; when the policy says so, a date on a weekend or a
+    public holiday of ``jurisdiction`` moves to the next business day (never past the next due
+    date). Cached: a portfolio run plans many accounts from the same first payment day."""
     if frequency == "monthly":
         raw = [_add_months(start, i) for i in range(count)]
     else:
@@ -189,7 +255,12 @@ def _payment_dates(start: date, frequency: str, count: int, business_days_only: 
         raw = [start + timedelta(days=step * i) for i in range(count)]
     if not business_days_only:
         return tuple(raw)
-    return tuple(d + timedelta(days=7 - d.weekday()) if d.weekday() >= 5 else d for d in raw)
+    out = []
+    for d in raw:
+        while d.weekday() >= 5 or (jurisdiction and is_holiday(d, jurisdiction)):
+            d += timedelta(days=1)
+        out.append(d)
+    return tuple(out)
 
 
 def split_evenly(total: Money, count: int) -> list[Money]:
@@ -209,18 +280,19 @@ def _interest(principal: Money, rate: Decimal, frequency: str, count: int) -> Mo
     return Money(int((payment * count - principal.minor).quantize(Decimal(1), ROUND_CEILING)), principal.currency)
 
 
-def _per_period_cap(disposable_monthly: Money | None, frequency: str) -> Money | None:
-    if disposable_monthly is None:
+def _per_period_cap(affordable_monthly: Money | None, frequency: str) -> Money | None:
+    """The most a plan may take each ``frequency`` period from what it may take a month."""
+    if affordable_monthly is None:
         return None
-    minor = (Decimal(disposable_monthly.minor) * 12 / PERIODS_PER_YEAR[frequency]).to_integral_value()
-    return Money(int(minor), disposable_monthly.currency)
+    minor = (Decimal(affordable_monthly.minor) * 12 / PERIODS_PER_YEAR[frequency]).to_integral_value()
+    return Money(int(minor), affordable_monthly.currency)
 
 
 def _instalments(req: PlanRequest, policy: OfferPolicy, frequency: str, rate: Decimal, start: date) -> PlanOption:
     per_year = PERIODS_PER_YEAR[frequency]
     max_count = max(1, policy.max_term_months * per_year // 12)
     minimum = Money.of(policy.min_instalment, req.balance.currency)
-    cap = _per_period_cap(req.disposable_monthly, frequency)
+    cap = _per_period_cap(req.affordable_monthly(policy), frequency)
     # UK: no payment in very few instalments; elsewhere, a plan of at least two payments
     min_count = 3 if policy.uk_rules else 2
     count = min_count
@@ -242,7 +314,9 @@ def _instalments(req: PlanRequest, policy: OfferPolicy, frequency: str, rate: De
         count += 1
         interest = _interest(req.balance, rate, frequency, count)
         total = Money(req.balance.minor + interest.minor, req.balance.currency)
-    schedule = tuple(map(Payment, _dates(start, frequency, count, policy), split_evenly(total, count)))
+    schedule = tuple(
+        map(Payment, _dates(start, frequency, count, policy, req.jurisdiction), split_evenly(total, count))
+    )
     amount = schedule[0].amount
     reason = f"{count} {frequency} payments of about {amount}"
     if needs_collector:
@@ -269,25 +343,34 @@ def applied_rate(req: PlanRequest, policy: OfferPolicy) -> Decimal:
 
 def first_payment_day(req: PlanRequest, policy: OfferPolicy) -> date:
     """The first payment date: a week out (inside the policy's window), on a business day."""
-    return _business_day(req.today + timedelta(days=min(7, policy.first_payment_window_days)), policy)
+    return _business_day(req.today + timedelta(days=min(7, policy.first_payment_window_days)), policy, req.jurisdiction)
 
 
 def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOption]:
-    """Up to three ranked options for ``req`` under ``policy`` (default: the jurisdiction's).
-    None (an empty list) when the balance is zero or less: there is nothing to plan."""
+    """Up to three ranked options for ``req`` under ``policy`` (default: :func:`policy_for` the
+    jurisdiction, the hardship policy after a hardship). None (an empty list) when the balance is
+    zero or less: there is nothing to plan.
+
+    A temporary hardship gets breathing space first: reduced payments for the policy's
+    forbearance months, or no payment for ``deferral_days``, then a review. With nothing left
+    after outgoings (I&E shows zero disposable income) a policy with ``zero_disposable:
+    deferral`` offers only that deferral and review; otherwise nothing the bot may agree fits
+    and a person takes it (the options are all ``needs_collector``). After a hardship, options
+    without interest come first, so the bot never leads with interest."""
     if req.balance.minor <= 0:
         return []
-    policy = policy or policy_for(req.jurisdiction)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     currency = req.balance.currency
     zero = Money(0, currency)
     rate = applied_rate(req, policy)
     start = first_payment_day(req, policy)
     notes = (policy.advice_signpost,) if policy.advice_signpost else ()
-    cap_month = req.disposable_monthly
+    cap_month = req.affordable_monthly(policy)
     options: list[PlanOption] = []
 
     temporary = req.hardship_type is not None and req.hardship_duration == "temporary"
-    if temporary:
+    nothing_left = cap_month is not None and cap_month.minor == 0
+    if temporary or (nothing_left and policy.zero_disposable == "deferral"):
         reduced = Money.of(policy.forbearance_min_payment, currency)
         if cap_month is not None:
             # never above what I&E leaves: with nothing left the offer is the deferral (breathing
@@ -295,7 +378,7 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
             reduced = min(reduced, cap_month)
         months = policy.forbearance_months
         if reduced.minor > 0:
-            schedule = tuple(Payment(d, reduced) for d in _dates(start, "monthly", months, policy))
+            schedule = tuple(Payment(d, reduced) for d in _dates(start, "monthly", months, policy, req.jurisdiction))
             options.append(
                 PlanOption(
                     "reduced_payments",
@@ -308,7 +391,7 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
                     notes=notes,
                 )
             )
-        later = _business_day(req.today + timedelta(days=policy.deferral_days), policy)
+        later = _business_day(req.today + timedelta(days=policy.deferral_days), policy, req.jurisdiction)
         options.append(
             PlanOption(
                 "deferral",
@@ -320,6 +403,8 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
                 notes=notes,
             )
         )
+        if nothing_left:
+            return options  # breathing space and a review: nothing more to plan on nothing left
 
     # a lump sum only when I&E shows it is affordable, or no hardship was declared
     affordable_now = cap_month.minor >= req.balance.minor if cap_month is not None else req.hardship_type is None
@@ -367,7 +452,8 @@ def propose(req: PlanRequest, policy: OfferPolicy | None = None) -> list[PlanOpt
         )
         if len(options) >= 3:
             break
-    offered = [o for o in options if not o.needs_collector] + [o for o in options if o.needs_collector]
+    hardship = req.hardship_type is not None
+    offered = sorted(options, key=lambda o: (o.needs_collector, hardship and o.interest.minor > 0))
     return offered[:3]
 
 
@@ -393,7 +479,14 @@ class Counter:
 
 
 def _fixed_payment_schedule(
-    balance: Money, payment: Money, rate: Decimal, frequency: str, start: date, policy: OfferPolicy, limit: int
+    balance: Money,
+    payment: Money,
+    rate: Decimal,
+    frequency: str,
+    start: date,
+    policy: OfferPolicy,
+    limit: int,
+    jurisdiction: str = "",
 ) -> tuple[tuple[Payment, ...], Money] | None:
     """Payments of ``payment`` each period until ``balance`` (plus interest at ``rate`` a year,
     added each period and rounded half up to the minor unit) is cleared; the last one is the rest.
@@ -409,7 +502,7 @@ def _fixed_payment_schedule(
         interest_total += interest
         amounts.append(min(payment.minor, owed))
         owed -= amounts[-1]
-    dates = _dates(start, frequency, len(amounts), policy)
+    dates = _dates(start, frequency, len(amounts), policy, jurisdiction)
     schedule = tuple(Payment(d, Money(a, balance.currency)) for d, a in zip(dates, amounts, strict=True))
     return schedule, Money(interest_total, balance.currency)
 
@@ -427,7 +520,7 @@ def counter_instalments(
     disposable income, under the policy's minimum instalment, or beyond its maximum term; the UK
     accepts a token payment for a review period instead of a plan that would run past the
     maximum term (CONC 7.3.5R, 7.3.6G). Raises ValueError for an unknown frequency."""
-    policy = policy or policy_for(req.jurisdiction)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     if frequency not in PERIODS_PER_YEAR:
         raise ValueError(f"unknown frequency {frequency!r}")
     currency = req.balance.currency
@@ -437,7 +530,7 @@ def counter_instalments(
     start = first_due if named and first_due is not None else first_payment_day(req, policy)
     notes = (policy.advice_signpost,) if policy.advice_signpost else ()
     minimum = Money.of(policy.min_instalment, currency)
-    cap = _per_period_cap(req.disposable_monthly, frequency)
+    cap = _per_period_cap(req.affordable_monthly(policy), frequency)
     max_count = max(1, policy.max_term_months * PERIODS_PER_YEAR[frequency] // 12)
     longest = _longest_plan(req, policy, frequency, rate, start, notes)
     if cap is not None and offered.minor > cap.minor:
@@ -445,7 +538,7 @@ def counter_instalments(
         return Counter("above_disposable", fitting.option if fitting else None, cap, needs_collector=fitting is None)
     if offered.minor < minimum.minor:
         return Counter("below_minimum", None, minimum, needs_collector=True)
-    planned = _fixed_payment_schedule(req.balance, offered, rate, frequency, start, policy, max_count)
+    planned = _fixed_payment_schedule(req.balance, offered, rate, frequency, start, policy, max_count, req.jurisdiction)
     if planned is not None:
         schedule, interest = planned
         total = Money(req.balance.minor + interest.minor, currency)
@@ -456,7 +549,9 @@ def counter_instalments(
         return Counter("accepted", option)
     if policy.uk_rules:
         periods = policy.forbearance_months * PERIODS_PER_YEAR[frequency] // 12
-        schedule = tuple(Payment(d, offered) for d in _dates(start, frequency, max(1, periods), policy))
+        schedule = tuple(
+            Payment(d, offered) for d in _dates(start, frequency, max(1, periods), policy, req.jurisdiction)
+        )
         reason = (
             f"a token payment of {offered} {frequency} for {policy.forbearance_months} months, then a review; "
             "interest and charges frozen"
@@ -479,8 +574,10 @@ def _longest_plan(
     count = max(1, min(count, req.balance.minor // max(Money.of(policy.min_instalment, req.balance.currency).minor, 1)))
     interest = _interest(req.balance, rate, frequency, count)
     total = Money(req.balance.minor + interest.minor, req.balance.currency)
-    schedule = tuple(map(Payment, _dates(start, frequency, count, policy), split_evenly(total, count)))
-    cap = _per_period_cap(req.disposable_monthly, frequency)
+    schedule = tuple(
+        map(Payment, _dates(start, frequency, count, policy, req.jurisdiction), split_evenly(total, count))
+    )
+    cap = _per_period_cap(req.affordable_monthly(policy), frequency)
     if cap is not None and max(p.amount.minor for p in schedule) > cap.minor:
         return None
     reason = f"{count} {frequency} payments of about {schedule[0].amount}"
@@ -495,7 +592,7 @@ def counter_settlement(req: PlanRequest, offered_total: Money, policy: OfferPoli
     accept. No settlement is offered under UK rules (no lump-sum pressure, CONC 7.3.10R) or where
     the bucket allows no discount. A lump sum above known disposable income goes to a person,
     who checks where the money comes from."""
-    policy = policy or policy_for(req.jurisdiction)
+    policy = policy or policy_for(req.jurisdiction, hardship=financial_hardship(req.hardship_type))
     currency = req.balance.currency
     discount_rate = policy.settlement[dpd_bucket(req.days_past_due)]
     if policy.uk_rules or discount_rate <= 0:

@@ -21,6 +21,17 @@
     el.className = "status" + (bad ? " flash error" : "");
   }
 
+  // times arrive as ISO 8601 UTC; a collector reads them in their own time zone
+  function localTime(iso) {
+    var d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return iso || "";
+    return d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("time.localtime"), function (el) {
+    var iso = el.getAttribute("datetime");
+    if (iso && iso !== "None") { el.title = iso; el.textContent = localTime(iso); }
+  });
+
   function cell(tr, text) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -52,7 +63,7 @@
           badge.className = "badge " + t.reason;
           badge.textContent = t.reason_label;
           cell(tr, "").appendChild(badge);
-          cell(tr, t.channel);
+          cell(tr, t.channel_label || t.channel);
           cell(tr, t.account_id || "unknown");
           cell(tr, (t.summary && t.summary.verification) || "");
           cell(tr, Math.floor(t.wait_seconds / 60) + " min");
@@ -92,7 +103,8 @@
     var meta = document.createElement("span");
     meta.className = "meta";
     var who = m.from === "collector" ? (m.by || "collector") : m.from;
-    meta.textContent = who + " · " + (m.at || "").replace("T", " ").slice(0, 19);
+    meta.textContent = who + " · " + localTime(m.at);
+    meta.title = m.at || "";
     var text = document.createElement("span");
     text.className = "text";
     text.textContent = m.text;
@@ -113,12 +125,15 @@
     document.getElementById("send").disabled = !mine;
   }
 
+  var first = true;
   function poll() {
     fetch(ticket.dataset.api + "?since=" + shown, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
       var atBottom = transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 10;
       data.messages.forEach(addMessage);
       shown = data.next;
-      if (data.messages.length && atBottom) transcript.scrollTop = transcript.scrollHeight;
+      // the newest message is in view on arrival, and whenever the collector had not scrolled up
+      if (first || (data.messages.length && atBottom)) transcript.scrollTop = transcript.scrollHeight;
+      first = false;
       setState(data.ticket);
     }).catch(function () {});
   }

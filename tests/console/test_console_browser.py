@@ -77,7 +77,7 @@ def test_collector_claims_an_sms_dispute_and_replies_by_sms(
     assert "/login" in browser.current_url
     console_log_in(browser, console_server, "ava", console_users["ava"])
     row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'#queue tr[data-ticket="{ticket_id}"]')))
-    assert "Debt disputed" in row.text and "sms" in row.text and "A-5110" in row.text
+    assert "Debt disputed" in row.text and "SMS" in row.text and "A-5110" in row.text  # channels read as words
     row.find_element(By.LINK_TEXT, "Open").click()
 
     wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "dispute it"))

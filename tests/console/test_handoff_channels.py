@@ -154,7 +154,10 @@ def test_web_chat_reply_from_the_console_reaches_the_open_chat(
                 if len(chat.received) > before:
                     break
                 await asyncio.sleep(0.1)
-            assert chat.received[before:] == [{"text": "Hi, this is Ava from the team.", "from": "collector"}]
+            # labelled as from a person, by name
+            assert chat.received[before:] == [
+                {"text": "Hi, this is Ava from the team.", "from": "collector", "by": "ava"}
+            ]
             queue.close(ticket_id, "ava", "other")
         finally:
             await chat.sio.disconnect()
@@ -183,3 +186,60 @@ def test_every_message_while_a_crisis_ticket_waits_gets_the_helpline(
     queue.claim(ticket_id, "sue")
     assert bot.say(sender, "hello again") == []
     queue.close(ticket_id, "sue", "referred", supervisor=True)
+
+
+def test_a_reply_to_a_closed_verified_chat_also_goes_by_sms_with_consent(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector], db_session: Any
+) -> None:
+    """Never silent: the debtor was told to wait in the chat and closed it; with consent to
+    texts on file the collector's reply also reaches their phone, saying it is from a debt
+    collector (12 CFR 1006.18(e)(2)) and how to opt out."""
+    import asyncio
+
+    from tests.conversation.test_twilio_sms import fake
+    from tests.conversation.test_webchat import ChatClient
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == "A-5184")).scalar_one()
+    phone = account.debtor.phone_e164
+
+    async def run() -> None:
+        chat = ChatClient(bot.base_url)
+        session = await chat.start()
+        token, session_id = session["token"], session["session_id"]
+        for text in ["hi", account.id, account.debtor.date_of_birth.strftime("%B %d %Y")]:
+            await chat.say(text, token)
+        assert any("confirmed" in t for t in await chat.say(account.debtor.postcode, token))
+        assert any("will reply to you here" in t for t in await chat.say("can i talk to a real person please", token))
+        ticket_id = queue.open_ticket_id(session_id)
+        assert ticket_id is not None
+        await chat.sio.disconnect()  # the tab is closed
+        await asyncio.sleep(1)
+        ava = collectors["ava"]
+        assert (await asyncio.to_thread(ava.post, f"/api/tickets/{ticket_id}/claim"))[0] == 200
+        count = len(fake(bot, "/fake/messages"))
+        status, body = await asyncio.to_thread(
+            ava.post, f"/api/tickets/{ticket_id}/reply", {"text": "Hi, it's Ava: I can set up a plan with you."}
+        )
+        assert status == 200 and "also sent by SMS" in body["detail"], body
+        texted = [m["body"] for m in fake(bot, "/fake/messages")[count:] if m["to"] == phone]
+        assert len(texted) == 1 and "a debt collector, replying to your web chat" in texted[0], texted
+        assert texted[0].endswith("Reply STOP to opt out.")
+        # back in the chat, the reply is there too
+        again = ChatClient(bot.base_url)
+        history: list[Any] = []
+        again.sio.on("history", lambda data: history.extend(data["messages"]))
+        await again.start(token)
+        for _ in range(50):
+            if history:
+                break
+            await asyncio.sleep(0.1)
+        assert history[-1] == {
+            **history[-1],
+            "from": "collector",
+            "by": "ava",
+            "text": "Hi, it's Ava: I can set up a plan with you.",
+        }
+        await again.sio.disconnect()
+        queue.close(ticket_id, "ava", "other")
+
+    asyncio.run(run())

@@ -110,9 +110,11 @@ def test_a1002_is_offered_a_settlement_that_a1003_is_not(bot: Bot, redis_server:
 
 
 def test_military_debtor_gets_the_scra_rate(bot: Bot, redis_server: Any) -> None:
-    military, civilian = "+12125550111", "+16175550114"  # A-5022 (US-NY), A-5026 (US-MA); 19.99% APR
+    # A-5022 (US-NY), A-5154 (US-MA); 19.99% APR; both on the default offer policy (a civilian with a
+    # hardship on file, such as A-5026, gets the hardship policy, which freezes interest)
+    military, civilian = "+12125550111", "+16175550126"
     _verify(bot, military, "June 11 1959", "11201")
-    _verify(bot, civilian, "August 8 1988", "02115")
+    _verify(bot, civilian, "November 14 1988", "01002")
     bot.say(military, "im on active duty in the army and just got deployed overseas")
     offers = {}
     for sender in (military, civilian):
@@ -148,8 +150,11 @@ def test_an_offer_below_the_floor_is_explained_and_a_person_offered(bot: Bot, re
     _verify(bot, sender, "February 26 1953", "98052")
     bot.say(sender, "payment plan please")
     bot.say(sender, "skip")
-    reply = joined([bot.say(sender, "i can only do 5 a month")])
-    assert "smallest regular payment I can agree is $10.00" in reply and "speak to a person" in reply, reply
+    reply = joined([bot.say(sender, "i can only do 3 a month")])
+    # the floor is the offer policy's: the hardship policy's $5.00 once the words count as a hardship
+    hardship = [v for v in slot_values(tracker_events(redis_server.port, sender), "hardship_type") if v]
+    floor = "$5.00" if hardship and hardship[-1] != "military" else "$10.00"
+    assert f"smallest regular payment I can agree is {floor}" in reply and "speak to a person" in reply, reply
 
 
 def test_a_missed_promise_reopens_the_negotiation(bot: Bot, db_session: Any, redis_server: Any) -> None:
@@ -222,7 +227,8 @@ def test_an_offer_during_income_and_expenditure_is_answered_not_counted(
     bot.say(sender, "payment plan")
     assert "outgoings" in joined([bot.say(sender, "about 2000 a month")])
     reply = joined([bot.say(sender, "I can afford 100 a month")])
-    assert "At $100.00 the plan would run past the 24 months" in reply, reply
+    # A-5046 has a hardship on file: its strategy's offer policy (hardship) agrees up to 36 months
+    assert "Yes, I can accept $100.00 a time" in reply and "30 monthly payments" in reply, reply
     assert "Reply yes to set up that option" in joined([bot.say(sender, "2")])  # one option: no "1, 2 or 3"
     events = tracker_events(redis_server.port, sender)
     assert slot_values(events, "monthly_outgoings") == [] and slot_values(events, "monthly_income")

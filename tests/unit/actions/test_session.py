@@ -10,6 +10,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 
 from actions.session import ActionSessionStart
 from bot import db
+from bot.compliance.disclosures import business_name
 from bot.responses import first_text
 from tests.unit.actions.trackers import DATA, run, tracker_from
 
@@ -56,4 +57,7 @@ def test_a_chinese_account_speaks_chinese_from_the_start(portfolio_database: str
     state["slots"] = {"session_started_metadata": {"channel": "sms"}}
     events, messages = run(ActionSessionStart(), Tracker.from_dict(state))
     assert SlotSet("account_id", "A-3001") in events and SlotSet("language", "zh") in events
-    assert [m["text"] for m in messages] == [first_text("utter_greeting", "zh").format(business_name="示例信贷")]
+    # a CN account is greeted by its Chinese business name (business_names in data/company.yml)
+    name = business_name("CN", "zh")
+    assert name != "Example Lending"
+    assert [m["text"] for m in messages] == [first_text("utter_greeting", "zh").format(business_name=name)]

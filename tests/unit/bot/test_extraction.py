@@ -4,7 +4,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.extraction import find_amounts, find_dates, find_recurrences, parse_date_of_birth, today_in
+from bot.extraction import (
+    find_amounts,
+    find_dates,
+    find_impossible_dates,
+    find_recurrences,
+    has_negative_amount,
+    parse_date_of_birth,
+    today_in,
+)
 
 # Sunday 29 November 2026, 15:00 UTC = 10:00 in New York
 NOW = datetime(2026, 11, 29, 15, 0, tzinfo=ZoneInfo("UTC"))
@@ -151,3 +159,24 @@ def test_nlupp_banking_extraction_accuracy() -> None:
     # (promises to pay) or read 9/3/2019 month-first
     assert result["amount"]["accuracy"] >= 0.95
     assert result["date"]["accuracy"] >= 0.90
+
+
+def test_decimal_comma_before_a_scale_is_a_decimal_point() -> None:
+    assert [a.money.minor for a in find_amounts("I can pay 1,5 thousand", "USD")] == [150000]
+    assert [a.money.minor for a in find_amounts("2,5k next month", "USD")] == [250000]
+    assert [a.money.minor for a in find_amounts("1,500 on friday", "USD")] == [150000]  # a thousands separator
+
+
+def test_impossible_dates_are_no_date_and_are_reported() -> None:
+    for text in ("the 31st of February", "february 31st", "feb 30", "2/31"):
+        assert find_dates(text, "America/New_York", NOW) == [], text  # never another month's 31st
+        (wrong,) = find_impossible_dates(text)
+        assert wrong.month == 2 and wrong.day in (30, 31)
+    assert find_amounts("feb 30", "USD") == []  # the 30 is a day, not $30
+    assert find_impossible_dates("31/4", "DMY")[0].month == 4
+    assert find_impossible_dates("march 31st") == []
+
+
+def test_negative_amounts_are_noticed() -> None:
+    assert has_negative_amount("-50") and has_negative_amount("minus 50") and has_negative_amount("-$20")
+    assert not has_negative_amount("pay 100 - 50 friday") and not has_negative_amount("2026-12-04")

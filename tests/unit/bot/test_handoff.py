@@ -110,8 +110,11 @@ def test_the_notices_pass_the_content_lint() -> None:
         rules.notice_no_contact,
         rules.holding_reply,
         rules.crisis_holding_reply,
+        rules.reference_noted,
     ):
-        text = template.format(eta=rules.eta_open.format(minutes=15), helpline="Call 988.")
+        text = template.format(
+            eta=rules.eta_open.format(minutes=15), helpline="Call 988.", hours="Monday 8:00 AM to 8:00 PM"
+        )
         for profile in all_profiles():
             assert not lint(text, profile, "webchat").violations, (profile.jurisdiction, text)
 
@@ -199,3 +202,22 @@ def test_offers_in_the_summary_are_readable_lines() -> None:
         "instalments (monthly): 2 payments, total $2,000.00, first due 2026-12-04",
         "a note",
     ]
+
+
+def test_opening_hours_are_said_in_the_debtors_time_zone() -> None:
+    from datetime import datetime, timezone
+
+    from bot.handoff import opening_hours
+
+    winter = datetime(2026, 12, 5, 15, tzinfo=timezone.utc)
+    assert (
+        opening_hours(winter, "America/New_York") == "Monday to Friday 8:00 AM to 8:00 PM, Saturday 9:00 AM to 1:00 PM"
+    )
+    assert opening_hours(winter, "America/Los_Angeles").startswith("Monday to Friday 5:00 AM to 5:00 PM")
+    # Shanghai: the team's day runs over midnight there
+    assert "Monday to Friday 9:00 PM to 9:00 AM the next day" in opening_hours(winter, "Asia/Shanghai")
+    # the daylight-saving week is the current one: 8:00 in New York is 13:00 in London in winter
+    assert opening_hours(winter, "Europe/London", "en_GB").startswith("Monday to Friday 13:00 to 01:00 the next day")
+    summer = datetime(2026, 7, 4, 15, tzinfo=timezone.utc)
+    assert opening_hours(summer, "Europe/London", "en_GB").startswith("Monday to Friday 13:00 to 01:00")
+    assert opening_hours(winter, "Not/A_Zone") == opening_hours(winter, "America/New_York")
