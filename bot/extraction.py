@@ -48,6 +48,18 @@ _MONTHS = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
 _ORD = r"(?:st|nd|rd|th)?"
+_WEEKDAY_WORDS = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
+# counts written as words in relative dates ("in two weeks", "in a month")
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a few": 3}  # fmt: skip
+_COUNT_WORDS = "|".join(sorted((re.escape(w) for w in _COUNTS), key=len, reverse=True))
+
+
+def _count(word: str) -> int:
+    """A count written in digits or as a word ("two", "a couple of")."""
+    return int(word) if word.isdigit() else _COUNTS[re.sub(r"\s+", " ", word.lower())]
+
+
 _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")),
     # "3.4" is an amount; a dotted date needs its year
@@ -61,7 +73,7 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("ago", re.compile(r"\b(\d{1,3})\s+(days?|weeks?|months?|years?)\s+ago\b", re.I)),
+    ("ago", re.compile(r"\b(\d{1,3}|" + _COUNT_WORDS + r")\s+(days?|weeks?|months?|years?)\s+ago\b", re.I)),
     (
         "last_week_day",
         re.compile(
@@ -80,12 +92,32 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("last_month", re.compile(r"\blast\s+month\b", re.I)),
     (
+        "weekday_next_week",
+        re.compile(
+            r"\bnext\s+week(?:'s)?\s+(?:on\s+)?("
+            + _WEEKDAY_WORDS
+            + r")\b|\b("
+            + _WEEKDAY_WORDS
+            + r")\s+(?:of\s+)?next\s+week\b",
+            re.I,
+        ),
+    ),
+    (
+        "weekday_in_n_weeks",
+        re.compile(r"\b(" + _WEEKDAY_WORDS + r")\s+in\s+(\d{1,2}|" + _COUNT_WORDS + r")\s+weeks?(?:'\s*time)?\b", re.I),
+    ),
+    ("end_of_year", re.compile(r"\bend\s+of\s+(?:the\s+|this\s+)?year\b", re.I)),
+    (
+        "last_ordinal",
+        re.compile(r"\blast\s+(\d{1,2})(?:st|nd|rd|th)\b|\bthe\s+(\d{1,2})(?:st|nd|rd|th)\s+of\s+last\s+month\b", re.I),
+    ),
+    (
         "weekday",
         re.compile(
             r"\b(?:(?:next|this|coming|on)\s+)?(" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\b", re.I
         ),
     ),
-    ("in_n", re.compile(r"\bin\s+(\d{1,2})\s+(days?|weeks?|months?)\b", re.I)),
+    ("in_n", re.compile(r"\bin\s+(\d{1,3}|" + _COUNT_WORDS + r")\s+(days?|weeks?|months?|years?)\b", re.I)),
     ("next_week", re.compile(r"\bnext\s+week\b", re.I)),
     ("end_of_month", re.compile(r"\bend\s+of\s+(?:the\s+|this\s+)?month\b", re.I)),
     ("ordinal_day", re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|\bthe\s+(\d{1,2})\b", re.I)),
@@ -274,7 +306,7 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
             return today - relativedelta(days=1)
         return today if word in ("today", "tonight") or word.startswith("this ") else today + relativedelta(days=1)
     if kind == "ago":
-        n, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
+        n, unit = _count(match.group(1)), match.group(2).lower().rstrip("s")
         return today - _span_of(n, unit)
     if kind == "last_week_day":
         weekday = _WEEKDAYS[(match.group(1) or match.group(2)).lower()]
@@ -293,8 +325,27 @@ def _resolve(kind: str, match: re.Match[str], today: date, date_order: str) -> d
         ahead = (weekday - today.weekday()) % 7 or 7  # a weekday is the next one, never today
         return today + relativedelta(days=ahead)
     if kind == "in_n":
-        n, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
+        n, unit = _count(match.group(1)), match.group(2).lower().rstrip("s")
         return today + _span_of(n, unit)
+    if kind == "weekday_next_week":
+        weekday = _WEEKDAYS[(match.group(1) or match.group(2)).lower()]
+        monday_next_week = today + relativedelta(days=7 - today.weekday())
+        return monday_next_week + relativedelta(days=weekday)
+    if kind == "weekday_in_n_weeks":
+        weekday = _WEEKDAYS[match.group(1).lower()]
+        monday = today - relativedelta(days=today.weekday()) + relativedelta(weeks=_count(match.group(2)))
+        return monday + relativedelta(days=weekday)
+    if kind == "end_of_year":
+        return date(today.year, 12, 31)
+    if kind == "last_ordinal":
+        day = int(match.group(1) or match.group(2))
+        if not 1 <= day <= 31:
+            return None
+        for back in range(0, 4):  # the latest month before today that has the day
+            candidate = today - relativedelta(months=back, day=day)
+            if candidate.day == day and candidate < today:
+                return candidate
+        return None
     if kind == "next_week":
         return today + relativedelta(weeks=1)
     if kind == "end_of_month":
@@ -356,6 +407,30 @@ def _impossible(kind: str, text: str, date_order: str) -> tuple[int, int] | None
     if month is None or 1 <= day <= _LONGEST_MONTH[month - 1]:
         return None
     return month, day
+
+
+_YEAR = re.compile(r"\b\d{4}\b|年")
+
+
+def looking_back(span: DateSpan, today: date) -> date:
+    """The date ``span`` means when the debtor reports something done (a payment made), not
+    promised: a weekday, a day of the month or a day and month that :func:`find_dates` put ahead
+    of ``today`` are the last such day before it ("I paid on friday" on a Wednesday is five days
+    ago, "on the 2nd of December" on 5 December 2026 is 2 December 2026). Dates with a year, and
+    dates already in the past, are kept."""
+    value = span.value
+    if value <= today or _YEAR.search(span.text):
+        return value
+    text = span.text.lower()
+    if any(re.search(rf"\b{w}\b", text) for w in _WEEKDAYS):
+        step = relativedelta(weeks=1)
+    elif re.search(_MONTHS, text, re.I) or re.search(r"\d{1,2}[/-]\d{1,2}", text) or "月" in text:
+        step = relativedelta(years=1)
+    else:
+        step = relativedelta(months=1)
+    while value > today:
+        value -= step
+    return value
 
 
 def uses_chinese(text: str, language: str | None = None) -> bool:

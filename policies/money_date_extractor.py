@@ -19,11 +19,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.context import SENDER_KEY
-from bot.extraction import find_amounts, find_dates, find_recurrences, normalise_numbers, today_in
+from bot.extraction import find_amounts, find_dates, find_recurrences, looking_back, normalise_numbers, today_in
 
 SPACY_LABELS = {"MONEY", "DATE", "CARDINAL"}
 
@@ -42,7 +42,8 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"default_currency": "USD", "time_zone": "UTC", "date_order": "MDY"}
+        # past_intents: intents whose dates report something done (a payment made), read looking back
+        return {"default_currency": "USD", "time_zone": "UTC", "date_order": "MDY", "past_intents": ["already_paid"]}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -57,7 +58,7 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
     ) -> MoneyDateExtractor:
         return cls(config)
 
-    def _entities(self, text: str, language: str | None = None) -> list[dict[str, Any]]:
+    def _entities(self, text: str, language: str | None = None, intent: str | None = None) -> list[dict[str, Any]]:
         # offsets are exact unless spelled-out numbers were rewritten; then the whole text is the span
         exact = normalise_numbers(text) == text
 
@@ -68,10 +69,11 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
         for a in find_amounts(text, self.config["default_currency"], self.config["time_zone"], language=language):
             s, e = span(a.start, a.end)
             out.append({"entity": "amount", "start": s, "end": e, "value": a.money.as_entity(), "confidence": 1.0})
+        today = today_in(self.config["time_zone"])
         for d in find_dates(text, self.config["time_zone"], date_order=self.config["date_order"], language=language):
             s, e = span(d.start, d.end)
-            out.append({"entity": "date", "start": s, "end": e, "value": d.value.isoformat(), "confidence": 1.0})
-        today = today_in(self.config["time_zone"])
+            value = looking_back(d, today) if intent in self.config["past_intents"] else d.value
+            out.append({"entity": "date", "start": s, "end": e, "value": value.isoformat(), "confidence": 1.0})
         for r in find_recurrences(text, language):
             s, e = span(r.start, r.end)
             out.append({"entity": "recurrence", "start": s, "end": e, "value": r.as_entity(today), "confidence": 1.0})
@@ -113,7 +115,9 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
             existing = message.get(ENTITIES, [])
             spacy_entities = [e for e in existing if e.get("entity") in SPACY_LABELS]
             kept = [e for e in existing if e.get("entity") not in SPACY_LABELS]
-            ours = self._entities(text, message_language(message))
+            # a payment reported as made looks back; promises look forward
+            intent = (message.get(INTENT) or {}).get("name")
+            ours = self._entities(text, message_language(message), intent)
             found = self.add_extractor_name(ours + self._from_spacy(text, spacy_entities, ours))
             message.set(ENTITIES, kept + found, add_to_output=True)
         return messages

@@ -10,6 +10,7 @@ from bot.extraction import (
     find_impossible_dates,
     find_recurrences,
     has_negative_amount,
+    looking_back,
     parse_date_of_birth,
     today_in,
 )
@@ -180,3 +181,38 @@ def test_impossible_dates_are_no_date_and_are_reported() -> None:
 def test_negative_amounts_are_noticed() -> None:
     assert has_negative_amount("-50") and has_negative_amount("minus 50") and has_negative_amount("-$20")
     assert not has_negative_amount("pay 100 - 50 friday") and not has_negative_amount("2026-12-04")
+
+
+# Sunday 29 November 2026 in New York: next week runs Monday 30 November to Sunday 6 December
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("next week Friday", [date(2026, 12, 4)]),
+        ("I'll pay friday next week", [date(2026, 12, 4)]),
+        ("thursday in two weeks", [date(2026, 12, 10)]),
+        ("in 230 days", [date(2027, 7, 17)]),
+        ("in two weeks", [date(2026, 12, 13)]),
+        ("in a month", [date(2026, 12, 29)]),
+        ("by the end of this year", [date(2026, 12, 31)]),
+        ("it went out last 13th", [date(2026, 11, 13)]),
+        ("two days ago", [date(2026, 11, 27)]),
+        ("a couple of weeks ago", [date(2026, 11, 15)]),
+    ],
+)
+def test_relative_dates_as_people_say_them(text: str, expected: list[date]) -> None:
+    assert dates(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I paid on friday", date(2026, 11, 27)),  # promised, friday is 4 December
+        ("I paid it on the 2nd", date(2026, 11, 2)),
+        ("paid on December 1st", date(2025, 12, 1)),
+        ("paid yesterday", date(2026, 11, 28)),
+        ("paid on December 1st 2026", date(2026, 12, 1)),  # a year written is kept
+    ],
+)
+def test_a_payment_reported_as_made_looks_back(text: str, expected: date) -> None:
+    [span] = find_dates(text, "America/New_York", NOW)
+    assert looking_back(span, today_in("America/New_York", NOW)) == expected
