@@ -81,3 +81,13 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     echo "Install them (e.g. 'sudo apt-get install chromium chromium-driver')." >&2
   fi
 fi
+
+# A CJK font, so the browser draws Chinese pages (and their screenshots) instead of empty boxes.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing a Chinese font (fonts-wqy-zenhei) for the browser tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+  else
+    echo "warning: no Chinese font; Chinese web pages will show empty boxes ('sudo apt-get install fonts-wqy-zenhei')." >&2
+  fi
+fi

@@ -244,9 +244,13 @@ def test_a_payment_link_paid_on_the_providers_page_keeps_the_promise(bot: Bot, p
 def test_the_review_queue_wraps_a_2000_character_message(
     bot: Bot, console_server: str, console_users: dict[str, str], profile: str, db_session: Any
 ) -> None:
-    # ordinary words the bot has no intent for (made-up words now read as abuse, which is no review)
-    words = ["zorbly", "the", "quennet", "garden", "flimwash", "kettle", "prandle", "umbrella", "oxtrove"]
-    long_text = " ".join(words[i % len(words)] for i in range(400))[:2000]
+    # a long, confused message the bot is not sure about (nonsense words read as out of scope or
+    # abuse with confidence, which is no review)
+    confused = (
+        "i got a parcel notice and a text and an email all on the same day and honestly i cannot tell "
+        "which one is you and which one is the phone company or the council "
+    )
+    long_text = (confused * 20)[:2000]
     account = db_session.execute(select(db.Account).where(db.Account.id == "A-5198")).scalar_one()
     sender = account.debtor.phone_e164
     bot.say(sender, "hi")  # verified first: an answer to an identity question never reaches the queue
@@ -261,7 +265,9 @@ def test_the_review_queue_wraps_a_2000_character_message(
         while not rows and time.monotonic() < deadline:
             browser.get(console_server + "/ops/review")
             rows = [
-                r for r in browser.find_elements(By.CSS_SELECTOR, "tr.review-row") if "zorbly the quennet" in r.text
+                r
+                for r in browser.find_elements(By.CSS_SELECTOR, "tr.review-row")
+                if "i got a parcel notice and a text" in r.text
             ]
             if not rows:
                 time.sleep(1)
@@ -289,3 +295,35 @@ def test_the_review_queue_wraps_a_2000_character_message(
 def test_axe_check_is_vendored_not_fetched() -> None:
     source = AXE.read_text(encoding="utf-8")[:400]
     assert "axe v4." in source and json.dumps("https://") not in source[:10]
+
+
+def _han_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum("\u4e00" <= c <= "\u9fff" for c in letters) / max(1, len(letters))
+
+
+def test_a_chinese_debtor_is_answered_in_chinese_in_the_web_chat(bot: Bot, profile: str) -> None:
+    """A-3001 on the web chat page in Chinese: identity, the balance in CNY, every bot message in
+    Chinese from the debtor's first words; a phone-sized screenshot in reports/."""
+    browser = _browser(profile, PHONE)
+    try:
+        browser.get(bot.base_url + "/webhooks/webchat/?lang=zh")
+        WebDriverWait(browser, 20).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-session"))
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh"
+        field = browser.find_element(By.ID, "text")
+        for text, expect in (
+            ("你好", "账户编号"),
+            ("A-3001", "出生日期"),
+            ("1993年5月16日", "邮政编码"),
+            ("200120", "身份已确认"),
+            ("我还欠多少", "8,600.00"),
+        ):
+            field.send_keys(text + "\n")
+            _wait_text(browser, expect, 60)
+        said = [t for cls, t in _bubbles(browser) if "bot" in cls.split()]
+        # the page's own labels ("智能客服") are Chinese too; the replies after the first words must be
+        assert said and all(_han_share(t) > 0.5 for t in said), said
+        assert _no_sideways_scroll(browser)
+        _shot(browser, "webchat-chinese-phone.png")
+    finally:
+        browser.quit()
