@@ -259,12 +259,11 @@ def reply_eta(
         time=format_time(there, format="short", locale=locale),
         day=format_date(there.date(), format="EEEE", locale=locale),
     )
-    # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2 (70 a segment)
-    return text.replace("\u202f", " ").replace("\xa0", " ")
+    return _plain(text)
 
 
 def _plain(text: str) -> str:
-    # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2
+    # CLDR puts narrow no-break spaces in times; one such character makes an SMS UCS-2 (70 a segment)
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
