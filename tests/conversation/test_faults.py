@@ -118,7 +118,9 @@ def test_action_server_down_gets_a_holding_reply_and_an_error_logged(
     account = accounts["A-5361"]
     dob = loadgen.debtor_script(account)[1]
     assert GREETING in " ".join(bot.say(account.phone, "hi"))
-    actions = bot.procs[1]
+    # the action server among the processes the fixture started (their order changes as services are added)
+    index = next(i for i, p in enumerate(bot.procs) if "actions" in [str(a) for a in p.args])
+    actions = bot.procs[index]
     log = bot.logs / "rasa.log"
     log_size = log.stat().st_size
     services.stop(actions)
@@ -127,7 +129,7 @@ def test_action_server_down_gets_a_holding_reply_and_an_error_logged(
         assert during and during[-1] == HOLDING_REPLY, during
         assert "failed for" in log.read_text()[log_size:]
     finally:
-        bot.procs[1] = services.start_action_server(bot.env, log=bot.logs / "actions.log")
+        bot.procs[index] = services.start_action_server(bot.env, log=bot.logs / "actions.log")
     # once it is back the conversation carries on where it was
     again = bot.say(account.phone, dob)
     assert HOLDING_REPLY not in again and GREETING not in " ".join(again)
