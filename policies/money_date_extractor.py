@@ -72,7 +72,7 @@ class MoneyDateExtractor(GraphComponent, EntityExtractorMixin):
         today = today_in(self.config["time_zone"])
         for d in find_dates(text, self.config["time_zone"], date_order=self.config["date_order"], language=language):
             s, e = span(d.start, d.end)
-            value = looking_back(d, today) if intent in self.config["past_intents"] else d.value
+            value = looking_back(d, today) if intent in self.config.get("past_intents", ()) else d.value
             out.append({"entity": "date", "start": s, "end": e, "value": value.isoformat(), "confidence": 1.0})
         for r in find_recurrences(text, language):
             s, e = span(r.start, r.end)
