@@ -84,6 +84,7 @@ class Attempt:
     reasons: tuple[str, ...] = ()
     defer_until: datetime | None = None
     ptp_id: int | None = None
+    language: str | None = None  # the debtor's language (ISO 639-1), else the jurisdiction's
 
 
 def _aware(moment: datetime) -> datetime:
@@ -116,6 +117,7 @@ class AccountView:
     days_past_due: int
     balance_minor: int
     currency: str
+    language: str | None = None  # debtors.language
     phone_zones: tuple[str, ...] = ()
     history: tuple[int, int, bool] = (0, 0, False)
     broken_ptps: int = 0
@@ -132,6 +134,7 @@ _ACCOUNT_COLUMNS = (
     db.Account.days_past_due,
     db.Account.balance_minor,
     db.Account.currency,
+    db.Debtor.language,
 )
 
 
@@ -139,7 +142,7 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AccountView]:
     """Views of the accounts in ``rows`` (tuples of :data:`_ACCOUNT_COLUMNS`): a few queries for
     the whole batch."""
     views = {
-        str(r[0]): AccountView(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), str(r[6]))
+        str(r[0]): AccountView(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), str(r[6]), r[7])
         for r in rows
     }
     ids = list(views)
@@ -291,6 +294,7 @@ def decide_view(
         "strategy": strategy.name,
         "segment": key,
         "tone": strategy.tone,
+        "language": view.language or contact_for(view.jurisdiction).language,
     }
     reminded = {c.detail for c in view.contacts if c.event in CONTACT_EVENTS and c.detail}
 
@@ -598,7 +602,8 @@ def execute(
                 _log(session, attempt, now, "call_attempt", "voice", f"{_label(attempt)} {sid}")
             result.messages[attempt.account_id] = ["(call)"]
         else:
-            language = account_language(session, attempt.account_id)
+            # read with the batch; one query per account only for an attempt made elsewhere
+            language = attempt.language or account_language(session, attempt.account_id)
             texts = (
                 opener.open(attempt.phone, attempt.account_id, attempt.reason)
                 if opener is not None and sender is not None
