@@ -31,6 +31,7 @@ from babel.dates import format_date, format_time
 from bot import db
 from bot.compliance import audit
 from bot.settings import DataFileError, read_data_file
+from bot.texts import texts_for
 
 logger = logging.getLogger(__name__)
 PREFIX = "collections:handoff:"
@@ -63,23 +64,15 @@ class TeamHours:
 @dataclass(frozen=True)
 class HandoffRules:
     """Parsed ``data/handoff.yml``. ``time_zone``, ``typical_reply_minutes`` and ``hours`` are
-    the default team's (see :class:`TeamHours`); ``teams`` the teams by jurisdiction prefix."""
+    the default team's (see :class:`TeamHours`); ``teams`` the teams by jurisdiction prefix. What
+    the debtor reads is in each language's texts (``handoff.*``, :mod:`bot.texts`)."""
 
     reasons: dict[str, Reason]
     aliases: dict[str, str]
     time_zone: str
     typical_reply_minutes: int
     hours: dict[int, tuple[time, time]]
-    notice: str
-    notice_no_push: str  # for channels a collector cannot reply on (REST)
-    notice_no_contact: str  # REST with no account: nobody can contact the person
-    eta_open: str
-    eta_closed: str
-    holding_reply: str
-    holding_minutes: int
-    crisis_holding_reply: str
-    hours_texts: dict[str, str]  # how the opening hours are said (hours_*)
-    reference_noted: str  # after an account reference or phone number while waiting
+    holding_minutes: int  # the full holding reply at most once per this many minutes
     outcomes: dict[str, str]
     handback_slots: tuple[str, ...]
     reply_despite_holds: frozenset[str]
@@ -109,15 +102,6 @@ def _clock(value: Any, where: str) -> time:
         return time.fromisoformat(str(value))
     except ValueError as exc:
         raise DataFileError(f"data/handoff.yml: '{where}' must be HH:MM") from exc
-
-
-HOURS_TEXTS = ("span", "span_overnight", "days", "join")
-
-
-def _hours_texts(raw: Any, file: str) -> dict[str, str]:
-    if not isinstance(raw, dict) or any(not isinstance(raw.get(k), str) for k in HOURS_TEXTS):
-        raise DataFileError(f"{file}: 'hours_texts' must give the texts {', '.join(HOURS_TEXTS)}")
-    return {k: str(raw[k]) for k in HOURS_TEXTS}
 
 
 @cache
@@ -156,34 +140,13 @@ def handoff_rules() -> HandoffRules:
     for code in outcome_holds:
         if code not in outcomes:
             raise DataFileError(f"{file}: 'outcome_holds.{code}' is not an outcome code")
-    for key in (
-        "notice",
-        "notice_no_push",
-        "notice_no_contact",
-        "eta_open",
-        "eta_closed",
-        "holding_reply",
-        "crisis_holding_reply",
-        "reference_noted",
-    ):
-        if not isinstance(need(key), str):
-            raise DataFileError(f"{file}: '{key}' must be text")
     return HandoffRules(
         reasons=reasons,
         aliases=aliases,
         time_zone=default.time_zone,
         typical_reply_minutes=default.typical_reply_minutes,
         hours=default.hours,
-        notice=str(raw["notice"]),
-        notice_no_push=str(raw["notice_no_push"]),
-        notice_no_contact=str(raw["notice_no_contact"]),
-        eta_open=str(raw["eta_open"]),
-        eta_closed=str(raw["eta_closed"]),
-        holding_reply=str(raw["holding_reply"]),
         holding_minutes=int(raw.get("holding_minutes", 15)),
-        crisis_holding_reply=str(raw["crisis_holding_reply"]),
-        hours_texts=_hours_texts(need("hours_texts"), file),
-        reference_noted=str(raw["reference_noted"]),
         outcomes=outcomes,
         handback_slots=tuple(str(s) for s in need("handback_slots")),
         reply_despite_holds=frozenset(str(s) for s in raw.get("reply_despite_holds") or []),
@@ -241,21 +204,25 @@ def reply_eta(
     locale: str = "en_US",
     rules: HandoffRules | None = None,
     jurisdiction: str | None = None,
+    language: str | None = None,
 ) -> str:
     """When a person will reply, in words, in the debtor's zone: "within about 15 minutes" during
     the business hours of the team serving ``jurisdiction`` (the sender context's; the default
-    team when None), else "after we open at 8:00 AM on Monday (your time)"."""
+    team when None), else "after we open at 8:00 AM on Monday (your time)". Said in ``language``
+    (ISO 639-1; the language of ``locale`` when None) with ``handoff.eta_*`` of its texts."""
     rules = rules or handoff_rules()
+    texts = texts_for(language or locale.split("_")[0], jurisdiction)
     team = rules.team(jurisdiction)
     opening = next_opening(now, rules, jurisdiction)
     if opening is None:
-        return rules.eta_open.format(minutes=team.typical_reply_minutes)
+        return texts.get("handoff.eta_open", minutes=team.typical_reply_minutes)
     try:
         zone = ZoneInfo(debtor_time_zone or team.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo(team.time_zone)
     there = opening.astimezone(zone)
-    text = rules.eta_closed.format(
+    text = texts.get(
+        "handoff.eta_closed",
         time=format_time(there, format="short", locale=locale),
         day=format_date(there.date(), format="EEEE", locale=locale),
     )
@@ -273,12 +240,14 @@ def opening_hours(
     locale: str = "en_US",
     rules: HandoffRules | None = None,
     jurisdiction: str | None = None,
+    language: str | None = None,
 ) -> str:
     """The opening hours this week of the team serving ``jurisdiction`` (the default team when
     None) said in the debtor's zone, days with the same hours grouped: "Monday to Friday 8:00 AM
     to 8:00 PM, Saturday 9:00 AM to 1:00 PM" for New York, "Monday 9:00 PM to 9:00 AM the next
-    day, ..." for a debtor in Shanghai served by the New York team (``hours_texts`` in
-    data/handoff.yml). The week of ``now`` (aware) is used, so daylight saving time is right."""
+    day, ..." for a debtor in Shanghai served by the New York team (``handoff.hours.*`` of the
+    texts of ``language``, the language of ``locale`` when None). The week of ``now`` (aware) is
+    used, so daylight saving time is right."""
     rules = rules or handoff_rules()
     hours = rules.team(jurisdiction)
     team = ZoneInfo(hours.time_zone)
@@ -301,7 +270,7 @@ def opening_hours(
                 closes.date() != opens.date(),
             )
         )
-    texts = rules.hours_texts
+    texts = texts_for(language or locale.split("_")[0], jurisdiction)
     groups: list[list[tuple[date, str, str, bool]]] = []
     for span in sorted(spans):
         last = groups[-1][-1] if groups else None
@@ -313,10 +282,10 @@ def opening_hours(
     for group in groups:
         first = str(format_date(group[0][0], format="EEEE", locale=locale))
         last_day = str(format_date(group[-1][0], format="EEEE", locale=locale))
-        days = first if len(group) == 1 else texts["days"].format(first=first, last=last_day)
-        template = texts["span_overnight" if group[0][3] else "span"]
-        said.append(template.format(days=days, open=group[0][1], close=group[0][2]))
-    return texts["join"].join(said)
+        days = first if len(group) == 1 else texts.get("handoff.hours.days", first=first, last=last_day)
+        key = "handoff.hours.span_overnight" if group[0][3] else "handoff.hours.span"
+        said.append(texts.get(key, days=days, open=group[0][1], close=group[0][2]))
+    return texts.get("handoff.hours.join").join(said)
 
 
 FALLBACK_ACTIONS = ("utter_default", "action_default_fallback")

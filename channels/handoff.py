@@ -8,6 +8,7 @@ The queue and its rules are in :mod:`bot.handoff`; this module adapts them to Ra
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -22,12 +23,12 @@ from bot.handoff import (
     HandoffQueue,
     build_summary,
     fallback_streak,
-    handoff_rules,
     opening_hours,
     reason_set_in_last_turn,
     reply_eta,
 )
 from bot.safety import crisis_rule, helpline_for, record_crisis
+from bot.texts import Texts, texts_for
 from bot.verification import parse_account_reference, parse_phone
 
 logger = logging.getLogger(__name__)
@@ -117,14 +118,12 @@ async def after_turn(
             tracker.update(SlotSet("handoff_reason", reason))
             await agent.tracker_store.save(tracker)
     if created:
-        rules = handoff_rules()
+        context = context.speaking(slots.get("language"))
         if channel_of(message) != "rest":
-            template = rules.notice
+            key = "handoff.notice"
         else:
-            template = rules.notice_no_push if account_id else rules.notice_no_contact
-        notice = template.format(
-            eta=reply_eta(db.utcnow(), context.time_zone, context.locale, jurisdiction=context.jurisdiction)
-        )
+            key = "handoff.notice_no_push" if account_id else "handoff.notice_no_contact"
+        notice = texts_of(context).get(key, eta=eta_for(context, db.utcnow()))
         await output.send_text_message(message.sender_id, notice)
         queue.add_message(message.sender_id, "bot", notice)
         logger.info("handoff ticket %s opened for %s: %s", ticket.id, message.sender_id, ticket.reason)
@@ -143,7 +142,10 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
     - an account reference or a phone number on file links the conversation and the ticket to
       that account (slot ``account_id``), with the same answer whether it matched or not;
     - anything else gets the holding reply at most once per ``holding_minutes``, with when a
-      person will reply and the opening hours, both in the debtor's time zone.
+      person will reply and the opening hours, both in the debtor's time zone; within that time a
+      request for a person is told it is already queued, and any other message gets a short
+      acknowledgement (texts ``handoff.*``, in the conversation's language);
+    - once a collector has claimed the ticket, the collector answers and the bot says nothing.
 
     Return False when no ticket is open."""
     queue = HandoffQueue(red)
@@ -170,8 +172,9 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
     queue.add_message(message.sender_id, "debtor", message.text or "")
     ticket = queue.get(ticket_id) if ticket_id is not None else None
     slots = tracker.current_slot_values()
-    context = linked_context(message, slots.get("account_id"))
-    account_id, time_zone, locale = context.account_id, context.time_zone, context.locale
+    context = linked_context(message, slots.get("account_id")).speaking(slots.get("language"))
+    account_id = context.account_id
+    texts = texts_of(context)
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     crisis = ticket is not None and crisis_rule().matches(parse)  # SafetyPolicy's rule, from config.yml
     with db.session_scope() as session:  # one transaction for the message and any crisis rows
@@ -201,44 +204,57 @@ async def paused_turn(agent: Any, red: redis.Redis, message: UserMessage, output
             summary=ticket.summary,
         )
         if ticket.status == "queued":
-            text = helpline_for(context.jurisdiction).text
-            await output.send_text_message(message.sender_id, text)
-            queue.add_message(message.sender_id, "bot", text)
+            await _say(queue, output, message.sender_id, helpline_for(context.jurisdiction).text)
         return True
-    if ticket is not None and ticket.status == "queued" and ticket.reason == "crisis":
-        reply = handoff_rules().crisis_holding_reply.format(
-            helpline=helpline_for(context.jurisdiction).text,
-            eta=reply_eta(db.utcnow(), time_zone, locale, jurisdiction=context.jurisdiction),
-        )
-        await output.send_text_message(message.sender_id, reply)
-        queue.add_message(message.sender_id, "bot", reply)
-        return True
-    now = db.utcnow()
     if ticket is not None and linked is not None:
         queue.link_account(ticket.id, linked)
-    if ticket is not None and named and ticket.status == "queued":
-        # the same words whether the reference matched or not (no enumeration of references)
-        reply = handoff_rules().reference_noted.format(
-            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction)
+    if ticket is None or ticket.status != "queued":
+        return True  # a collector has the conversation: they answer, the bot stays out of it
+    now = db.utcnow()
+    eta = eta_for(context, now)
+    if ticket.reason == "crisis":
+        helpline = helpline_for(context.jurisdiction).text
+        await _say(
+            queue, output, message.sender_id, texts.get("handoff.crisis_holding_reply", helpline=helpline, eta=eta)
         )
-        await output.send_text_message(message.sender_id, reply)
-        queue.add_message(message.sender_id, "bot", reply)
+        return True
+    if named:
+        # the same words whether the reference matched or not (no enumeration of references)
+        await _say(queue, output, message.sender_id, texts.get("handoff.reference_noted", eta=eta))
         queue.holding_reply_due(message.sender_id)  # counts as the holding reply
         return True
-    distress = (parse.get("intent") or {}).get("name") in HELPLINE_INTENTS
-    if ticket is not None and ticket.status == "queued" and distress:
-        text = helpline_for(context.jurisdiction).text
-        await output.send_text_message(message.sender_id, text)
-        queue.add_message(message.sender_id, "bot", text)
+    if (parse.get("intent") or {}).get("name") in HELPLINE_INTENTS:
+        await _say(queue, output, message.sender_id, helpline_for(context.jurisdiction).text)
         return True
-    if ticket is not None and ticket.status == "queued" and queue.holding_reply_due(message.sender_id):
-        reply = handoff_rules().holding_reply.format(
-            eta=reply_eta(now, time_zone, locale, jurisdiction=context.jurisdiction),
-            hours=opening_hours(now, time_zone, locale, jurisdiction=context.jurisdiction),
+    if queue.holding_reply_due(message.sender_id):
+        hours = opening_hours(
+            now, context.time_zone, context.locale, jurisdiction=context.jurisdiction, language=texts.language
         )
-        await output.send_text_message(message.sender_id, reply)
-        queue.add_message(message.sender_id, "bot", reply)
+        reply = texts.get("handoff.holding_reply", eta=eta, hours=hours)
+    elif (parse.get("intent") or {}).get("name") == "request_human":
+        reply = texts.get("handoff.already_queued", eta=eta)
+    else:  # within the quarter hour: a short acknowledgement, never silence
+        reply = texts.get("handoff.still_waiting", eta=eta)
+    await _say(queue, output, message.sender_id, reply)
     return True
+
+
+async def _say(queue: HandoffQueue, output: OutputChannel, sender_id: str, text: str) -> None:
+    """Send ``text`` to the debtor and keep it in the live transcript the collector sees."""
+    await output.send_text_message(sender_id, text)
+    queue.add_message(sender_id, "bot", text)
+
+
+def texts_of(context: SenderContext) -> Texts:
+    """The texts in the context's language, with its jurisdiction's overrides."""
+    return texts_for(context.language, context.jurisdiction)
+
+
+def eta_for(context: SenderContext, now: datetime) -> str:
+    """When a person will reply, said in the context's language, locale and time zone."""
+    return reply_eta(
+        now, context.time_zone, context.locale, jurisdiction=context.jurisdiction, language=context.language
+    )
 
 
 def _names_an_account(text: str) -> bool:

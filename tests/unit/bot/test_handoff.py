@@ -15,9 +15,11 @@ from bot.handoff import (
     fallback_streak,
     handoff_rules,
     next_opening,
+    opening_hours,
     reason_set_in_last_turn,
     reply_eta,
 )
+from bot.texts import languages, texts_for
 
 UTC = timezone.utc
 
@@ -103,20 +105,33 @@ def test_a_bad_team_names_its_field(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_notices_pass_the_content_lint() -> None:
-    rules = handoff_rules()
-    for template in (
-        rules.notice,
-        rules.notice_no_push,
-        rules.notice_no_contact,
-        rules.holding_reply,
-        rules.crisis_holding_reply,
-        rules.reference_noted,
-    ):
-        text = template.format(
-            eta=rules.eta_open.format(minutes=15), helpline="Call 988.", hours="Monday 8:00 AM to 8:00 PM"
-        )
-        for profile in all_profiles():
-            assert not lint(text, profile, "webchat").violations, (profile.jurisdiction, text)
+    for language in languages():
+        texts = texts_for(language)
+        eta = texts.get("handoff.eta_open", minutes=15)
+        for key in (
+            "handoff.notice",
+            "handoff.notice_no_push",
+            "handoff.notice_no_contact",
+            "handoff.holding_reply",
+            "handoff.still_waiting",
+            "handoff.already_queued",
+            "handoff.crisis_holding_reply",
+            "handoff.reference_noted",
+        ):
+            text = texts.get(key, eta=eta, helpline="Call 988.", hours="Monday 8:00 AM to 8:00 PM")
+            for profile in all_profiles():
+                assert not lint(text, profile, "webchat").violations, (language, profile.jurisdiction, text)
+
+
+def test_opening_hours_and_reply_times_are_said_in_the_debtors_language() -> None:
+    winter = datetime(2026, 1, 13, 17, 0, tzinfo=timezone.utc)  # a Tuesday, noon in New York
+    hours = opening_hours(winter, "Asia/Shanghai", "zh_CN", jurisdiction="CN", language="zh")
+    assert hours == "星期一至星期五 09:00至21:00，星期六至星期日 09:00至18:00"
+    saturday_night_shanghai = datetime(2026, 1, 17, 14, 0, tzinfo=timezone.utc)  # 22:00 Saturday in Shanghai
+    assert (
+        reply_eta(saturday_night_shanghai, "Asia/Shanghai", "zh_CN", jurisdiction="CN")
+        == "在星期日09:00（您当地时间）上班后"
+    )
 
 
 def _turn(intent: str, *actions: str) -> list[dict[str, Any]]:
