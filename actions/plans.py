@@ -471,7 +471,8 @@ def _options(tracker: Tracker) -> list[PlanOption]:
 
 class ActionSelectPlan(Action):
     """The debtor picks an option ("2", "the monthly one"): read it back for a yes, or hand an
-    option beyond the bot's authority to a person."""
+    option beyond the bot's authority to a person. A yes to a single option, which the offer read
+    out in full, sets the arrangement up at once (:class:`ActionRecordArrangement`)."""
 
     def name(self) -> str:
         return "action_select_plan"
@@ -497,8 +498,15 @@ class ActionSelectPlan(Action):
         if option.needs_collector:
             dispatcher.utter_message(response="utter_plan_beyond_authority")
             return [SlotSet("handoff_reason", "beyond_authority"), SlotSet("plan_stage", None)]
+        chosen = option_to_dict(option)
+        if len(options) == 1 and intent == "affirm" and tracker.get_slot("plan_stage") == "offered":
+            # the one option was read out in full with "reply yes to set it up": that yes is the
+            # consent, so asking "shall I set this up?" again would only repeat the question
+            tracker.slots["selected_plan"] = chosen
+            recorded = await ActionRecordArrangement().run(dispatcher, tracker, domain)
+            return [SlotSet("selected_plan", chosen), *recorded]
         dispatcher.utter_message(response="utter_confirm_plan", summary=describe(option, w))
-        return [SlotSet("selected_plan", option_to_dict(option)), SlotSet("plan_stage", "confirming")]
+        return [SlotSet("selected_plan", chosen), SlotSet("plan_stage", "confirming")]
 
 
 class ActionRecordArrangement(Action):
