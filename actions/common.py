@@ -61,6 +61,7 @@ class Wording:
 
     texts: Texts
     locale: str
+    jurisdiction: str = ""  # the account's (or the sender's) profile code, e.g. "US-NY"
 
     def money(self, value: Money) -> str:
         """``value`` with its currency, in the locale ("$1,240.50", "¥8,600.00")."""
@@ -77,7 +78,7 @@ def wording(tracker: Tracker, account: db.Account | None = None) -> Wording:
     context = sender_context(tracker)
     language = tracker.get_slot("language") or context.language
     jurisdiction = str(account.jurisdiction) if account is not None else context.jurisdiction
-    return Wording(texts_for(language, jurisdiction), contact_for(jurisdiction).locale_for(language))
+    return Wording(texts_for(language, jurisdiction), contact_for(jurisdiction).locale_for(language), jurisdiction)
 
 
 def load_account(tracker: Tracker) -> db.Account | None:

@@ -5,6 +5,7 @@ The rules live in ``bot/repayment/plans.py`` (engine), ``bot/repayment/affordabi
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -57,6 +58,8 @@ from bot.repayment.plans import (
     counter_instalments,
     counter_settlement,
     financial_hardship,
+    is_holiday,
+    moved_off_cadence,
     policy_for,
     propose,
 )
@@ -115,13 +118,20 @@ def amount_groups(option: PlanOption) -> list[tuple[Money, int]]:
 
 
 def schedule_lines(option: PlanOption, w: Wording, shown: int = 6) -> str:
-    """The payment dates and amounts, one per line; long schedules are shortened."""
+    """The payment dates and amounts, one per line; long schedules are shortened. A payment moved
+    off the plan's cadence says from when and why ("moved from Dec 25, 2026, a public holiday")."""
     t = w.texts
-    lines = [
-        t.get("plan.schedule.payment", day=w.day(p.due, "medium"), amount=w.money(p.amount))
-        for p in option.schedule
-        if p.amount.minor
-    ]
+    moved = moved_off_cadence([p.due for p in option.schedule], option.frequency)
+
+    def line(due: date, amount: Money) -> str:
+        text = t.get("plan.schedule.payment", day=w.day(due, "medium"), amount=w.money(amount))
+        regular = moved.get(due)
+        if regular is None:
+            return text
+        why = "holiday" if w.jurisdiction and is_holiday(regular, w.jurisdiction) else "weekend"
+        return text + t.get("plan.schedule.moved", day=w.day(regular, "medium"), why=t.get(f"plan.schedule.why_{why}"))
+
+    lines = [line(p.due, p.amount) for p in option.schedule if p.amount.minor]
     if not lines:
         return t.get("plan.schedule.nothing_until", day=w.day(option.schedule[0].due, "medium"))
     if len(lines) > shown:

@@ -263,6 +263,27 @@ def _payment_dates(
     return tuple(out)
 
 
+def moved_off_cadence(dues: list[date], frequency: str | None) -> dict[date, date]:
+    """Which of ``dues`` (a schedule's due dates, in order) were moved off the plan's cadence, as
+    {actual due date: the regular date it replaced}, so a read-back can say why a payment falls on
+    a Monday (the regular date was a weekend or a public holiday, see :func:`_payment_dates`). The
+    cadence is counted from the first due date: ``frequency`` "weekly" (7 days), "fortnightly"
+    (14) or "monthly" (calendar months); any other frequency, or fewer than two dates, gives {}."""
+    if len(dues) < 2 or frequency not in ("weekly", "fortnightly", "monthly"):
+        return {}
+    start = dues[0]
+    moved = {}
+    for i, due in enumerate(dues[1:], 1):
+        regular = (
+            _add_months(start, i)
+            if frequency == "monthly"
+            else start + timedelta(days=(14 if frequency == "fortnightly" else 7) * i)
+        )
+        if due != regular and timedelta(0) < due - regular <= timedelta(days=7):
+            moved[due] = regular
+    return moved
+
+
 def split_evenly(total: Money, count: int) -> list[Money]:
     """``count`` amounts that sum exactly to ``total``: equal, with the remainder spread one
     minor unit each over the last payments (so none is above ``ceil(total / count)``)."""

@@ -49,3 +49,26 @@ def test_a_last_smaller_payment_is_its_own_group() -> None:
 def test_long_schedules_are_shortened_in_gsm7() -> None:
     lines = schedule_lines(_option([5000] * 12), _account())
     assert "... 7 more, the last on" in lines and sms_segments(lines).encoding == "GSM-7"
+
+
+def test_a_payment_moved_off_a_public_holiday_says_so() -> None:
+    # fortnightly from Friday 11 December 2026: the 25th is Christmas Day, so that payment is on Monday the 28th
+    dues = [date(2026, 12, 11), date(2026, 12, 28), date(2027, 1, 8)]
+    schedule = tuple(Payment(d, Money(4000, "USD")) for d in dues)
+    option = PlanOption(
+        "instalments", schedule, Money(12000, "USD"), Money(0, "USD"), Money(0, "USD"), "", "fortnightly"
+    )
+    english = schedule_lines(option, Wording(texts_for("en", "US-MA"), "en_US", "US-MA")).splitlines()
+    assert english[1] == "- Dec 28, 2026: $40.00 (moved from Dec 25, 2026, a public holiday)", english
+    assert "moved" not in english[0] + english[2]
+    chinese = schedule_lines(option, Wording(texts_for("zh", "US-MA"), "zh_CN", "US-MA")).splitlines()
+    assert "原定2026年12月25日为法定节假日，顺延" in chinese[1], chinese
+
+
+def test_a_regular_schedule_has_no_moved_payments() -> None:
+    from bot.repayment.plans import moved_off_cadence
+
+    assert moved_off_cadence([date(2027, 1, 4), date(2027, 2, 4), date(2027, 3, 4)], "monthly") == {}
+    # the 29th clamps to 28 February 2027, a Sunday: the payment on Monday 1 March replaced it
+    assert moved_off_cadence([date(2027, 1, 29), date(2027, 3, 1)], "monthly") == {date(2027, 3, 1): date(2027, 2, 28)}
+    assert moved_off_cadence([date(2027, 1, 4)], "monthly") == {}
