@@ -18,7 +18,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot import db
 from bot.compliance import audit
-from bot.compliance.profiles import profile_for
+from bot.compliance.profiles import Profile, profile_for
 from bot.compliance.service import gate_contact, lint_outgoing
 from bot.context import resolve
 from bot.handoff import Ticket, handoff_rules
@@ -77,6 +77,8 @@ def deliver(
         context = resolve(session, ticket.conversation_id, channel).for_account(account).speaking(detect(text))
         jurisdiction = context.jurisdiction if context.account_id else None
         profile = profile_for(context.jurisdiction)
+        if channel == "sms":
+            text = with_later_disclosure(text, ticket, profile, context.language, _live(last_debtor_at, now))
         bodies = (
             split_for_sms(
                 [text], profile.sms_footer(context.language), profile.sms_max_segments, profile.sms_footer_per_reply
@@ -128,6 +130,19 @@ def deliver(
             return Delivery(True, channel, "sent to the chat")
         return _closed_chat(config, ticket, collector, text, now, _live(last_debtor_at, now))
     return Delivery(False, channel, "REST conversations cannot receive a pushed message", ["no_push_channel"])
+
+
+def with_later_disclosure(text: str, ticket: Ticket, profile: Profile, language: str, live: bool) -> str:
+    """``text`` opened with the profile's later disclosure ("This message is from a debt
+    collector.", 12 CFR 1006.18(e)(2); CONC 7.9.4R; NIFA 2018 art. 14) when the reply is a new
+    communication to the right party: the debtor was verified in the conversation and last wrote
+    more than ``live_conversation_minutes`` ago (within them the reply belongs to the
+    conversation that already gave it). Unchanged for a party never verified (saying "debt" to
+    them would disclose it, 15 U.S.C. 1692c(b)) or when the collector already said it."""
+    disclosure = profile.disclosures.later.text_for(language)
+    if live or ticket.summary.get("verification") != "verified" or disclosure in text:
+        return text
+    return f"{disclosure} {text}"
 
 
 def _closed_chat(

@@ -67,10 +67,13 @@ def test_collector_claims_an_sms_dispute_and_replies_by_sms(
     ticket = queue.get(ticket_id)
     assert ticket is not None and ticket.reason == "dispute" and ticket.channel == "sms"
 
-    # while the ticket waits the bot is silent; what the debtor writes shows in the console, as text
+    # while the ticket waits the bot only acknowledges; what the debtor writes shows in the console, as text
     hostile = "<img src=x onerror=\"document.title='owned'\"><script>document.title='owned'</script>"
     count = len(fake(bot, "/fake/messages"))
     assert post_sms(bot, sms(phone, hostile)) == 200
+    [acknowledged] = replies_to(bot, phone, count)
+    assert "added that to your conversation for our team" in acknowledged, acknowledged
+    count = len(fake(bot, "/fake/messages"))
 
     wait = WebDriverWait(browser, 20)
     browser.get(console_server + "/")

@@ -144,8 +144,9 @@ def test_a_request_for_a_person_pauses_the_bot_and_hand_back_resumes_it_with_con
     assert ticket.summary["verification"] == "not verified"
     assert any("real person" in m["text"] for m in ticket.summary["last_messages"])
 
-    # paused: the bot says nothing, the message is in the transcript and the tracker
-    assert bot.say(sender, "hello? how much do i owe") == []
+    # paused: the bot only acknowledges (never silence); the message is in the transcript and the tracker
+    [acknowledged] = bot.say(sender, "hello? how much do i owe")
+    assert "added that to your conversation for our team" in acknowledged and "$" not in acknowledged, acknowledged
     assert any(m["from"] == "debtor" and "how much do i owe" in m["text"] for m in queue.transcript(sender))
     tracker = bot.get(f"/conversations/{sender}/tracker?token={bot.env['RASA_API_TOKEN']}")[1]
     assert any(e.get("event") == "user" and e.get("text") == "hello? how much do i owe" for e in tracker["events"])

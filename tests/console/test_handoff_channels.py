@@ -142,7 +142,9 @@ def test_web_chat_reply_from_the_console_reaches_the_open_chat(
             assert "A member of our team will reply" in notice
             ticket_id = queue.open_ticket_id(session_id)
             assert ticket_id is not None and queue.get(ticket_id).channel == "webchat"  # type: ignore[union-attr]
-            assert await chat.say("hello?", token, quiet=1.0) == []  # paused: nothing from the bot
+            # paused: the bot only acknowledges, so the debtor is never left wondering
+            [acknowledged] = await chat.say("hello?", token, quiet=1.0)
+            assert "added that to your conversation for our team" in str(acknowledged), acknowledged
             ava = collectors["ava"]
             assert (await asyncio.to_thread(ava.post, f"/api/tickets/{ticket_id}/claim"))[0] == 200
             before = len(chat.received)
