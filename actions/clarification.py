@@ -29,6 +29,12 @@ class ActionAskClarification(Action):
         return "action_ask_clarification"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if text.strip() and not any(c.isalnum() for c in text):
+            # emoji or symbols only: the model sees no words, so any choice offered would be a guess
+            dispatcher.utter_message(response="utter_no_words")
+            log_event(tracker, "clarification_asked", detail="no_words")
+            return []
         offered = candidates(tracker.latest_message)
         texts = texts_of(tracker)
         if not offered:

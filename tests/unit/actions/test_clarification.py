@@ -40,3 +40,19 @@ def test_a_no_is_acknowledged_and_nothing_is_done(portfolio_database: str) -> No
     state["latest_message"] = {"text": "no neither", "intent": {"name": "deny", "confidence": 0.95}, "entities": []}
     events, messages = run(ActionResolveClarification(), Tracker.from_dict(state))
     assert events == [] and [m["response"] for m in messages] == ["utter_clarification_declined"]
+
+
+def test_emoji_alone_get_a_request_for_words_not_a_guess(portfolio_database: str) -> None:
+    state = json.loads((DATA / "clarification_answered.json").read_text())
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "abusive", "confidence": 0.31}]
+    for text in ("😭😭🙏", "👎", "?!"):
+        state["latest_message"] = {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
+        events, messages = run(ActionAskClarification(), Tracker.from_dict(state))
+        assert [m["response"] for m in messages] == ["utter_no_words"], (text, messages)
+    # words with an emoji are words: the usual question
+    state["latest_message"] = {
+        **state["events"][1]["parse_data"],
+        "text": "my hours got cut 😭 can we sort something out",
+    }
+    events, messages = run(ActionAskClarification(), Tracker.from_dict(state))
+    assert messages[0]["response"] == "utter_ask_clarification"
