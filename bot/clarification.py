@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bot.repayment.negotiation import is_regular_amount
 from bot.settings import DataFileError, read_data_file, required_field
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -24,7 +25,8 @@ DECLINED = -1  # the reply said no to every choice
 class ClarificationRules:
     """``candidate_floor`` (0..1) and ``max_candidates`` for a message not understood; intents
     never offered; ``confirm_intents`` confirmed below ``act_threshold`` (0..1); ``ordinals``:
-    words for each choice number (1-based)."""
+    words for each choice number (1-based); ``amount_offer_intents``: acts that all mean "here
+    is what I can pay" (see :func:`answered_as_offer`)."""
 
     candidate_floor: float
     max_candidates: int
@@ -32,6 +34,7 @@ class ClarificationRules:
     confirm_intents: frozenset[str]
     act_threshold: float
     ordinals: dict[int, tuple[str, ...]]
+    amount_offer_intents: frozenset[str] = frozenset()
 
 
 @cache
@@ -58,6 +61,7 @@ def clarification_rules() -> ClarificationRules:
         confirm_intents=frozenset(required_field(raw, "confirm_intents", file)),
         act_threshold=numbers["act_threshold"],
         ordinals={int(k): tuple(str(w).lower() for w in v) for k, v in ordinals.items()},
+        amount_offer_intents=frozenset(raw.get("amount_offer_intents") or ()),
     )
 
 
@@ -122,3 +126,18 @@ def read_choice(
     if intent in offered:
         return offered.index(intent)
     return None
+
+
+def answered_as_offer(parse: dict[str, Any], verified: bool, rules: ClarificationRules | None = None) -> bool:
+    """Whether a message not understood needs no question because every choice would be an
+    amount offer (``amount_offer_intents``) and it names a regular amount ("can i do 40 every
+    other friday": a promise or a plan?): for a verified debtor the plan policy answers it as an
+    offer of instalments. ``parse`` is Rasa's parse data."""
+    rules = rules or clarification_rules()
+    offered = candidates(parse, rules)
+    return (
+        verified
+        and bool(offered)
+        and set(offered) <= rules.amount_offer_intents
+        and is_regular_amount(str(parse.get("text") or ""))
+    )

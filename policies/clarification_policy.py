@@ -24,7 +24,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.clarification import candidates, clarification_rules, read_choice
+from bot.clarification import answered_as_offer, candidates, clarification_rules, read_choice
 from policies.fixed_policy import FixedPolicy
 
 ASK_ACTION = "action_ask_clarification"
@@ -92,6 +92,8 @@ class ClarificationPolicy(FixedPolicy):
         if tracker.active_loop_name:
             return self._prediction(result)
         if (parse.get("intent") or {}).get("name") == "nlu_fallback" and candidates(parse):
+            if answered_as_offer(parse, bool(tracker.get_slot("identity_verified"))):
+                return self._prediction(result)  # the plan policy answers the offer
             result[domain.index_for_action(ASK_ACTION)] = 1.0
             return self._prediction(result)
         return self._prediction(result)

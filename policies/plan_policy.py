@@ -28,15 +28,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.repayment.affordability import read_statement
-from bot.repayment.negotiation import is_regular
+from bot.repayment.negotiation import HAS_NUMBER, is_regular
 from policies.fixed_policy import FixedPolicy
 
 _BARE_CHOICE = re.compile(r"^\s*(option|plan|number|#|第)?\s*[123一二三]\s*(个|种|项)?\s*[.!)。]?\s*$", re.I)
-_HAS_NUMBER = re.compile(
-    r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred)\b"
-    r"|[一二三四五六七八九十百千万两]",
-    re.I,
-)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -82,7 +77,7 @@ class PlanPolicy(FixedPolicy):
         parse = tracker.latest_message.parse_data
         intent = (parse.get("intent") or {}).get("name")
         text = parse.get("text") or ""
-        if not (stage or _HAS_NUMBER.search(text)):
+        if not (stage or HAS_NUMBER.search(text)):
             return None  # most turns: nothing on the table and no figure said
 
         def labelled() -> bool:
@@ -95,7 +90,7 @@ class PlanPolicy(FixedPolicy):
                 tracker.get_slot(self.config["verified_slot"])
                 and intent in self.config["regular_offer_intents"]
                 and regular
-                and _HAS_NUMBER.search(text)
+                and HAS_NUMBER.search(text)
             ):
                 return str(self.config["ie_action"] if labelled() else self.config["offer_action"])
             return None
@@ -111,7 +106,7 @@ class PlanPolicy(FixedPolicy):
             return None
         if _BARE_CHOICE.match(text) or intent == "affirm":
             return str(self.config["select_action"])
-        if intent in self.config["offer_intents"] and _HAS_NUMBER.search(text) and intent != "select_plan":
+        if intent in self.config["offer_intents"] and HAS_NUMBER.search(text) and intent != "select_plan":
             return str(self.config["offer_action"])
         if intent in self.config["select_intents"]:
             return str(self.config["select_action"])

@@ -165,6 +165,19 @@ def is_regular(text: str) -> bool:
     return any(pattern.search(text) for _kind, pattern in FREQUENCY_WORDS) or bool(find_recurrences(text))
 
 
+HAS_NUMBER = re.compile(
+    r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|hundred)\b"
+    r"|[一二三四五六七八九十百千万两]",
+    re.I,
+)
+
+
+def is_regular_amount(text: str) -> bool:
+    """Whether ``text`` names a regular payment with a figure ("40 every other friday", "forty a
+    month"): an offer of instalments, whichever intent it was read as."""
+    return bool(HAS_NUMBER.search(text)) and is_regular(text)
+
+
 def is_counter_offer(text: str) -> bool:
     """Whether ``text`` offers something instead ("I can only do 40", "would you take 30%")
     rather than picking an offered option by its amount ("the one that's 50 a month")."""

@@ -237,3 +237,16 @@ def test_a_caller_gets_the_link_by_sms_with_consent_or_is_put_through(bot: Bot, 
             ticket_id = queue.open_ticket_id(phone)
             assert ticket_id is not None and queue.get(ticket_id).reason == "payment_by_phone"  # type: ignore[union-attr]
             queue.close(ticket_id, "sue", "other", supervisor=True)
+
+
+def test_a_regular_amount_read_as_promise_or_plan_is_answered_as_an_offer_not_a_question(
+    bot: Bot, db_session: Any
+) -> None:
+    """ "can i do 40 every other friday" read as a promise (0.51) or a plan (0.48) got "did you
+    mean" before it was understood: both readings are an offer of instalments."""
+    account = _account(db_session, "A-5070")  # an account no other test uses
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account)
+    reply = joined([bot.say(sender, "can i do 40 every other friday")])
+    assert "Did you mean" not in reply and "Just to check" not in reply, reply
+    assert "every-two-weeks payments" in reply and "$40.00" in reply, reply

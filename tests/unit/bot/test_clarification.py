@@ -57,3 +57,19 @@ def test_replies_pick_by_number_word_or_yes_and_anything_else_is_a_new_message()
     assert read_choice("yeah", "affirm", ["dispute_debt"]) == 0
     assert read_choice("no i didnt say that", "deny", ["dispute_debt"]) == DECLINED
     assert read_choice("1", None, []) is None
+
+
+def test_a_regular_amount_between_promise_and_plan_needs_no_question_once_verified() -> None:
+    from bot.clarification import answered_as_offer
+
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "promise_to_pay", "confidence": 0.51},
+        {"name": "request_payment_plan", "confidence": 0.48},
+    ]
+    parse = {"text": "can i do 40 every other friday", "intent": ranking[0], "intent_ranking": ranking}
+    assert answered_as_offer(parse, verified=True)
+    assert not answered_as_offer(parse, verified=False)  # no plan talk before right-party contact
+    assert not answered_as_offer({**parse, "text": "can i do 40 on friday"}, verified=True)  # a one-off: ask
+    disputed = [ranking[0], ranking[1], {"name": "dispute_debt", "confidence": 0.4}]
+    assert not answered_as_offer({**parse, "intent_ranking": disputed}, verified=True)
