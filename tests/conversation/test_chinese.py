@@ -105,3 +105,24 @@ def test_outreach_to_a_chinese_account_opens_in_chinese(db_session: Any) -> None
     bodies = sms_bodies(opening_texts("collection", "neutral", language, "CN"), "CN", language)
     assert bodies and all(b.endswith("回复TD退订") for b in bodies), json.dumps(bodies, ensure_ascii=False)
     _chinese([b.removesuffix("回复TD退订") for b in bodies])
+
+
+def test_a_chinese_debtor_waiting_for_a_person_is_told_in_chinese_and_never_left_in_silence(
+    bot: Bot, db_session: Any
+) -> None:
+    from bot.handoff import HandoffQueue, redis_from_env
+
+    account = _account(db_session, "A-5007")  # CN; an account no other test uses
+    sender = account.debtor.phone_e164
+    queue = HandoffQueue(redis_from_env(bot.env), bot.env["DATABASE_URL"])
+    _chinese(bot.say(sender, "你好"))
+    notice = " ".join(_chinese(bot.say(sender, "我要转人工，找个真人跟我说")))
+    assert "工作人员会" in notice, notice
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None
+    # the China team's hours or reply time, in Chinese; then a short Chinese answer to every message
+    [acknowledged] = _chinese(bot.say(sender, "在吗？"))
+    assert acknowledged.startswith("收到"), acknowledged
+    [queued] = _chinese(bot.say(sender, "我要人工客服"))
+    assert "您已在等待人工服务" in queued or queued.startswith("收到"), queued
+    queue.close(ticket_id, "sue", "other", supervisor=True)
