@@ -1,0 +1,94 @@
+"""What a collector sees: the ticket summary with every offer, the debtor's own offer and the
+arrangement agreed; the account page with its arrangements (schedule, status) and promises;
+queue waits in words. Against the session's real Redis, database and console app."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, timedelta
+
+from bot import db
+from bot.handoff import HandoffQueue, build_summary
+from bot.money import Money
+from bot.repayment.arrangements import option_to_dict, record_arrangement
+from bot.repayment.plans import Payment, PlanOption
+from tests.console.conftest import Collector
+
+ACCOUNT = "A-5021"  # this file's own account: an arrangement is recorded on it
+
+
+def _option(payments: int, each: int, first: date) -> PlanOption:
+    return PlanOption(
+        kind="instalments",
+        schedule=tuple(Payment(first + timedelta(days=30 * i), Money(each, "USD")) for i in range(payments)),
+        total=Money(each * payments, "USD"),
+        discount=Money(0, "USD"),
+        interest=Money(0, "USD"),
+        reason="affordable",
+        frequency="monthly",
+    )
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_ticket_and_account_pages_show_offers_the_arrangement_and_promises(
+    queue: HandoffQueue, collectors: dict[str, Collector], database_url: str
+) -> None:
+    first = db.utcnow().date() + timedelta(days=7)
+    offered = [_option(2, 150_00, first), _option(3, 100_00, first), _option(6, 50_00, first)]
+    countered = _option(5, 60_00, first)
+    with db.session_scope(database_url) as session:
+        arrangement, promise = record_arrangement(
+            session, account_id=ACCOUNT, option=countered, channel="sms", conversation_id="+15550105021"
+        )
+        arrangement_id, promise_id = int(arrangement.id), int(promise.id) if promise else None
+    assert promise_id is not None
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": "can I pay it off monthly", "timestamp": 1_700_000_000.0},
+        {"event": "action", "name": "action_offer_plans"},
+        {"event": "slot", "name": "plan_options", "value": [option_to_dict(o) for o in offered]},
+        {"event": "user", "text": "I could only do 60 a month", "timestamp": 1_700_000_010.0},
+        {"event": "action", "name": "action_select_plan"},
+        {"event": "slot", "name": "plan_options", "value": [option_to_dict(countered)]},
+        {"event": "user", "text": "yes", "timestamp": 1_700_000_020.0},
+        {"event": "action", "name": "action_record_arrangement"},
+        {"event": "slot", "name": "arrangement_id", "value": str(arrangement_id)},
+        {"event": "slot", "name": "plan_options", "value": None},
+        {"event": "user", "text": "I'd like to talk to a person", "timestamp": 1_700_000_030.0},
+    ]
+    slots = {"identity_verified": True, "plan_options": None, "arrangement_id": str(arrangement_id)}
+    ticket, _ = queue.open(
+        conversation_id=f"test-{uuid.uuid4().hex[:10]}",
+        channel="sms",
+        reason="requested",
+        account_id=ACCOUNT,
+        summary=build_summary(events, slots, [f"PTP-{promise_id}"]),
+    )
+    ava = collectors["ava"]
+    try:
+        page = ava.client.get(f"/tickets/{ticket.id}")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        offers = _text(re.search(r'id="offers-made">(.*?)</dd>', html, re.S).group(1))  # type: ignore[union-attr]
+        assert "none" not in offers
+        assert offers.count("instalments (monthly)") == 4, offers
+        assert "5 payments, total $300.00" in offers
+        assert "I could only do 60 a month" in _text(html)
+        shown = _text(re.search(r'id="arrangement">(.*?)</dd>', html, re.S).group(1))  # type: ignore[union-attr]
+        assert f"ARR-{arrangement_id}" in shown and "active" in shown and "total $300.00" in shown
+        assert f"{first.isoformat()}: $60.00" in shown and shown.count("$60.00") == 5
+        assert f"ARR-{arrangement_id} instalments (monthly), $300.00 (active)" in _text(html)  # account panel
+
+        account = ava.client.get(f"/accounts/{ACCOUNT}")
+        assert account.status_code == 200
+        text = _text(account.get_data(as_text=True))
+        assert f"ARR-{arrangement_id} instalments (monthly) · active · total $300.00" in text
+        assert f"{(first + timedelta(days=120)).isoformat()}: $60.00" in text
+        assert f"PTP-{promise_id} $60.00 {first.isoformat()} open" in text
+    finally:
+        queue.close(ticket.id, "ava", "other", supervisor=True)
+
