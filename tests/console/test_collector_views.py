@@ -92,3 +92,33 @@ def test_ticket_and_account_pages_show_offers_the_arrangement_and_promises(
     finally:
         queue.close(ticket.id, "ava", "other", supervisor=True)
 
+
+def test_queue_waits_are_said_in_words_from_the_opening_time(
+    queue: HandoffQueue, collectors: dict[str, Collector]
+) -> None:
+    now = db.utcnow()
+    opened = {}
+    for label, age in (("just now", timedelta(seconds=20)), ("2 h 5 min", timedelta(hours=2, minutes=5, seconds=9))):
+        ticket, _ = queue.open(
+            conversation_id=f"test-{uuid.uuid4().hex[:10]}",
+            channel="sms",
+            reason="requested",
+            account_id=None,
+            summary={"verification": "not verified", "last_messages": []},
+            now=now - age,
+        )
+        opened[ticket.id] = label
+    ava = collectors["ava"]
+    try:
+        html = ava.client.get("/").get_data(as_text=True)
+        for ticket_id, label in opened.items():
+            row = re.search(rf'data-ticket="{ticket_id}">(.*?)</tr>', html, re.S)
+            assert row, html
+            assert f">{label}</td>" in row.group(1), row.group(1)
+        waiting = {t["id"]: t["wait_seconds"] for t in ava.get("/api/queue")[1]["waiting"]}
+        assert all(waiting[i] >= (7509 if label != "just now" else 20) for i, label in opened.items())
+        sue = collectors["sue"].client.get("/supervisor").get_data(as_text=True)
+        assert "2 h 5 min" in sue and " min</a>" not in sue.replace("5 min</a>", "")
+    finally:
+        for ticket_id in opened:
+            queue.close(ticket_id, "ava", "other", supervisor=True)
