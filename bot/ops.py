@@ -76,6 +76,17 @@ def _flag(column: Any) -> Any:
     return func.sum(case((column, 1), else_=0))
 
 
+def _idle() -> ColumnElement[bool]:
+    """:func:`bot.kpis.is_idle` as SQL on ``analytics_conversations``."""
+    return and_(  # type: ignore[no-any-return]
+        C.c.messages > 0,
+        C.c.fallbacks >= C.c.messages,
+        *(column.is_(False) for column in (C.c.handoff, C.c.rpc, C.c.plans_offered, C.c.arrangement_accepted)),
+        C.c.opted_out.is_(False),
+        C.c.csat.is_(None),
+    )
+
+
 def _key(by: str) -> tuple[Any, bool]:
     """The SQL expression conversations are grouped on for ``by``, and whether it needs the
     accounts join. Raises ValueError for an unknown grouping."""
@@ -152,12 +163,13 @@ def kpi_reports(session: Session, scope: Scope, groupings: Sequence[str]) -> dic
         _flag(and_(C.c.plans_offered, C.c.arrangement_accepted)),
         _flag(C.c.opted_out),
         func.sum(C.c.fallbacks),
+        _flag(_idle()),
         func.count(C.c.csat),
         func.sum(C.c.csat),
     ).select_from(_from(accounts))
     for result in session.execute(counts.where(*conditions).group_by(*keys)):
         values = list(result)
-        n, turns, rpc, handoffs, offered, accepted, opt_outs, fallbacks, answered, csat_total = (
+        n, turns, rpc, handoffs, offered, accepted, opt_outs, fallbacks, idle, answered, csat_total = (
             int(v or 0) for v in values[len(keys) :]
         )
         if not n:
@@ -171,6 +183,7 @@ def kpi_reports(session: Session, scope: Scope, groupings: Sequence[str]) -> dic
             target.arrangements += accepted
             target.opt_outs += opt_outs
             target.fallbacks += fallbacks
+            target.idle += idle
             target.csat_responses += answered
             target.csat_total += csat_total
 
@@ -232,6 +245,7 @@ def _merge(into: KpiRow, part: KpiRow) -> None:
         "arrangements",
         "opt_outs",
         "fallbacks",
+        "idle",
         "csat_responses",
         "csat_total",
     ):
@@ -303,8 +317,10 @@ def review_queue(
 ) -> tuple[list[UserMessage], int]:
     """Messages for the review queue (``bot.kpis.low_confidence_messages``'s rule): classified
     ``nlu_fallback`` or with a top intent below ``threshold`` (0-1), not reviewed yet (table
-    ``nlu_reviews``), with no full date, phone number or account reference (only the one with
-    ``key`` when given); the newest ``limit`` of them and how many there are."""
+    ``nlu_reviews``), not personal (``MessageRecord.personal``: a full date, phone number or
+    account reference, or an answer to an identity question), identical texts as one message
+    (the newest, with ``count``); only the one with ``key`` when given. Returns the newest
+    ``limit`` of them and how many there are (distinct texts)."""
     conditions = [
         *_scoped(scope),
         or_(M.c.intent == FALLBACK_INTENT, M.c.confidence < threshold),
@@ -315,9 +331,24 @@ def review_queue(
     if key is not None:
         conditions.append(M.c.key == key)
     source = M.join(C, C.c.id == M.c.conversation_id)
-    total = int(session.execute(select(func.count()).select_from(source).where(*conditions)).scalar_one())
+    newest_first = (M.c.at.desc(), M.c.key.desc())
+    ranked = (
+        select(
+            M.c.id.label("id"),
+            func.row_number().over(partition_by=M.c.text, order_by=newest_first).label("rank"),
+            func.count().over(partition_by=M.c.text).label("copies"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .subquery()
+    )
+    total = int(session.execute(select(func.count()).select_from(ranked).where(ranked.c.rank == 1)).scalar_one())
     rows = session.execute(
-        select(M).select_from(source).where(*conditions).order_by(M.c.at.desc(), M.c.id.desc()).limit(limit)
+        select(M, ranked.c.copies)
+        .join(ranked, ranked.c.id == M.c.id)
+        .where(ranked.c.rank == 1)
+        .order_by(*newest_first)
+        .limit(limit)
     ).all()
     messages = [
         UserMessage(
@@ -328,7 +359,22 @@ def review_queue(
             confidence=float(r.confidence),
             ranking=tuple((str(n), float(c)) for n, c in json.loads(r.ranking or "[]")),
             channel=str(r.channel),
+            count=int(r.copies),
         )
         for r in rows
     ]
     return messages, total
+
+
+def review_copies(session: Session, scope: Scope, threshold: float, text: str) -> list[str]:
+    """Keys of every queued message whose text is exactly ``text`` (what one review-queue row
+    stands for), so labelling or dismissing the row takes all of them out of the queue."""
+    conditions = [
+        *_scoped(scope),
+        or_(M.c.intent == FALLBACK_INTENT, M.c.confidence < threshold),
+        M.c.personal.is_(False),
+        M.c.text == text,
+        M.c.key.notin_(select(ReviewedMessage.message_key)),
+    ]
+    source = M.join(C, C.c.id == M.c.conversation_id)
+    return [str(k) for k in session.execute(select(M.c.key).select_from(source).where(*conditions)).scalars()]
