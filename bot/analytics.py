@@ -485,8 +485,15 @@ class Summary:
     csat: int | None
     first_position: int
     last_position: int
+    arrangement_accepted: bool = False
+    agreed: tuple[str, ...] = ()  # what the debtor agreed in it: "ARR-3", "PTP-5" (system of record)
 
     @property
     def day(self) -> date:
         """UTC date the conversation started."""
         return self.started_at.date()
+
+    @property
+    def arrangements(self) -> tuple[str, ...]:
+        """The arrangements agreed in it ("ARR-3"), from :attr:`agreed`."""
+        return tuple(ref for ref in self.agreed if ref.startswith("ARR-"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
@@ -39,6 +39,7 @@ R = HandoffReasonRecord.__table__
 M = MessageRecord.__table__
 A = db.Account.__table__
 P = db.PromiseToPay.__table__
+Ar = db.Arrangement.__table__
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,39 @@ def _merge(into: KpiRow, part: KpiRow) -> None:
     into.handoff_reasons.update(part.handoff_reasons)
 
 
+AGREED_GRACE = timedelta(minutes=1)  # a record written in a turn may carry a time just after its last event
+
+
+def _agreed(session: Session, rows: Sequence[Any]) -> dict[int, list[str]]:
+    """Conversation row id → the arrangements (ARR-n) and promises to pay (PTP-n) recorded in it:
+    same sender id (``conversation_id`` of the record), made between the conversation's start and
+    its last event (plus :data:`AGREED_GRACE`)."""
+    by_sender: dict[str, list[Any]] = {}
+    for r in rows:
+        by_sender.setdefault(str(r.sender_id), []).append(r)
+    out: dict[int, list[str]] = {}
+    senders = list(by_sender)
+    for start in range(0, len(senders), 500):
+        batch = senders[start : start + 500]
+        found = [
+            ("ARR", int(i), str(s), _aware(t))
+            for i, s, t in session.execute(
+                select(Ar.c.id, Ar.c.conversation_id, Ar.c.created_at).where(Ar.c.conversation_id.in_(batch))
+            )
+        ] + [
+            ("PTP", int(i), str(s), _aware(t))
+            for i, s, t in session.execute(
+                select(P.c.id, P.c.conversation_id, P.c.created_at).where(P.c.conversation_id.in_(batch))
+            )
+        ]
+        for prefix, record_id, sender, made in sorted(found):
+            for r in by_sender[sender]:
+                if _aware(r.started_at) <= made <= _aware(r.ended_at) + AGREED_GRACE:
+                    out.setdefault(int(r.id), []).append(f"{prefix}-{record_id}")
+                    break
+    return out
+
+
 def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
     ids = [int(r.id) for r in rows]
     reasons: dict[int, list[str]] = {}
@@ -260,6 +294,7 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
         query = select(R.c.conversation_id, R.c.reason).where(R.c.conversation_id.in_(ids[start : start + 500]))
         for conversation_id, reason in session.execute(query.order_by(R.c.id)):
             reasons.setdefault(int(conversation_id), []).append(str(reason))
+    agreed = _agreed(session, rows)
     return [
         Summary(
             id=int(r.id),
@@ -275,6 +310,8 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
             csat=r.csat,
             first_position=int(r.first_position),
             last_position=int(r.last_position),
+            arrangement_accepted=bool(r.arrangement_accepted),
+            agreed=tuple(agreed.get(int(r.id), ())),
         )
         for r in rows
     ]

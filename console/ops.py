@@ -334,6 +334,7 @@ def _lines(conversation: Conversation) -> list[dict[str, Any]]:
             "csat_score",
             "identity_verified",
             "account_id",
+            "arrangement_id",
         ):
             out.append({"who": "system", "text": f"{event.get('name')} = {event.get('value')}", "meta": "", "at": at})
     return out
