@@ -7,15 +7,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 from bot import db
 from bot.handoff import HandoffQueue, build_summary
 from bot.money import Money
 from bot.repayment.arrangements import option_to_dict, record_arrangement
 from bot.repayment.plans import Payment, PlanOption
+from tests.conftest import Bot
 from tests.console.conftest import Collector
 
-ACCOUNT = "A-5021"  # this file's own account: an arrangement is recorded on it
+ACCOUNT = "A-5021"  # this file's own accounts: arrangements are recorded on them
+CONVERSATION_ACCOUNT = "A-5025"
 
 
 def _option(payments: int, each: int, first: date) -> PlanOption:
@@ -122,3 +125,45 @@ def test_queue_waits_are_said_in_words_from_the_opening_time(
     finally:
         for ticket_id in opened:
             queue.close(ticket_id, "ava", "other", supervisor=True)
+
+
+def test_a_ticket_after_plans_a_counter_offer_and_an_arrangement_says_so(
+    bot: Bot, queue: HandoffQueue, collectors: dict[str, Collector], db_session: Any
+) -> None:
+    """The tryout's path in a real conversation: three plans offered, the debtor's own offer
+    answered, that plan agreed, then a request for a person. The ticket lists every offer, the
+    debtor's offer and the arrangement; the account page shows the arrangement and its promise."""
+    from sqlalchemy import select
+
+    from tests.conversation.helpers import joined
+
+    account = db_session.execute(select(db.Account).where(db.Account.id == CONVERSATION_ACCOUNT)).scalar_one()
+    sender = account.debtor.phone_e164
+    bot.say(sender, "hi")
+    bot.say(sender, account.debtor.date_of_birth.strftime("%B %d %Y"))
+    assert "confirmed" in joined([bot.say(sender, account.debtor.postcode)])
+    said = [bot.say(sender, "can i set up a payment plan")]
+    said.append(bot.say(sender, "about 2500 a month"))
+    said.append(bot.say(sender, "rent is 1200, food 350 and bills 150"))
+    counter = bot.say(sender, "I can only do 150 a month")
+    said.append(counter)
+    said.append(bot.say(sender, "option 1"))
+    said.append(bot.say(sender, "yes"))
+    done = joined([said[-1]])
+    assert "ARR-" in done, joined(said)
+    reference = done.split("ARR-")[1].split()[0].strip(".,")
+    said.append(bot.say(sender, "I'd like to talk to a real person please"))
+    ticket_id = queue.open_ticket_id(sender)
+    assert ticket_id is not None, joined(said)
+    ava = collectors["ava"]
+    try:
+        html = ava.client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+        offers = _text(re.search(r'id="offers-made">(.*?)</dd>', html, re.S).group(1))  # type: ignore[union-attr]
+        assert offers != "none" and offers.count("total $") >= 2, offers  # the plans and the answer to the offer
+        assert "I can only do 150 a month" in _text(html)
+        shown = _text(re.search(r'id="arrangement">(.*?)</dd>', html, re.S).group(1))  # type: ignore[union-attr]
+        assert f"ARR-{reference}" in shown and "active" in shown, shown
+        page = _text(ava.client.get(f"/accounts/{CONVERSATION_ACCOUNT}").get_data(as_text=True))
+        assert f"ARR-{reference}" in page and "PTP-" in page and " open " in page, page
+    finally:
+        queue.close(ticket_id, "ava", "other", supervisor=True)
