@@ -31,6 +31,7 @@ from bot.kpis import (
     FALLBACK_INTENT,
     OFFER_PLANS_ACTION,
     OPT_OUT_ACTION,
+    OUT_OF_SCOPE_INTENT,
     REQUEST_HUMAN_ACTION,
     SESSION_START,
     is_fallback_turn,
@@ -72,6 +73,8 @@ class ConversationRecord(db.Base):  # type: ignore[misc]
     # open (requested_slot: a message answering an identity question is personal)
     last_intent = Column(String(64), nullable=True)
     open_question = Column(String(64), nullable=True)
+    # debtor messages understood (bot.kpis): NULL on rows projected before it was counted
+    understood = Column(Integer, nullable=True)
     __table_args__ = (
         Index("ix_analytics_conversations_sender_id_first_position", "sender_id", "first_position", unique=True),
         # everything a KPI report reads, so a report scans this index and never the table
@@ -175,6 +178,7 @@ class ConversationState:
     fallback_turn: int = -1
     last_intent: str | None = None
     open_question: str | None = None
+    understood: int = 0
     new_messages: list[dict[str, Any]] = field(default_factory=list)  # not yet stored
     new_reasons: list[str] = field(default_factory=list)  # not yet stored
     record_id: int | None = None
@@ -208,6 +212,8 @@ class ConversationState:
             fallback_turn=int(row.fallback_turn),
             last_intent=row.last_intent,
             open_question=row.open_question,
+            # an older row: every message that was not a fallback turn counts as understood
+            understood=int(row.understood) if row.understood is not None else int(row.messages) - int(row.fallbacks),
             record_id=int(row.id),
         )
 
@@ -230,6 +236,7 @@ class ConversationState:
                 return
             self.messages += 1
             self.last_intent = name[:64]
+            self.understood += name != OUT_OF_SCOPE_INTENT  # until the turn proves a fallback
             channel = str(event.get("input_channel") or "unknown")
             if self.channel is None:
                 self.channel = channel
@@ -282,6 +289,7 @@ class ConversationState:
             ):
                 self.fallbacks += 1
                 self.fallback_turn = self.messages - 1
+                self.understood -= self.last_intent != OUT_OF_SCOPE_INTENT
 
     def values(self) -> dict[str, Any]:
         """Column values of the row."""
@@ -306,6 +314,7 @@ class ConversationState:
             "fallback_turn": self.fallback_turn,
             "last_intent": self.last_intent,
             "open_question": self.open_question,
+            "understood": self.understood,
         }
 
 

@@ -12,9 +12,10 @@ Definitions (numerator / denominator):
 - right-party-contact rate: conversations where identity was verified / conversations;
 - handoff rate: conversations that needed a person (slot ``handoff_reason`` set, or
   ``action_request_human``) / conversations;
-- idle conversations: no handoff, and nothing understood or done: every debtor message was a
-  fallback turn (below) and there was no RPC, plan offer, arrangement, opt-out or CSAT answer
-  (an emoji, a 3,000-character paste nobody could read, a probe of the channel);
+- idle conversations: no handoff, and nothing understood or done: no debtor message was
+  *understood* (a message is understood unless it was a fallback turn, below, or NLU read it as
+  ``out_of_scope``) and there was no RPC, plan offer, arrangement, opt-out or CSAT answer (an
+  emoji, a 3,000-character paste nobody could read, a run of punctuation, a probe of the channel);
 - containment rate: conversations neither handed to a person nor idle / conversations (an idle
   conversation was not contained: the debtor got nothing, so it must not raise the rate);
 - PTP rate: conversations with a promise to pay recorded / RPC conversations (a PTP needs RPC);
@@ -49,6 +50,7 @@ from bot.accounts import dpd_bucket
 from bot.logmask import carries_personal_data
 
 FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"  # understood as "nothing we can help with": not an understood request
 EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's convention for intents the system triggers, not the user
 SESSION_START = "action_session_start"
 REQUEST_HUMAN_ACTION = "action_request_human"
@@ -124,6 +126,7 @@ class Conversation:
     arrangement_accepted: bool
     csat: int | None
     fallbacks: int = 0  # fallback turns (see the module docstring)
+    understood: int = 0  # debtor messages understood (see the module docstring)
     events: tuple[dict[str, Any], ...] = field(repr=False, compare=False, default=())
 
     @property
@@ -135,18 +138,17 @@ class Conversation:
     def idle(self) -> bool:
         """Nothing understood or done, and no handoff (see the module docstring)."""
         return is_idle(
-            messages=len(self.messages),
-            fallbacks=self.fallbacks,
+            understood=self.understood,
             handoff=bool(self.handoff_reasons),
             did_something=self.rpc or self.plans_offered or self.arrangement_accepted or self.opted_out,
             csat=self.csat,
         )
 
 
-def is_idle(*, messages: int, fallbacks: int, handoff: bool, did_something: bool, csat: int | None) -> bool:
-    """The idle rule of the module docstring on a conversation's counts: every one of its
-    ``messages`` a fallback turn, no handoff, nothing done, no CSAT answer."""
-    return messages > 0 and fallbacks >= messages and not handoff and not did_something and csat is None
+def is_idle(*, understood: int, handoff: bool, did_something: bool, csat: int | None) -> bool:
+    """The idle rule of the module docstring on a conversation's counts: no debtor message
+    ``understood``, no handoff, nothing done, no CSAT answer."""
+    return understood <= 0 and not handoff and not did_something and csat is None
 
 
 def _at(event: Mapping[str, Any]) -> datetime:
@@ -205,12 +207,15 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
     slots: dict[str, list[Any]] = {}
     actions: set[str] = set()
     fell_back: set[int] = set()
+    out_of_scope: set[int] = set()
     turn = -1
     intent: Any = None
     for event in events:
         if _from_debtor(event):
             turn += 1
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or FALLBACK_INTENT
+            if intent == OUT_OF_SCOPE_INTENT:
+                out_of_scope.add(turn)
         elif event.get("event") == "slot":
             slots.setdefault(str(event.get("name")), []).append(event.get("value"))
         elif event.get("event") == "action":
@@ -236,6 +241,7 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
         arrangement_accepted=any(v for v in slots.get("arrangement_id", [])),
         csat=int(csat_values[-1]) if csat_values else None,
         fallbacks=len(fell_back),
+        understood=len(messages) - len(fell_back | out_of_scope),
         events=tuple(events),
     )
 

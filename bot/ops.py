@@ -79,9 +79,10 @@ def _flag(column: Any) -> Any:
 
 def _idle() -> ColumnElement[bool]:
     """:func:`bot.kpis.is_idle` as SQL on ``analytics_conversations``."""
+    understood = func.coalesce(C.c.understood, C.c.messages - C.c.fallbacks)  # NULL: an older row
     return and_(  # type: ignore[no-any-return]
         C.c.messages > 0,
-        C.c.fallbacks >= C.c.messages,
+        understood <= 0,
         *(column.is_(False) for column in (C.c.handoff, C.c.rpc, C.c.plans_offered, C.c.arrangement_accepted)),
         C.c.opted_out.is_(False),
         C.c.csat.is_(None),

@@ -1,6 +1,7 @@
 """Analytics: what one turn leaves open for the next (the last debtor intent, the form question
 asked), so a clarification question about a message not understood counts as a fallback turn and a
-message answering an identity question stays out of the review queue. Rows projected before keep
+message answering an identity question stays out of the review queue; and the debtor messages
+understood in each conversation (an idle conversation is not contained). Rows projected before keep
 NULL; ``python -m bot.cli rebuild-analytics`` recounts them.
 
 Revision ID: 0005
@@ -27,9 +28,12 @@ def upgrade() -> None:
         for name in ("last_intent", "open_question"):
             if name not in have:
                 batch_op.add_column(sa.Column(name, sa.String(length=64), nullable=True))
+        if "understood" not in have:
+            batch_op.add_column(sa.Column("understood", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
+        batch_op.drop_column("understood")
         batch_op.drop_column("open_question")
         batch_op.drop_column("last_intent")

@@ -111,6 +111,7 @@ def test_junk_sessions_are_idle_not_contained_and_clarifications_are_fallback_tu
         .action("action_ask_clarification")
         .user("??", "nlu_fallback", 0.1)
         .action("utter_default"),
+        "punctuation": Events().session().user("?!?! ;;", "out_of_scope", 0.8).action("utter_out_of_scope"),
         "balance": _verified(Events().session(), "A-1").user("how much", "ask_balance").action("action_balance"),
         "confirmed": _verified(Events().session(), "A-2")
         .user("this isnt mine", "dispute_debt", 0.6)
@@ -120,18 +121,20 @@ def test_junk_sessions_are_idle_not_contained_and_clarifications_are_fallback_tu
         .slot("handoff_reason", "dispute"),
     }
     found = {s: c for s, e in trackers.items() for c in conversations_from_tracker(s, {"events": e.events})}
-    assert {s for s, c in found.items() if c.idle} == {"emoji", "paste", "asked"}
+    # "out of scope" is no understood request either, though not a fallback turn
+    assert {s for s, c in found.items() if c.idle} == {"emoji", "paste", "asked", "punctuation"}
     assert {s: c.fallbacks for s, c in found.items()} == {
         "emoji": 1,
         "paste": 1,
         "asked": 2,
+        "punctuation": 0,
         "balance": 0,
         "confirmed": 0,  # a confirmation of an understood dispute is not "didn't understand"
     }
     total = compute(list(found.values()))[-1]
-    assert (total.conversations, total.idle, total.handoffs) == (5, 3, 1)
-    assert total.containment_rate == pytest.approx(1 / 5)  # only "balance": the junk adds nothing
-    assert total.fallback_rate == pytest.approx(4 / 9)
+    assert (total.conversations, total.idle, total.handoffs) == (6, 4, 1)
+    assert total.containment_rate == pytest.approx(1 / 6)  # only "balance": the junk adds nothing
+    assert total.fallback_rate == pytest.approx(4 / 10)
     # the same junk after a verified balance question is not idle: something was done
     mixed = _verified(Events().session(), "A-3").user("🙂", "nlu_fallback", 0.1).action("utter_default")
     [conversation] = conversations_from_tracker("m", {"events": mixed.events})

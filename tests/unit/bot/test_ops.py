@@ -25,7 +25,9 @@ from bot.ops import (
 from tests.unit.bot.test_kpis import Events
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
-INTENTS = ["greet", "ask_balance", "promise_to_pay", "request_payment_plan", "goodbye", "nlu_fallback", "deny"]
+INTENTS = [
+    "greet", "ask_balance", "promise_to_pay", "request_payment_plan", "goodbye", "nlu_fallback", "deny", "out_of_scope",
+]  # fmt: skip
 TEXTS = ["hi", "how much", "i cn pay sum", "blorp", "12 april 1985", "ref A-1001", "bye", "what now", "  "]
 CHANNELS = ["rest", "twilio_sms", "twilio_voice", "webchat"]
 ACCOUNTS = {"A-1": 12, "A-2": 45, "A-3": 75, "A-4": 200, "A-5": 0}
