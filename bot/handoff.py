@@ -813,6 +813,13 @@ class HandoffQueue:
         ``replies`` a collector wrote while it was closed."""
         self.add_message(conversation_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
 
+    def note_fetched(self, conversation_id: str, replies: int) -> None:
+        """A note in the live transcript: the debtor's REST client called and was handed the
+        ``replies`` a collector wrote since its last call (``channels/rest.py``)."""
+        self.add_message(
+            conversation_id, "system", f"The debtor's REST client called and was given {replies} reply(ies)."
+        )
+
     def holding_reply_due(self, conversation_id: str) -> bool:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
         ttl = max(60, handoff_rules().holding_minutes * 60)

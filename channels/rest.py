@@ -101,7 +101,7 @@ def _delivered(red: redis.Redis, sender: str, replies: int) -> None:
                 conversation_id=sender,
                 detail=f"{replies} reply(ies) handed to the REST client when it called",
             )
-        queue.add_message(sender, "system", f"The debtor's REST client called and was given {replies} reply(ies).")
+        queue.note_fetched(sender, replies)
     except Exception as exc:  # the replies are handed over either way; the note is best effort
         logger.warning("delivery of collector replies to %s not noted: %s", sender, exc)
 
