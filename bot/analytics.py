@@ -28,14 +28,16 @@ from sqlalchemy.orm import Session
 from bot import db
 from bot.kpis import (
     EXTERNAL_PREFIX,
-    FALLBACK_ACTIONS,
     FALLBACK_INTENT,
     OFFER_PLANS_ACTION,
     OPT_OUT_ACTION,
+    OUT_OF_SCOPE_INTENT,
     REQUEST_HUMAN_ACTION,
     SESSION_START,
+    is_fallback_turn,
 )
 from bot.logmask import carries_personal_data
+from bot.nlu_review import IDENTITY_SLOTS
 
 MAX_TEXT = 2000  # characters of a debtor message kept for the review queue
 
@@ -66,6 +68,13 @@ class ConversationRecord(db.Base):  # type: ignore[misc]
     csat = Column(Integer, nullable=True)
     fallbacks = Column(Integer, nullable=False, default=0)
     fallback_turn = Column(Integer, nullable=False, default=-1)  # last debtor turn counted as a fallback
+    # carried from one turn's events to the next: the intent of the last debtor message (a
+    # clarification question about an nlu_fallback is a fallback turn) and the form question
+    # open (requested_slot: a message answering an identity question is personal)
+    last_intent = Column(String(64), nullable=True)
+    open_question = Column(String(64), nullable=True)
+    # debtor messages understood (bot.kpis): NULL on rows projected before it was counted
+    understood = Column(Integer, nullable=True)
     __table_args__ = (
         Index("ix_analytics_conversations_sender_id_first_position", "sender_id", "first_position", unique=True),
         # everything a KPI report reads, so a report scans this index and never the table
@@ -106,7 +115,9 @@ class MessageRecord(db.Base):  # type: ignore[misc]
     """One debtor message: ``key`` as :attr:`bot.kpis.UserMessage.key`, the text (at most
     :data:`MAX_TEXT` characters), the top intent and its confidence (0-1), the intent ranking
     (JSON list of [name, confidence]), the input channel, and ``personal`` when the text holds a
-    full date, phone number or account reference (never offered for labelling)."""
+    full date, phone number or account reference, or was sent while an identity question of the
+    verification form was open (``bot.nlu_review.IDENTITY_SLOTS``: a date of birth, a postcode,
+    the last four digits, in whatever words): never offered for labelling."""
 
     __tablename__ = "analytics_messages"
     id = Column(db.BigKey, primary_key=True)
@@ -165,6 +176,9 @@ class ConversationState:
     csat: int | None = None
     fallbacks: int = 0
     fallback_turn: int = -1
+    last_intent: str | None = None
+    open_question: str | None = None
+    understood: int = 0
     new_messages: list[dict[str, Any]] = field(default_factory=list)  # not yet stored
     new_reasons: list[str] = field(default_factory=list)  # not yet stored
     record_id: int | None = None
@@ -196,6 +210,10 @@ class ConversationState:
             csat=row.csat,
             fallbacks=int(row.fallbacks),
             fallback_turn=int(row.fallback_turn),
+            last_intent=row.last_intent,
+            open_question=row.open_question,
+            # an older row: every message that was not a fallback turn counts as understood
+            understood=int(row.understood) if row.understood is not None else int(row.messages) - int(row.fallbacks),
             record_id=int(row.id),
         )
 
@@ -217,6 +235,8 @@ class ConversationState:
             if str(intent.get("name") or "").startswith(EXTERNAL_PREFIX):
                 return
             self.messages += 1
+            self.last_intent = name[:64]
+            self.understood += name != OUT_OF_SCOPE_INTENT  # until the turn proves a fallback
             channel = str(event.get("input_channel") or "unknown")
             if self.channel is None:
                 self.channel = channel
@@ -235,7 +255,7 @@ class ConversationState:
                     "confidence": float(intent.get("confidence") or 0.0),
                     "ranking": json.dumps(ranking),
                     "channel": channel,
-                    "personal": carries_personal_data(text),
+                    "personal": carries_personal_data(text) or self.open_question in IDENTITY_SLOTS,
                 }
             )
         elif kind == "slot":
@@ -250,6 +270,10 @@ class ConversationState:
                 self.rpc = True
             elif slot == "arrangement_id" and value:
                 self.arrangement_accepted = True
+            elif slot == "requested_slot":
+                self.open_question = str(value)[:64] if value else None
+        elif kind == "active_loop" and not event.get("name"):
+            self.open_question = None  # the form ended: no question is open
         elif kind == "action":
             action = event.get("name")
             if action == REQUEST_HUMAN_ACTION:
@@ -258,9 +282,14 @@ class ConversationState:
                 self.opted_out = True
             elif action == OFFER_PLANS_ACTION:
                 self.plans_offered = True
-            elif action in FALLBACK_ACTIONS and self.messages > 0 and self.fallback_turn != self.messages - 1:
+            elif (
+                is_fallback_turn(action, self.last_intent)
+                and self.messages > 0
+                and self.fallback_turn != self.messages - 1
+            ):
                 self.fallbacks += 1
                 self.fallback_turn = self.messages - 1
+                self.understood -= self.last_intent != OUT_OF_SCOPE_INTENT
 
     def values(self) -> dict[str, Any]:
         """Column values of the row."""
@@ -283,6 +312,9 @@ class ConversationState:
             "csat": self.csat,
             "fallbacks": self.fallbacks,
             "fallback_turn": self.fallback_turn,
+            "last_intent": self.last_intent,
+            "open_question": self.open_question,
+            "understood": self.understood,
         }
 
 
@@ -462,8 +494,15 @@ class Summary:
     csat: int | None
     first_position: int
     last_position: int
+    arrangement_accepted: bool = False
+    agreed: tuple[str, ...] = ()  # what the debtor agreed in it: "ARR-3", "PTP-5" (system of record)
 
     @property
     def day(self) -> date:
         """UTC date the conversation started."""
         return self.started_at.date()
+
+    @property
+    def arrangements(self) -> tuple[str, ...]:
+        """The arrangements agreed in it ("ARR-3"), from :attr:`agreed`."""
+        return tuple(ref for ref in self.agreed if ref.startswith("ARR-"))

@@ -358,18 +358,64 @@ def offer_line(raw: Any) -> str:
     return f"{kind}: {count} payment{'s' if count != 1 else ''}, total {option.total.format(locale)}{extra}{first}"
 
 
+def _this_session(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events from the last ``action_session_start`` on (all of them when there is none)."""
+    starts = [i for i, e in enumerate(events) if e.get("event") == "action" and e.get("name") == "action_session_start"]
+    return events[starts[-1] :] if starts else events
+
+
+def offers_made(events: list[dict[str, Any]], slots: dict[str, Any]) -> list[Any]:
+    """Every distinct offer put to the debtor in ``events`` (each ``plan_options`` value in turn:
+    the options, then the answer to a counter-offer), then any in the current ``slots`` not seen
+    there. The slot alone is not enough: it is cleared once an arrangement is recorded."""
+    seen: list[Any] = []
+    values = [e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "plan_options"]
+    for value in [*values, slots.get("plan_options")]:
+        for offer in value if isinstance(value, list) else [value] if value else []:
+            if offer not in seen:
+                seen.append(offer)
+    return seen
+
+
+def debtor_offers(events: list[dict[str, Any]], limit: int = 3) -> list[str]:
+    """The debtor's own offers ("I can only do 40 a month"), newest ``limit``, as they wrote them:
+    messages that read as a counter-offer (``bot.repayment.negotiation.is_counter_offer``)
+    and that the bot answered with its plans."""
+    from bot.repayment.negotiation import is_counter_offer  # plan rules load only when needed
+
+    out: list[str] = []
+    text: str | None = None
+    for event in events:
+        if event.get("event") == "user":
+            text = str(event.get("text") or "")
+        elif event.get("event") == "action" and event.get("name") in ("action_offer_plans", "action_select_plan"):
+            if text and is_counter_offer(text) and text not in out:
+                out.append(text[:200])
+            text = None
+    return out[-limit:]
+
+
+def _arrangement(events: list[dict[str, Any]], slots: dict[str, Any]) -> str | None:
+    """The arrangement agreed in ``events`` (the last ``arrangement_id`` set there; the slot
+    itself only when there are no events: it outlives the session that set it)."""
+    values = [e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "arrangement_id"]
+    found = [v for v in (values if events else [slots.get("arrangement_id")]) if v]
+    return str(found[-1]) if found else None
+
+
 def build_summary(
     events: list[dict[str, Any]], slots: dict[str, Any], promises: list[str], limit: int | None = None
 ) -> dict[str, Any]:
-    """What a collector needs at a glance: verification state, hardship, offers made, PTP (the
-    slots being filled and the open promises in ``promises``), and the last messages."""
+    """What a collector needs at a glance: verification state, hardship, the offers made and the
+    debtor's own offers in this session, the arrangement agreed in it (``arrangement_id``), PTP
+    (the slots being filled and the open promises in ``promises``), and the last messages."""
+    session = _this_session(events)
     if slots.get("identity_verified"):
         verification = "verified"
     elif slots.get("verification_locked"):
         verification = "locked after failed attempts"
     else:
         verification = "not verified"
-    offers = slots.get("plan_options") or []
     ptp_in_progress = None
     if isinstance(slots.get("ptp_amount"), dict) or slots.get("ptp_date"):
         amount = slots.get("ptp_amount") or {}
@@ -379,8 +425,9 @@ def build_summary(
         "hardship": slots.get("hardship_type"),
         "vulnerable": bool(slots.get("vulnerable")),
         "collection_hold": slots.get("collection_hold"),
-        "offers": [offer_line(o) for o in (offers if isinstance(offers, list) else [offers])],
-        "arrangement_id": slots.get("arrangement_id"),
+        "offers": [offer_line(o) for o in offers_made(session, slots)],
+        "debtor_offers": debtor_offers(session),
+        "arrangement_id": _arrangement(session, slots),
         "ptp_in_progress": ptp_in_progress,
         "promises": promises,
         "last_messages": last_messages(events, limit or handoff_rules().summary_messages),
@@ -734,6 +781,13 @@ class HandoffQueue:
         """A note in the live transcript: the debtor came back to a web chat and saw the
         ``replies`` a collector wrote while it was closed."""
         self.add_message(conversation_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
+
+    def note_fetched(self, conversation_id: str, replies: int) -> None:
+        """A note in the live transcript: the debtor's REST client called and was handed the
+        ``replies`` a collector wrote since its last call (``channels/rest.py``)."""
+        self.add_message(
+            conversation_id, "system", f"The debtor's REST client called and was given {replies} reply(ies)."
+        )
 
     def holding_reply_due(self, conversation_id: str) -> bool:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""

@@ -11,15 +11,26 @@ Definitions (numerator / denominator):
 
 - right-party-contact rate: conversations where identity was verified / conversations;
 - handoff rate: conversations that needed a person (slot ``handoff_reason`` set, or
-  ``action_request_human``) / conversations; containment rate is the rest;
+  ``action_request_human``) / conversations;
+- idle conversations: no handoff, and nothing understood or done: no debtor message was
+  *understood* (a message is understood unless it was a fallback turn, below, or NLU read it as
+  ``out_of_scope``) and there was no RPC, plan offer, arrangement, opt-out or CSAT answer (an
+  emoji, a 3,000-character paste nobody could read, a run of punctuation, a probe of the channel);
+- containment rate: conversations neither handed to a person nor idle / conversations (an idle
+  conversation was not contained: the debtor got nothing, so it must not raise the rate);
 - PTP rate: conversations with a promise to pay recorded / RPC conversations (a PTP needs RPC);
 - kept-PTP rate: those promises now ``kept`` / those ``kept`` or ``broken`` (open ones are not due);
 - arrangement acceptance: conversations with slot ``arrangement_id`` set / conversations where
   ``action_offer_plans`` ran;
 - opt-out rate: conversations where ``action_opt_out`` ran / conversations;
-- fallback rate: user messages the bot answered with its "didn't understand" fallback
-  (``utter_default`` or ``action_default_fallback``) / user messages (a form that fills a slot
-  from a message NLU was unsure about is not a fallback; the review queue lists those too);
+- fallback rate: fallback turns / user messages. A fallback turn is a user message the bot
+  did not understand: answered with its fallback (``utter_default`` or
+  ``action_default_fallback``), or with a "did you mean …?" clarification question
+  (``action_ask_clarification``, ``policies/clarification_policy.py``) asked because NLU
+  classified it ``nlu_fallback``. A clarification that confirms an understood act before it is
+  recorded ("Just to check: you want to dispute this debt?", ``data/clarification.yml``
+  ``confirm_intents``) is not one; nor is a form filling a slot from a message NLU was unsure
+  about (the review queue lists those too);
 - average turns: user messages / conversations;
 - CSAT: mean of the 1-5 answers (slot ``csat_score``) / conversations that answered.
 
@@ -31,7 +42,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -39,12 +50,22 @@ from bot.accounts import dpd_bucket
 from bot.logmask import carries_personal_data
 
 FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"  # understood as "nothing we can help with": not an understood request
 EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's convention for intents the system triggers, not the user
 SESSION_START = "action_session_start"
 REQUEST_HUMAN_ACTION = "action_request_human"
 OPT_OUT_ACTION = "action_opt_out"
 OFFER_PLANS_ACTION = "action_offer_plans"
 FALLBACK_ACTIONS = frozenset({"utter_default", "action_default_fallback"})
+CLARIFY_ACTION = "action_ask_clarification"  # policies/clarification_policy.py ASK_ACTION
+
+
+def is_fallback_turn(action: Any, intent: Any) -> bool:
+    """Whether ``action``, run in answer to a message NLU read as ``intent``, says the message
+    was not understood: the fallback, or a clarification question about an ``nlu_fallback``."""
+    return action in FALLBACK_ACTIONS or (action == CLARIFY_ACTION and intent == FALLBACK_INTENT)
+
+
 GROUPINGS = ("day", "channel", "segment")
 
 # the answer to the CSAT question: one rating 1-5, typed ("5", "5/5", "4 stars") or spoken ("five")
@@ -76,6 +97,7 @@ class UserMessage:
     confidence: float
     ranking: tuple[tuple[str, float], ...]
     channel: str
+    count: int = field(default=1, compare=False)  # in the review queue: identical messages it stands for
 
     @property
     def key(self) -> str:
@@ -103,13 +125,30 @@ class Conversation:
     plans_offered: bool
     arrangement_accepted: bool
     csat: int | None
-    fallbacks: int = 0  # user messages answered with the fallback
+    fallbacks: int = 0  # fallback turns (see the module docstring)
+    understood: int = 0  # debtor messages understood (see the module docstring)
     events: tuple[dict[str, Any], ...] = field(repr=False, compare=False, default=())
 
     @property
     def day(self) -> date:
         """UTC date the conversation started."""
         return self.started_at.date()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing understood or done, and no handoff (see the module docstring)."""
+        return is_idle(
+            understood=self.understood,
+            handoff=bool(self.handoff_reasons),
+            did_something=self.rpc or self.plans_offered or self.arrangement_accepted or self.opted_out,
+            csat=self.csat,
+        )
+
+
+def is_idle(*, understood: int, handoff: bool, did_something: bool, csat: int | None) -> bool:
+    """The idle rule of the module docstring on a conversation's counts: no debtor message
+    ``understood``, no handoff, nothing done, no CSAT answer."""
+    return understood <= 0 and not handoff and not did_something and csat is None
 
 
 def _at(event: Mapping[str, Any]) -> datetime:
@@ -168,15 +207,20 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
     slots: dict[str, list[Any]] = {}
     actions: set[str] = set()
     fell_back: set[int] = set()
+    out_of_scope: set[int] = set()
     turn = -1
+    intent: Any = None
     for event in events:
         if _from_debtor(event):
             turn += 1
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or FALLBACK_INTENT
+            if intent == OUT_OF_SCOPE_INTENT:
+                out_of_scope.add(turn)
         elif event.get("event") == "slot":
             slots.setdefault(str(event.get("name")), []).append(event.get("value"))
         elif event.get("event") == "action":
             actions.add(str(event.get("name")))
-            if event.get("name") in FALLBACK_ACTIONS and turn >= 0:
+            if is_fallback_turn(event.get("name"), intent) and turn >= 0:
                 fell_back.add(turn)
     reasons = [str(v) for v in slots.get("handoff_reason", []) if v]
     if REQUEST_HUMAN_ACTION in actions and "requested" not in reasons:
@@ -197,6 +241,7 @@ def conversation_from_events(sender_id: str, events: Sequence[dict[str, Any]]) -
         arrangement_accepted=any(v for v in slots.get("arrangement_id", [])),
         csat=int(csat_values[-1]) if csat_values else None,
         fallbacks=len(fell_back),
+        understood=len(messages) - len(fell_back | out_of_scope),
         events=tuple(events),
     )
 
@@ -261,6 +306,7 @@ class KpiRow:
     arrangements: int = 0
     opt_outs: int = 0
     fallbacks: int = 0
+    idle: int = 0
     csat_responses: int = 0
     csat_total: int = 0
 
@@ -272,6 +318,7 @@ class KpiRow:
         if conversation.handoff_reasons:
             self.handoffs += 1
             self.handoff_reasons.update(conversation.handoff_reasons)
+        self.idle += conversation.idle
         self.ptp += bool(promises)
         self.ptp_kept += sum(1 for p in promises if p.status == "kept")
         self.ptp_broken += sum(1 for p in promises if p.status == "broken")
@@ -290,8 +337,8 @@ class KpiRow:
 
     @property
     def containment_rate(self) -> float | None:
-        """Conversations that ended without a person per conversation."""
-        return _rate(self.conversations - self.handoffs, self.conversations)
+        """Conversations that ended without a person and were not idle, per conversation."""
+        return _rate(self.conversations - self.handoffs - self.idle, self.conversations)
 
     @property
     def handoff_rate(self) -> float | None:
@@ -320,7 +367,7 @@ class KpiRow:
 
     @property
     def fallback_rate(self) -> float | None:
-        """Fallback messages per user message."""
+        """Fallback turns (fallback or "did you mean" question) per user message."""
         return _rate(self.fallbacks, self.user_turns)
 
     @property
@@ -337,6 +384,7 @@ class KpiRow:
 # columns of the table/CSV output: (header, attribute, kind) with kind "int", "rate" or "mean"
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("conversations", "conversations", "int"),
+    ("idle_conversations", "idle", "int"),
     ("rpc_rate", "rpc_rate", "rate"),
     ("containment_rate", "containment_rate", "rate"),
     ("handoff_rate", "handoff_rate", "rate"),
@@ -425,18 +473,26 @@ def low_confidence_messages(
     conversations: Iterable[Conversation], threshold: float, exclude: Iterable[str] = ()
 ) -> list[UserMessage]:
     """Messages for the review queue: ``nlu_fallback`` or a top intent below ``threshold`` (0-1),
-    newest first, without the keys in ``exclude`` (already reviewed). Messages holding a full
-    date, phone number or account reference (``bot.logmask``) are left out: they are answers to
-    the identity questions, ops need not read them, and a labelled one would put a debtor's date
-    of birth into the NLU training data."""
+    without the keys in ``exclude`` (already reviewed), identical texts as one message (the newest,
+    by time then key, with ``count`` of them), newest first. Left out: messages holding a full
+    date, phone number or account reference (``bot.logmask``), and every message sent while an
+    identity question of the verification form was open (``bot.nlu_review.IDENTITY_SLOTS``),
+    whatever NLU made of it: ops need not read them, and a labelled one would put a debtor's date
+    of birth or postcode into the NLU training data."""
+    from bot.nlu_review import identity_answer_keys
+
     skip = set(exclude)
-    found = [
-        m
-        for c in conversations
-        for m in c.messages
-        if (m.intent == FALLBACK_INTENT or m.confidence < threshold)
-        and m.key not in skip
-        and m.text.strip()
-        and not carries_personal_data(m.text)
-    ]
-    return sorted(found, key=lambda m: m.at, reverse=True)
+    groups: dict[str, list[UserMessage]] = {}
+    for c in conversations:
+        answers = identity_answer_keys(c.sender_id, c.events)
+        for m in c.messages:
+            if (
+                (m.intent == FALLBACK_INTENT or m.confidence < threshold)
+                and m.key not in skip
+                and m.key not in answers
+                and m.text.strip()
+                and not carries_personal_data(m.text)
+            ):
+                groups.setdefault(m.text, []).append(m)
+    newest = [replace(max(same, key=lambda m: (m.at, m.key)), count=len(same)) for same in groups.values()]
+    return sorted(newest, key=lambda m: (m.at, m.key), reverse=True)

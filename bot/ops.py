@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
@@ -39,6 +39,7 @@ R = HandoffReasonRecord.__table__
 M = MessageRecord.__table__
 A = db.Account.__table__
 P = db.PromiseToPay.__table__
+Ar = db.Arrangement.__table__
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,18 @@ def _scoped(scope: Scope, sender: Any = None) -> list[ColumnElement[bool]]:
 
 def _flag(column: Any) -> Any:
     return func.sum(case((column, 1), else_=0))
+
+
+def _idle() -> ColumnElement[bool]:
+    """:func:`bot.kpis.is_idle` as SQL on ``analytics_conversations``."""
+    understood = func.coalesce(C.c.understood, C.c.messages - C.c.fallbacks)  # NULL: an older row
+    return and_(  # type: ignore[no-any-return]
+        C.c.messages > 0,
+        understood <= 0,
+        *(column.is_(False) for column in (C.c.handoff, C.c.rpc, C.c.plans_offered, C.c.arrangement_accepted)),
+        C.c.opted_out.is_(False),
+        C.c.csat.is_(None),
+    )
 
 
 def _key(by: str) -> tuple[Any, bool]:
@@ -152,12 +165,13 @@ def kpi_reports(session: Session, scope: Scope, groupings: Sequence[str]) -> dic
         _flag(and_(C.c.plans_offered, C.c.arrangement_accepted)),
         _flag(C.c.opted_out),
         func.sum(C.c.fallbacks),
+        _flag(_idle()),
         func.count(C.c.csat),
         func.sum(C.c.csat),
     ).select_from(_from(accounts))
     for result in session.execute(counts.where(*conditions).group_by(*keys)):
         values = list(result)
-        n, turns, rpc, handoffs, offered, accepted, opt_outs, fallbacks, answered, csat_total = (
+        n, turns, rpc, handoffs, offered, accepted, opt_outs, fallbacks, idle, answered, csat_total = (
             int(v or 0) for v in values[len(keys) :]
         )
         if not n:
@@ -171,6 +185,7 @@ def kpi_reports(session: Session, scope: Scope, groupings: Sequence[str]) -> dic
             target.arrangements += accepted
             target.opt_outs += opt_outs
             target.fallbacks += fallbacks
+            target.idle += idle
             target.csat_responses += answered
             target.csat_total += csat_total
 
@@ -232,11 +247,45 @@ def _merge(into: KpiRow, part: KpiRow) -> None:
         "arrangements",
         "opt_outs",
         "fallbacks",
+        "idle",
         "csat_responses",
         "csat_total",
     ):
         setattr(into, name, getattr(into, name) + getattr(part, name))
     into.handoff_reasons.update(part.handoff_reasons)
+
+
+AGREED_GRACE = timedelta(minutes=1)  # a record written in a turn may carry a time just after its last event
+
+
+def _agreed(session: Session, rows: Sequence[Any]) -> dict[int, list[str]]:
+    """Conversation row id → the arrangements (ARR-n) and promises to pay (PTP-n) recorded in it:
+    same sender id (``conversation_id`` of the record), made between the conversation's start and
+    its last event (plus :data:`AGREED_GRACE`)."""
+    by_sender: dict[str, list[Any]] = {}
+    for r in rows:
+        by_sender.setdefault(str(r.sender_id), []).append(r)
+    out: dict[int, list[str]] = {}
+    senders = list(by_sender)
+    for start in range(0, len(senders), 500):
+        batch = senders[start : start + 500]
+        found = [
+            ("ARR", int(i), str(s), _aware(t))
+            for i, s, t in session.execute(
+                select(Ar.c.id, Ar.c.conversation_id, Ar.c.created_at).where(Ar.c.conversation_id.in_(batch))
+            )
+        ] + [
+            ("PTP", int(i), str(s), _aware(t))
+            for i, s, t in session.execute(
+                select(P.c.id, P.c.conversation_id, P.c.created_at).where(P.c.conversation_id.in_(batch))
+            )
+        ]
+        for prefix, record_id, sender, made in sorted(found):
+            for r in by_sender[sender]:
+                if _aware(r.started_at) <= made <= _aware(r.ended_at) + AGREED_GRACE:
+                    out.setdefault(int(r.id), []).append(f"{prefix}-{record_id}")
+                    break
+    return out
 
 
 def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
@@ -246,6 +295,7 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
         query = select(R.c.conversation_id, R.c.reason).where(R.c.conversation_id.in_(ids[start : start + 500]))
         for conversation_id, reason in session.execute(query.order_by(R.c.id)):
             reasons.setdefault(int(conversation_id), []).append(str(reason))
+    agreed = _agreed(session, rows)
     return [
         Summary(
             id=int(r.id),
@@ -261,6 +311,8 @@ def _summaries(session: Session, rows: Sequence[Any]) -> list[Summary]:
             csat=r.csat,
             first_position=int(r.first_position),
             last_position=int(r.last_position),
+            arrangement_accepted=bool(r.arrangement_accepted),
+            agreed=tuple(agreed.get(int(r.id), ())),
         )
         for r in rows
     ]
@@ -303,8 +355,10 @@ def review_queue(
 ) -> tuple[list[UserMessage], int]:
     """Messages for the review queue (``bot.kpis.low_confidence_messages``'s rule): classified
     ``nlu_fallback`` or with a top intent below ``threshold`` (0-1), not reviewed yet (table
-    ``nlu_reviews``), with no full date, phone number or account reference (only the one with
-    ``key`` when given); the newest ``limit`` of them and how many there are."""
+    ``nlu_reviews``), not personal (``MessageRecord.personal``: a full date, phone number or
+    account reference, or an answer to an identity question), identical texts as one message
+    (the newest, with ``count``); only the one with ``key`` when given. Returns the newest
+    ``limit`` of them and how many there are (distinct texts)."""
     conditions = [
         *_scoped(scope),
         or_(M.c.intent == FALLBACK_INTENT, M.c.confidence < threshold),
@@ -315,9 +369,24 @@ def review_queue(
     if key is not None:
         conditions.append(M.c.key == key)
     source = M.join(C, C.c.id == M.c.conversation_id)
-    total = int(session.execute(select(func.count()).select_from(source).where(*conditions)).scalar_one())
+    newest_first = (M.c.at.desc(), M.c.key.desc())
+    ranked = (
+        select(
+            M.c.id.label("id"),
+            func.row_number().over(partition_by=M.c.text, order_by=newest_first).label("rank"),
+            func.count().over(partition_by=M.c.text).label("copies"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .subquery()
+    )
+    total = int(session.execute(select(func.count()).select_from(ranked).where(ranked.c.rank == 1)).scalar_one())
     rows = session.execute(
-        select(M).select_from(source).where(*conditions).order_by(M.c.at.desc(), M.c.id.desc()).limit(limit)
+        select(M, ranked.c.copies)
+        .join(ranked, ranked.c.id == M.c.id)
+        .where(ranked.c.rank == 1)
+        .order_by(*newest_first)
+        .limit(limit)
     ).all()
     messages = [
         UserMessage(
@@ -328,7 +397,22 @@ def review_queue(
             confidence=float(r.confidence),
             ranking=tuple((str(n), float(c)) for n, c in json.loads(r.ranking or "[]")),
             channel=str(r.channel),
+            count=int(r.copies),
         )
         for r in rows
     ]
     return messages, total
+
+
+def review_copies(session: Session, scope: Scope, threshold: float, text: str) -> list[str]:
+    """Keys of every queued message whose text is exactly ``text`` (what one review-queue row
+    stands for), so labelling or dismissing the row takes all of them out of the queue."""
+    conditions = [
+        *_scoped(scope),
+        or_(M.c.intent == FALLBACK_INTENT, M.c.confidence < threshold),
+        M.c.personal.is_(False),
+        M.c.text == text,
+        M.c.key.notin_(select(ReviewedMessage.message_key)),
+    ]
+    source = M.join(C, C.c.id == M.c.conversation_id)
+    return [str(k) for k in session.execute(select(M.c.key).select_from(source).where(*conditions)).scalars()]

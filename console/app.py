@@ -84,6 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(labels.channel_label, "channel_label")
     app.add_template_filter(labels.reason_label, "reason_label")
     app.add_template_filter(labels.code_label, "code_label")
+    app.add_template_filter(labels.wait_label, "wait_label")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:

@@ -29,6 +29,7 @@ from bot.compliance.scra import RECEIVED as SCRA_RECEIVED
 from bot.compliance.scra import scra_status
 from bot.compliance.service import history_for
 from bot.mailer import EmailSettings
+from console import records
 from console.auth import role_required
 
 bp = Blueprint("compliance", __name__)
@@ -85,6 +86,8 @@ def account_page(account_id: str) -> Any:
             "limitation": limitation,
             "uk": str(account.jurisdiction).startswith("UK"),
             "us": str(account.jurisdiction).startswith("US"),
+            "arrangements": records.arrangements_of(session, str(account.id)),
+            "promises": records.promises_of(session, str(account.id)),
             "notices": [
                 {
                     "id": n.id,

@@ -3,7 +3,9 @@
 Every reply passes the content lint (prohibited wording, per jurisdiction) and, for SMS and
 voice, the contact gate; a refusal is audited and nothing is sent. SMS goes through the real
 twilio client (TWILIO_API_BASE_URL), web chat through the bot's socket, voice as a call-back
-(placed now when the gate allows it, else scheduled for when it will).
+(placed now when the gate allows it, else scheduled for when it will). A REST client cannot be
+sent anything: its reply is kept by the bot and handed to the client the next time it calls, as a
+closed web chat shows a reply when the debtor returns.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ from console import rasa_api
 
 logger = logging.getLogger(__name__)
 WINDOW_CODES = {"outside_contact_window", "inconvenient_time"}
+REST_KEPT = (
+    "kept for the debtor: a REST conversation cannot be sent a message, so they see it only when their "
+    "app calls again (with their next message, or when it checks for replies); if that matters, also "
+    "contact them by phone or SMS on the account"
+)
 
 
 @dataclass
@@ -129,7 +136,14 @@ def deliver(
         if connected:
             return Delivery(True, channel, "sent to the chat")
         return _closed_chat(config, ticket, collector, text, now, _live(last_debtor_at, now))
-    return Delivery(False, channel, "REST conversations cannot receive a pushed message", ["no_push_channel"])
+    if channel == "rest":
+        try:
+            rasa_api.rest_keep(config, ticket.conversation_id, text, by=collector)
+        except rasa_api.RasaUnavailable as exc:
+            return Delivery(False, channel, f"not sent: {exc}", ["rest_unreachable"])
+        _log(config, ticket, "rest", "collector_reply", f"{collector}: {text[:200]}")
+        return Delivery(True, channel, REST_KEPT)
+    return Delivery(False, channel, f"no way to reach the debtor on channel {channel!r}", ["no_push_channel"])
 
 
 def with_later_disclosure(text: str, ticket: Ticket, profile: Profile, language: str, live: bool) -> str:

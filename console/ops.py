@@ -40,7 +40,7 @@ from bot.nlu_review import (
     looks_like_identity_answer,
     record_review,
 )
-from bot.ops import Scope, conversation_list, conversations_of, kpi_report, kpi_reports, review_queue
+from bot.ops import Scope, conversation_list, conversations_of, kpi_report, kpi_reports, review_copies, review_queue
 from bot.ops import conversation as load_conversation
 from console import charts
 from console.auth import role_required
@@ -168,13 +168,17 @@ def _queue(limit: int = 100) -> tuple[list[UserMessage], int]:
     return shown, total - (len(messages) - len(shown))
 
 
-def _queued(key: str) -> UserMessage | None:
-    """The queued message with ``key``, if it is still in the queue."""
+def _queued(key: str) -> tuple[UserMessage, list[str]] | None:
+    """The queued message with ``key`` and the keys of every queued copy of its text (``key``
+    among them), if it is still in the queue."""
     since = datetime.now(timezone.utc) - timedelta(days=int(current_app.config.get("OPS_REVIEW_DAYS") or 30))
     threshold = float(current_app.config.get("OPS_REVIEW_THRESHOLD") or _fallback_threshold())
     with _session() as session:
         found, _ = review_queue(session, _scope(since), threshold, key=key, limit=1)
-    return found[0] if found else None
+        if not found:
+            return None
+        copies = review_copies(session, _scope(since), threshold, found[0].text)
+    return found[0], sorted(set(copies) | {key})
 
 
 def ranking(message: Any, shown: int = 3) -> list[tuple[str, float]]:
@@ -195,34 +199,38 @@ def review() -> Any:
             flash(f"Nothing changed: {errors or 'the form was incomplete'}.", "error")
             return redirect(url_for("ops.review")), 303
         try:
-            queued = _queued(form.key.data)
+            found = _queued(form.key.data)
         except SQLAlchemyError as exc:
             return _unavailable(exc)
-        if queued is None:
+        if found is None:
             flash("That message is no longer in the queue (already reviewed?).", "error")
             return redirect(url_for("ops.review")), 303
+        queued, copies = found
         try:
             with _session() as session:
+                # one row stands for every copy of the text: the decision covers them all
                 if form.dismiss.data:
-                    record_review(
-                        session,
-                        key=form.key.data,
-                        text=queued.text,
-                        intent=DISMISSED,
-                        reviewer=current_user.username,
-                        file=None,
-                    )
-                    flash("Dismissed.")
+                    for key in copies:
+                        record_review(
+                            session,
+                            key=key,
+                            text=queued.text,
+                            intent=DISMISSED,
+                            reviewer=current_user.username,
+                            file=None,
+                        )
+                    flash("Dismissed." if len(copies) == 1 else f"Dismissed ({len(copies)} identical messages).")
                 else:
                     path = append_example(form.intent.data, form.text.data, _nlu_dir())
-                    record_review(
-                        session,
-                        key=form.key.data,
-                        text=form.text.data,
-                        intent=form.intent.data,
-                        reviewer=current_user.username,
-                        file=path.name,
-                    )
+                    for key in copies:
+                        record_review(
+                            session,
+                            key=key,
+                            text=form.text.data,
+                            intent=form.intent.data,
+                            reviewer=current_user.username,
+                            file=path.name,
+                        )
                     flash(
                         f"Added “{' '.join(form.text.data.split())}” to {path.name} as {form.intent.data}. "
                         "Review and commit the change, then retrain."
@@ -326,6 +334,7 @@ def _lines(conversation: Conversation) -> list[dict[str, Any]]:
             "csat_score",
             "identity_verified",
             "account_id",
+            "arrangement_id",
         ):
             out.append({"who": "system", "text": f"{event.get('name')} = {event.get('value')}", "meta": "", "at": at})
     return out

@@ -56,3 +56,13 @@ def webchat_send(config: dict[str, Any], session_id: str, text: str, by: str | N
         headers={"Authorization": f"Bearer {config['RASA_API_TOKEN']}"},
     )
     return bool((answer or {}).get("delivered"))
+
+
+def rest_keep(config: dict[str, Any], sender: str, text: str, by: str | None = None) -> None:
+    """Keep a collector's message (from ``by``) for a REST conversation: the client gets it the
+    next time it calls (channels/rest.py). Raises :class:`RasaUnavailable`."""
+    _post(
+        f"{config['RASA_URL']}/webhooks/rest/collector_message",
+        {"sender": sender, "text": text, "by": by},
+        headers={"Authorization": f"Bearer {config['RASA_API_TOKEN']}"},
+    )

@@ -18,7 +18,7 @@ from flask_login import current_user
 from bot import db
 from bot.compliance.profiles import contact_channel
 from bot.handoff import HandoffError, HandoffQueue, Ticket, handoff_rules
-from console import rasa_api
+from console import rasa_api, records
 from console.auth import role_required
 from console.delivery import deliver
 from console.labels import channel_label
@@ -101,7 +101,6 @@ def _account_panel(account_id: str | None, current_ticket: int | None = None) ->
         account = session.get(db.Account, account_id)
         if account is None:
             return None
-        promises = session.query(db.PromiseToPay).filter_by(account_id=account.id).order_by(db.PromiseToPay.id.desc())
         contacts = (
             session.query(db.ContactLog).filter_by(account_id=account.id).order_by(db.ContactLog.id.desc()).limit(12)
         )
@@ -119,7 +118,11 @@ def _account_panel(account_id: str | None, current_ticket: int | None = None) ->
             "days_past_due": account.days_past_due,
             "jurisdiction": account.jurisdiction,
             "time_zone": account.time_zone,
-            "promises": [f"PTP-{p.id} {p.amount} due {p.due_date} ({p.status})" for p in promises.limit(5)],
+            "promises": [
+                f"{p['reference']} {p['amount']} due {p['due']} ({p['status']})"
+                for p in records.promises_of(session, str(account.id), limit=5)
+            ],
+            "arrangements": records.arrangements_of(session, str(account.id), limit=3),
             "contacts": [f"{c.at:%Y-%m-%d %H:%M} {c.channel} {c.event}" for c in contacts],
             "tickets": [f"#{t.id} {t.reason} {t.outcome or 'open'}" for t in tickets],
         }
@@ -142,9 +145,14 @@ def index() -> Any:
 def ticket_page(ticket_id: int) -> Any:
     ticket = _ticket_or_404(ticket_id)
     rules = handoff_rules()
+    arrangement = None
+    if ticket.summary.get("arrangement_id"):
+        with db.session_scope(current_app.config["DATABASE_URL"]) as session:
+            arrangement = records.arrangement_by_reference(session, ticket.summary["arrangement_id"])
     return render_template(
         "ticket.html",
         ticket=ticket.as_json(db.utcnow()),
+        arrangement=arrangement,
         account=_account_panel(ticket.account_id, ticket.id),
         outcomes=rules.outcomes,
         handback_slots=rules.handback_slots,

@@ -29,6 +29,32 @@ def sms_example(env: dict[str, str]) -> str:
     return f"{prefix} .venv/bin/python -m scripts.sms +16175550101 'hi'"
 
 
+def console_login(console: str, database_url: str | None = None) -> str:
+    """What ``make run`` says about logging in to the console at ``console`` (its base URL): the
+    users in the database at ``database_url`` (default ``DATABASE_URL``) and their roles, or, when
+    there are none, the command that creates one. No user or password is ever made up here."""
+    from sqlalchemy import select
+
+    from bot import db
+    from console.models import ConsoleUser, ensure_tables
+
+    ensure_tables(database_url)
+    with db.session_scope(database_url) as session:
+        users = session.execute(select(ConsoleUser.username, ConsoleUser.role).order_by(ConsoleUser.username)).all()
+    create = ".venv/bin/python -m console.cli create-user NAME --role supervisor  (or --role collector)"
+    if not users:
+        return (
+            f"  Console:   {console}/login  (collectors take over conversations handed to a person)\n"
+            "             no console user yet: create one (it asks for a password of at least 10 characters):\n"
+            f"             {create}\n"
+        )
+    names = ", ".join(f"{name} ({role})" for name, role in users[:5]) + (", …" if len(users) > 5 else "")
+    return (
+        f"  Console:   {console}/login  (collectors take over conversations handed to a person)\n"
+        f"             log in as {names}; another user: {create}\n"
+    )
+
+
 class Supervisor:
     """The services ``make run`` started, by name. One that exits is started again (meanwhile the
     bot answers "try again" for Redis, a holding reply for the action server), unless it keeps
@@ -132,8 +158,7 @@ def main() -> int:
             "             (through the local fake of Twilio, which answers STOP, START and HELP itself\n"
             "             like Twilio's Advanced Opt-Out; prints what the phone receives)\n"
             "  Demo debtor A-1001: phone +16175550101, born April 12 1985, ZIP 02139, last four 4821.\n"
-            f"  Console:   {console}/  (collectors take over conversations handed to a person)\n"
-            "             first account: .venv/bin/python -m console.cli create-user NAME --role supervisor\n"
+            f"{console_login(console, env.get('DATABASE_URL'))}"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

@@ -32,6 +32,15 @@
     if (iso && iso !== "None") { el.title = iso; el.textContent = localTime(iso); }
   });
 
+  // as console/labels.py wait_label: "just now", "4 min", "2 h 5 min", "3 d 4 h"
+  function waitLabel(seconds) {
+    var total = Math.max(0, Math.floor(Number(seconds) || 0));
+    var minutes = Math.floor(total / 60) % 60, hours = Math.floor(total / 3600) % 24, days = Math.floor(total / 86400);
+    if (days) { return hours ? days + " d " + hours + " h" : days + " d"; }
+    if (hours) { return minutes ? hours + " h " + minutes + " min" : hours + " h"; }
+    return minutes ? minutes + " min" : "just now";
+  }
+
   function cell(tr, text) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -66,7 +75,9 @@
           cell(tr, t.channel_label || t.channel);
           cell(tr, t.account_id || "unknown");
           cell(tr, (t.summary && t.summary.verification) || "");
-          cell(tr, Math.floor(t.wait_seconds / 60) + " min");
+          var wait = cell(tr, waitLabel(t.wait_seconds));
+          wait.className = "wait";
+          wait.dataset.seconds = t.wait_seconds;
           var a = document.createElement("a");
           a.href = "/tickets/" + encodeURIComponent(t.id);
           a.textContent = "Open";

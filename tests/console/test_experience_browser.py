@@ -101,6 +101,11 @@ def test_the_empty_web_chat_page_says_who_we_are_on_a_phone_and_a_desktop(bot: B
             assert browser.find_elements(By.CSS_SELECTOR, "#log .msg") == []  # nothing typed yet
             assert _no_sideways_scroll(browser), size
             assert browser.execute_script("return window.innerWidth") == int(size.split(",")[0])
+            # a compact header (it took 187 px, a quarter of a phone's screen, with the introduction in it);
+            # the introduction opens the conversation instead and scrolls away with it
+            header = browser.execute_script("return document.querySelector('header').getBoundingClientRect().height")
+            assert header <= 64, header
+            assert browser.execute_script("return document.getElementById('intro').parentElement.id") == "log"
             field = browser.find_element(By.ID, "text")
             assert field.is_displayed() and field.size["width"] >= 150
             assert axe_violations(browser) == []

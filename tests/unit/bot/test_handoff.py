@@ -236,3 +236,69 @@ def test_opening_hours_are_said_in_the_debtors_time_zone() -> None:
     summer = datetime(2026, 7, 4, 15, tzinfo=timezone.utc)
     assert opening_hours(summer, "Europe/London", "en_GB").startswith("Monday to Friday 13:00 to 01:00")
     assert opening_hours(winter, "Not/A_Zone") == opening_hours(winter, "America/New_York")
+
+
+def test_the_summary_lists_every_offer_the_debtors_own_and_the_arrangement_agreed() -> None:
+    """Three plans offered, a counter-offer answered with one plan, that plan accepted: the
+    ``plan_options`` slot is empty by then, yet the summary names all four offers, the debtor's
+    own offer and the arrangement; an earlier session's offers are not this conversation's."""
+    from datetime import date
+
+    from bot.money import Money
+    from bot.repayment.arrangements import option_to_dict
+    from bot.repayment.plans import Payment, PlanOption
+
+    def option(n: int, each: int) -> dict[str, Any]:
+        schedule = tuple(Payment(date(2026, 12 if i == 0 else 1, 4), Money(each, "USD")) for i in range(n))
+        return option_to_dict(
+            PlanOption(
+                kind="instalments",
+                schedule=schedule,
+                total=Money(each * n, "USD"),
+                discount=Money(0, "USD"),
+                interest=Money(0, "USD"),
+                reason="affordable",
+                frequency="monthly",
+            )
+        )
+
+    three = [option(2, 500_00), option(4, 250_00), option(5, 200_00)]
+    counter = [option(10, 100_00)]
+
+    def slot(name: str, value: Any) -> dict[str, Any]:
+        return {"event": "slot", "name": name, "value": value}
+
+    def action(name: str) -> dict[str, Any]:
+        return {"event": "action", "name": name}
+
+    def user(text: str) -> dict[str, Any]:
+        return {"event": "user", "text": text, "timestamp": 1_700_000_000.0}
+
+    earlier = [action("action_session_start"), slot("plan_options", [option(1, 1000_00)]), slot("arrangement_id", "1")]
+    events = [
+        *earlier,
+        action("action_session_start"),
+        user("can I pay in instalments"),
+        action("action_offer_plans"),
+        slot("plan_options", three),
+        user("I can only manage 100 a month"),
+        action("action_select_plan"),
+        slot("plan_options", counter),
+        user("yes"),
+        action("action_record_arrangement"),
+        slot("arrangement_id", "7"),
+        slot("plan_options", None),
+        user("can I talk to someone"),
+    ]
+    summary = build_summary(events, {"plan_options": None, "arrangement_id": "7"}, [])
+    assert summary["offers"] == [
+        "instalments (monthly): 2 payments, total $1,000.00, first due 2026-12-04",
+        "instalments (monthly): 4 payments, total $1,000.00, first due 2026-12-04",
+        "instalments (monthly): 5 payments, total $1,000.00, first due 2026-12-04",
+        "instalments (monthly): 10 payments, total $1,000.00, first due 2026-12-04",
+    ]
+    assert summary["debtor_offers"] == ["I can only manage 100 a month"]
+    assert summary["arrangement_id"] == "7"
+    # nothing offered or agreed in this session: the last session's arrangement is not claimed
+    fresh = build_summary([*earlier, action("action_session_start"), user("hi")], {"arrangement_id": "1"}, [])
+    assert fresh["offers"] == [] and fresh["arrangement_id"] is None and fresh["debtor_offers"] == []

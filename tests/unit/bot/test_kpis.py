@@ -97,6 +97,50 @@ def test_conversation_reduction_and_sessions() -> None:
     assert second.day == (T0 + timedelta(hours=2)).date()
 
 
+def test_junk_sessions_are_idle_not_contained_and_clarifications_are_fallback_turns() -> None:
+    """An emoji, a 3,000-character paste nobody could read, a "did you mean" question that led
+    nowhere: nothing understood or done, so the conversation is idle and not contained. A "did you
+    mean" question about a message not understood is a fallback turn; a question that confirms an
+    understood act before recording it is not."""
+    trackers = {
+        "emoji": Events().session().user("🙂🙂", "nlu_fallback", 0.1).action("utter_default"),
+        "paste": Events().session().user("lorem ipsum " * 250, "nlu_fallback", 0.2).action("action_ask_clarification"),
+        "asked": Events()
+        .session()
+        .user("the thing", "nlu_fallback", 0.3)
+        .action("action_ask_clarification")
+        .user("??", "nlu_fallback", 0.1)
+        .action("utter_default"),
+        "punctuation": Events().session().user("?!?! ;;", "out_of_scope", 0.8).action("utter_out_of_scope"),
+        "balance": _verified(Events().session(), "A-1").user("how much", "ask_balance").action("action_balance"),
+        "confirmed": _verified(Events().session(), "A-2")
+        .user("this isnt mine", "dispute_debt", 0.6)
+        .action("action_ask_clarification")
+        .user("yes", "affirm")
+        .action("action_resolve_clarification")
+        .slot("handoff_reason", "dispute"),
+    }
+    found = {s: c for s, e in trackers.items() for c in conversations_from_tracker(s, {"events": e.events})}
+    # "out of scope" is no understood request either, though not a fallback turn
+    assert {s for s, c in found.items() if c.idle} == {"emoji", "paste", "asked", "punctuation"}
+    assert {s: c.fallbacks for s, c in found.items()} == {
+        "emoji": 1,
+        "paste": 1,
+        "asked": 2,
+        "punctuation": 0,
+        "balance": 0,
+        "confirmed": 0,  # a confirmation of an understood dispute is not "didn't understand"
+    }
+    total = compute(list(found.values()))[-1]
+    assert (total.conversations, total.idle, total.handoffs) == (6, 4, 1)
+    assert total.containment_rate == pytest.approx(1 / 6)  # only "balance": the junk adds nothing
+    assert total.fallback_rate == pytest.approx(4 / 10)
+    # the same junk after a verified balance question is not idle: something was done
+    mixed = _verified(Events().session(), "A-3").user("🙂", "nlu_fallback", 0.1).action("utter_default")
+    [conversation] = conversations_from_tracker("m", {"events": mixed.events})
+    assert not conversation.idle and compute([conversation])[-1].containment_rate == 1.0
+
+
 def test_an_outreach_nobody_answered_is_not_a_conversation() -> None:
     # the outreach SMS is triggered as an EXTERNAL_ intent: no reply, no conversation to contain
     unanswered = Events().session().user("", "EXTERNAL_outreach", 1.0, channel="").action("action_outreach_message")

@@ -13,11 +13,21 @@ import pytest
 from bot import db, eventlog
 from bot.kpis import COLUMNS, Promise, compute, conversations_from_tracker, low_confidence_messages, segment_for
 from bot.nlu_review import record_review
-from bot.ops import Scope, conversation, conversation_list, conversations_of, kpi_report, review_queue
+from bot.ops import (
+    Scope,
+    conversation,
+    conversation_list,
+    conversations_of,
+    kpi_report,
+    review_copies,
+    review_queue,
+)
 from tests.unit.bot.test_kpis import Events
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
-INTENTS = ["greet", "ask_balance", "promise_to_pay", "request_payment_plan", "goodbye", "nlu_fallback", "deny"]
+INTENTS = [
+    "greet", "ask_balance", "promise_to_pay", "request_payment_plan", "goodbye", "nlu_fallback", "deny", "out_of_scope",
+]  # fmt: skip
 TEXTS = ["hi", "how much", "i cn pay sum", "blorp", "12 april 1985", "ref A-1001", "bye", "what now", "  "]
 CHANNELS = ["rest", "twilio_sms", "twilio_voice", "webchat"]
 ACCOUNTS = {"A-1": 12, "A-2": 45, "A-3": 75, "A-4": 200, "A-5": 0}
@@ -32,7 +42,8 @@ def _session(rng: random.Random, e: Events) -> None:
     channel = rng.choice(CHANNELS)
     for _ in range(rng.randint(1, 6)):
         intent = rng.choice(INTENTS)
-        e.user(rng.choice(TEXTS), intent, round(rng.uniform(0.2, 0.99), 2), channel=channel)
+        text = rng.choice(TEXTS) + (f" {rng.randint(1, 40)}" if rng.random() < 0.6 else "")  # some repeat
+        e.user(text, intent, round(rng.uniform(0.2, 0.99), 2), channel=channel)
         roll = rng.random()
         if roll < 0.15:
             e.action("utter_default")
@@ -54,6 +65,12 @@ def _session(rng: random.Random, e: Events) -> None:
             e.slot("csat_score", float(rng.randint(1, 5)))
         elif roll < 0.65:
             e.slot("identity_verified", False)
+        elif roll < 0.72:  # a "did you mean" question: a fallback turn only about an nlu_fallback
+            e.action("action_ask_clarification")
+        elif roll < 0.8:  # the verification form asks; the next message answers an identity question
+            e.slot("requested_slot", rng.choice(["account_reference", "date_of_birth", "second_factor", "ptp_date"]))
+        elif roll < 0.84:
+            e._add({"event": "active_loop", "name": None}).slot("requested_slot", None)
         e.action("action_listen")
 
 
@@ -147,10 +164,16 @@ def test_review_queue_list_and_transcripts_match(database: str) -> None:
         expected = low_confidence_messages(conversations, 0.7)
         queue, total = review_queue(session, scope, 0.7, limit=10)
         assert total == len(expected) and len(expected) > 10
-        assert [(m.key, m.text, m.intent, m.ranking) for m in queue] == [
-            (m.key, m.text, m.intent, m.ranking) for m in expected[:10]
+        assert [(m.key, m.text, m.intent, m.ranking, m.count) for m in queue] == [
+            (m.key, m.text, m.intent, m.ranking, m.count) for m in expected[:10]
         ]
-        record_review(session, key=queue[0].key, text=queue[0].text, intent="greet", reviewer="sam", file=None)
+        assert len({m.text for m in expected}) == len(expected) and max(m.count for m in expected) > 1
+        # one row per text: labelling it takes every copy out of the queue
+        repeated = next(m for m in review_queue(session, scope, 0.7, limit=1000)[0] if m.count > 1)
+        copies = review_copies(session, scope, 0.7, repeated.text)
+        assert len(copies) == repeated.count and repeated.key in copies
+        for key in copies:
+            record_review(session, key=key, text=repeated.text, intent="greet", reviewer="sam", file=None)
         session.flush()
         assert review_queue(session, scope, 0.7)[1] == total - 1
         assert review_queue(session, scope, 0.7, key=queue[1].key)[0] == [queue[1]]
@@ -172,3 +195,31 @@ def test_review_queue_list_and_transcripts_match(database: str) -> None:
             for summary, whole in zip(stored, every, strict=True):
                 assert conversation(session, summary).events == whole.events
                 assert set(summary.handoff_reasons) == set(whole.handoff_reasons)
+
+
+def test_answers_to_identity_questions_never_reach_the_review_queue(database: str) -> None:
+    """Whatever NLU made of them and in whatever words, messages typed while the verification
+    form asked for a date of birth, a second factor (postcode, last four) or an account reference
+    stay out of the queue, also when the question and the answer reach the event log in different
+    turns; the same words typed when no identity question is open are queued."""
+    e = Events(T0 + timedelta(days=20)).session()
+    e.user("hi", "greet").action("verification_form").slot("requested_slot", "date_of_birth").action("action_listen")
+    e.user("march seventh in ninety nine", "nlu_fallback", 0.2).action("verification_form")
+    e.slot("requested_slot", "second_factor").action("action_listen")
+    e.user("its 80202 i think", "nlu_fallback", 0.3).action("verification_form")
+    e._add({"event": "active_loop", "name": None}).slot("requested_slot", None).action("action_listen")
+    e.user("its 80202 i think", "nlu_fallback", 0.3).action("utter_default").action("action_listen")
+    e.user("what about the other thing", "nlu_fallback", 0.2).action("utter_default").action("action_listen")
+    with db.session_scope(database) as session:
+        for position, event in enumerate(e.events):  # one event per turn: the state must carry over
+            eventlog.append(session, "id-answers", position, [event])
+    conversations = conversations_from_tracker("id-answers", {"events": e.events})
+    with db.session_scope(database) as session:
+        queue, total = review_queue(session, Scope(), 0.7)
+    texts = [m.text for m in queue]
+    assert "march seventh in ninety nine" not in texts
+    assert texts == ["what about the other thing", "its 80202 i think"] and total == 2
+    # the later copy, typed with no question open, is the one queued (and only it)
+    later = [x for x in e.events if x.get("text") == "its 80202 i think"][-1]
+    assert queue[1].count == 1 and queue[1].at == datetime.fromtimestamp(later["timestamp"], tz=timezone.utc)
+    assert [m.text for m in low_confidence_messages(conversations, 0.7)] == texts

@@ -151,3 +151,86 @@ def test_story_export_keeps_the_debtors_words_when_entity_spans_overlap(tmp_path
     assert [u.text for u in users] == [text]
     found = sorted((e["entity"], e["start"], e["end"]) for e in users[0].entities)
     assert found == [("date", 14, 23), ("weekday", 14, 23)]
+
+
+def _conversation_with_an_arrangement(url: str) -> tuple[str, int, int]:
+    """A web chat conversation of the last hour in the event log: repeated messages NLU was unsure
+    about, an identity answer, and an arrangement agreed (with its first payment as a PTP).
+    Returns the sender id and the arrangement and promise ids."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from bot import eventlog
+    from tests.unit.bot.test_kpis import Events
+
+    sender = "web-arrangement-1"
+    e = Events(db.utcnow() - timedelta(hours=1)).session()
+    e.user("hi", "greet").action("verification_form").slot("requested_slot", "second_factor").action("action_listen")
+    e.user("oh its 80202 i think", "nlu_fallback", 0.2).action("verification_form")
+    e._add({"event": "active_loop", "name": None}).slot("requested_slot", None)
+    e.slot("account_id", "A-9001").slot("identity_verified", True).action("action_listen")
+    for _ in range(3):
+        e.user("wot abt the fees", "nlu_fallback", 0.3).action("utter_default").action("action_listen")
+    e.user("can i pay monthly", "request_payment_plan").action("action_offer_plans").action("action_listen")
+    e.user("option 2", "select_plan").action("action_select_plan").user("yes", "affirm")
+    e.action("action_record_arrangement")
+    made = datetime.fromtimestamp(e.t, tz=timezone.utc)
+    e.slot("arrangement_id", "1").action("action_listen")
+    with db.session_scope(url) as session:
+        session.add(
+            db.Debtor(id=1, full_name="T", date_of_birth=date(1980, 1, 1), phone_e164="+15550001", postcode="1")
+        )
+        session.flush()
+        session.add(
+            db.Account(
+                id="A-9001", debtor_id=1, balance_minor=30000, currency="USD", days_past_due=40,
+                jurisdiction="US-MA", time_zone="America/New_York", last_four="1234",
+            )
+        )  # fmt: skip
+        arrangement = db.Arrangement(
+            account_id="A-9001", kind="instalments", frequency="monthly", total_minor=30000, currency="USD",
+            schedule='[{"due": "2027-01-04", "amount_minor": 15000}, {"due": "2027-02-04", "amount_minor": 15000}]',
+            channel="webchat", conversation_id=sender, created_at=made,
+        )  # fmt: skip
+        promise = db.PromiseToPay(
+            account_id="A-9001", amount_minor=15000, currency="USD", due_date=date(2027, 1, 4), channel="webchat",
+            conversation_id=sender, created_at=made,
+        )  # fmt: skip
+        session.add_all([arrangement, promise])
+        session.flush()
+        ids = int(arrangement.id), int(promise.id)
+        eventlog.append(session, sender, 0, e.events)
+    return sender, *ids
+
+
+def test_conversations_show_the_arrangement_agreed(app: Flask) -> None:
+    sender, arrangement, promise = _conversation_with_an_arrangement(app.config["DATABASE_URL"])
+    client = app.test_client()
+    _login(client, "sam", "supervisor-pass-1")
+    listed = client.get("/ops/conversations").get_data(as_text=True)
+    row = re.search(rf"<tr>\s*<td>.*?{sender}.*?</tr>", listed, re.S)
+    assert row, listed
+    outcome = " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())
+    assert f"arrangement ARR-{arrangement}" in outcome and f"promise PTP-{promise}" in outcome and "RPC" in outcome
+    page = client.get(f"/ops/conversations/{sender}").get_data(as_text=True)
+    assert f"arrangement ARR-{arrangement}" in page and "arrangement_id = 1" in page
+
+
+def test_review_queue_groups_identical_messages_and_hides_identity_answers(app: Flask) -> None:
+    _conversation_with_an_arrangement(app.config["DATABASE_URL"])
+    client = app.test_client()
+    _login(client, "sam", "supervisor-pass-1")
+    page = client.get("/ops/review").get_data(as_text=True)
+    rows = re.findall(r'<tr class="review-row">(.*?)</tr>', page, re.S)
+    texts = [" ".join(re.sub(r"<[^>]+>", " ", r).split()) for r in rows]
+    assert not any("80202" in t for t in texts), texts  # typed while the ZIP / last-four question was open
+    fees = [t for t in texts if "wot abt the fees" in t]
+    assert len(fees) == 1 and "× 3" in fees[0], texts
+    row = next(r for r in rows if "wot abt the fees" in r)
+    key = re.search(r'name="key" type="hidden" value="([^"]+)"', row)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', row)
+    assert key and token
+    done = client.post("/ops/review", data={"csrf_token": token.group(1), "key": key.group(1), "text": "x",
+                                            "intent": "greet", "dismiss": "Dismiss"})  # fmt: skip
+    assert done.status_code == 303
+    flashed = client.get("/ops/review").get_data(as_text=True)
+    assert "Dismissed (3 identical messages)." in flashed and "wot abt the fees" not in flashed

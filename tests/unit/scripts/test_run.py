@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from scripts.run import Supervisor
 
@@ -46,3 +47,22 @@ def test_a_service_that_exits_is_started_again_and_one_that_keeps_exiting_stops_
     finally:
         running.stop_all()
     assert all(proc.poll() is not None for proc in running.procs.values())
+
+
+def test_make_run_says_how_to_log_in_to_the_console(tmp_path: Path) -> None:
+    """No default user or password: with no console user the command that makes one is shown;
+    once there are users, their names and roles, never a password."""
+    from bot import db
+    from console.models import create_user
+    from scripts.run import console_login
+
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    empty = console_login("http://127.0.0.1:5077", url)
+    assert "http://127.0.0.1:5077/login" in empty and "no console user yet" in empty
+    assert "python -m console.cli create-user NAME --role supervisor" in empty
+    with db.session_scope(url) as session:
+        create_user(session, "sue", "sue-supervisor-1", "supervisor")
+        create_user(session, "ava", "ava-collector-1", "collector")
+    listed = console_login("http://127.0.0.1:5077", url)
+    assert "log in as ava (collector), sue (supervisor)" in listed
+    assert "collector-1" not in listed and "supervisor-1" not in listed
