@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import channel_of, log_event, texts_of
-from bot.clarification import DECLINED, candidates, read_choice
+from bot.clarification import DECLINED, candidates, has_words, read_choice
 
 
 def _question_parse(tracker: Tracker) -> dict[str, Any] | None:
@@ -30,7 +30,7 @@ class ActionAskClarification(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
-        if text.strip() and not any(c.isalnum() for c in text):
+        if text.strip() and not has_words(text):
             # emoji or symbols only: the model sees no words, so any choice offered would be a guess
             dispatcher.utter_message(response="utter_no_words")
             log_event(tracker, "clarification_asked", detail="no_words")
@@ -59,6 +59,10 @@ class ActionResolveClarification(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         original = _question_parse(tracker)
+        if original is not None and not has_words(str(original.get("text") or "x")):
+            # "yes" or "no" to "tell me in a few words": nothing was asked to choose from
+            dispatcher.utter_message(response="utter_ask_in_words")
+            return []
         offered = candidates(original) if original else []
         reply = tracker.latest_message
         choice = read_choice(reply.get("text") or "", (reply.get("intent") or {}).get("name"), offered)

@@ -78,11 +78,20 @@ def needs_confirmation(parse: dict[str, Any], rules: ClarificationRules | None =
     return name if name in rules.confirm_intents and confidence < rules.act_threshold else None
 
 
+def has_words(text: str) -> bool:
+    """Whether ``text`` has a letter or a digit in any script (not only emoji, symbols or
+    punctuation)."""
+    return any(c.isalnum() for c in text)
+
+
 def candidates(parse: dict[str, Any], rules: ClarificationRules | None = None) -> list[str]:
     """The intents to offer for a message (a Rasa parse result): the act to confirm, or for a
     message not understood the most confident offerable intents of its ranking; [] when there is
     nothing worth asking about."""
     rules = rules or clarification_rules()
+    text = parse.get("text")
+    if isinstance(text, str) and text.strip() and not has_words(text):
+        return []  # emoji or symbols alone: any choice would be a guess (the bot asks for words)
     confirm = needs_confirmation(parse, rules)
     if confirm:
         return [confirm]

@@ -24,7 +24,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.clarification import answered_as_offer, candidates, clarification_rules, read_choice
+from bot.clarification import answered_as_offer, candidates, clarification_rules, has_words, read_choice
 from policies.fixed_policy import FixedPolicy
 
 ASK_ACTION = "action_ask_clarification"
@@ -84,16 +84,24 @@ class ClarificationPolicy(FixedPolicy):
         if original is not None:  # also inside a form: SafetyPolicy confirms acts there too
             offered = candidates(original)
             intent = (parse.get("intent") or {}).get("name")
-            if read_choice(parse.get("text") or "", intent, offered) is not None:
+            no_words = not has_words(str(original.get("text") or "x"))
+            if read_choice(parse.get("text") or "", intent, offered) is not None or (
+                no_words and intent in ("affirm", "deny")
+            ):
+                # a yes or no to "tell me in words" answers nothing: the action asks again
                 result[domain.index_for_action(RESOLVE_ACTION)] = 1.0
                 # marked as RulePolicy marks "continue the form": an answer inside a form is ours
                 return self._prediction(result, is_no_user_prediction=True)
             return self._prediction(result)
         if tracker.active_loop_name:
             return self._prediction(result)
-        if (parse.get("intent") or {}).get("name") == "nlu_fallback" and candidates(parse):
+        text = str(parse.get("text") or "")
+        if (parse.get("intent") or {}).get("name") == "nlu_fallback" and (
+            candidates(parse) or (text.strip() and not has_words(text))
+        ):
             if answered_as_offer(parse, bool(tracker.get_slot("identity_verified"))):
                 return self._prediction(result)  # the plan policy answers the offer
+            # a choice between likely requests, or for emoji and symbols alone a request for words
             result[domain.index_for_action(ASK_ACTION)] = 1.0
             return self._prediction(result)
         return self._prediction(result)

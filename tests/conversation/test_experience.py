@@ -250,3 +250,25 @@ def test_a_regular_amount_read_as_promise_or_plan_is_answered_as_an_offer_not_a_
     reply = joined([bot.say(sender, "can i do 40 every other friday")])
     assert "Did you mean" not in reply and "Just to check" not in reply, reply
     assert "every-two-weeks payments" in reply and "$40.00" in reply, reply
+
+
+def test_a_thumbs_up_confirms_and_a_yes_after_emoji_is_never_read_as_abuse(bot: Bot, db_session: Any) -> None:
+    """The new-user trial: "😭😭🙏" got "I can't read emoji", then "yes" picked the hidden choice
+    "abusive" and opened an abuse ticket; a "👍" to "Is that right?" was not read as yes, and the
+    promise was lost."""
+    account = _account(db_session, "A-5036")  # an account no other test uses
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account)
+    asked = joined([bot.say(sender, "😭😭🙏")])
+    assert "emoji" in asked, asked
+    after = joined([bot.say(sender, "yes")])
+    assert "few words" in after and "frustrating" not in after and "member of our team" not in after, after
+    confirm = joined([bot.say(sender, "i can pay 50 on friday")])
+    assert "Is that right" in confirm or "confirm" in confirm.lower(), confirm
+    done = joined([bot.say(sender, "👍")])
+    assert "emoji" not in done, done
+    db_session.expire_all()
+    promises = db_session.execute(select(db.PromiseToPay).where(db.PromiseToPay.account_id == "A-5036")).scalars().all()
+    assert [p.amount_minor for p in promises] == [5000], done
+    events = db_session.execute(select(db.ContactLog.event).where(db.ContactLog.account_id == "A-5036")).scalars().all()
+    assert "abuse" not in events

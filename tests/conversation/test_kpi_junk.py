@@ -1,7 +1,7 @@
 """Junk through the real bot (REST, Rasa server, action server, event broker into the analytics
 tables): an emoji, a 3,000-character paste nobody could read, a run of punctuation. Nothing is
 understood or done in those conversations (what the bot made of them, measured: the emoji got a
-"did you mean" question, the paste "didn't understand", the punctuation "I can only help with
+"tell me in words" answer, the paste "didn't understand", the punctuation "I can only help with
 questions about your account", i.e. out of scope), so they are idle, not contained; the first two
 are fallback turns whether the bot answered "didn't understand" or asked "did you mean"."""
 

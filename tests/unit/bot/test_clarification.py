@@ -73,3 +73,16 @@ def test_a_regular_amount_between_promise_and_plan_needs_no_question_once_verifi
     assert not answered_as_offer({**parse, "text": "can i do 40 on friday"}, verified=True)  # a one-off: ask
     disputed = [ranking[0], ranking[1], {"name": "dispute_debt", "confidence": 0.4}]
     assert not answered_as_offer({**parse, "intent_ranking": disputed}, verified=True)
+
+
+def test_emoji_alone_offer_no_choice_and_mean_yes_or_no_only_when_the_table_says() -> None:
+    from bot.clarification import candidates, has_words, read_choice
+    from bot.emoji import emoji_intent
+
+    ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "abusive", "confidence": 0.31}]
+    parse = {"text": "😭😭🙏", "intent": ranking[0], "intent_ranking": ranking}
+    assert not has_words("😭😭🙏") and has_words("我") and has_words("a 😭")
+    assert candidates(parse) == []
+    assert read_choice("yes", "affirm", candidates(parse)) is None  # a yes then is not an answer
+    assert [emoji_intent(t) for t in ("👍", "👍🏽 👍", "✅", "👎", "❌")] == ["affirm"] * 3 + ["deny"] * 2
+    assert [emoji_intent(t) for t in ("😭", "👍👎", "ok 👍", "")] == [None] * 4
