@@ -11,6 +11,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import select
 
 from actions.common import (
     channel_of,
@@ -58,11 +59,23 @@ class ActionPaymentMethods(Action):
             return disclosed
         with db.session_scope() as session:
             upcoming = upcoming_payments(session, str(account.id), today_in(str(account.time_zone)))
-        agreed = next((u for u in upcoming if u.promise_id), None)
+            # the earliest agreed payment: an arrangement's next instalment (with the promise the
+            # arrangement recorded for it, when there is one) or a promise made beside it
+            agreed = upcoming[0] if upcoming else None
+            promise_id = agreed.promise_id if agreed is not None else None
+            if agreed is not None and agreed.arrangement_id:
+                promise_id = session.execute(
+                    select(db.PromiseToPay.id).where(
+                        db.PromiseToPay.account_id == str(account.id),
+                        db.PromiseToPay.status == "open",
+                        db.PromiseToPay.due_date == agreed.due,
+                        db.PromiseToPay.amount_minor == agreed.amount.minor,
+                    )
+                ).scalar()
         if agreed is not None and agreed.amount.minor <= account.balance.minor:
             purpose = "instalment" if agreed.arrangement_id else "promise"
             return disclosed + await offer_payment_link(
-                dispatcher, tracker, account, agreed.amount, purpose, agreed.promise_id
+                dispatcher, tracker, account, agreed.amount, purpose, promise_id
             )
         return disclosed + await offer_payment_link(dispatcher, tracker, account, account.balance, "one_off")
 

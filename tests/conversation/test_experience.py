@@ -6,6 +6,7 @@ written for these tests."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -272,3 +273,17 @@ def test_a_thumbs_up_confirms_and_a_yes_after_emoji_is_never_read_as_abuse(bot: 
     assert [p.amount_minor for p in promises] == [5000], done
     events = db_session.execute(select(db.ContactLog.event).where(db.ContactLog.account_id == "A-5036")).scalars().all()
     assert "abuse" not in events
+
+
+def test_how_do_i_pay_after_an_arrangement_links_its_next_instalment_not_the_balance(bot: Bot, db_session: Any) -> None:
+    account = _account(db_session, "A-5037")  # an account no other test uses
+    sender = account.debtor.phone_e164
+    _verify(bot, sender, account)
+    bot.say(sender, "can i do 40 every other friday")
+    done = joined([bot.say(sender, "yes")])
+    assert "ARR-" in done, done
+    first = re.search(r"Payments:\n- [^:]+: (\$[\d,.]+)", done)
+    assert first is not None, done
+    reply = joined([bot.say(sender, "how do i pay")])
+    assert "/pay/cs_test_" in reply and f"pay {first.group(1)} now" in reply, (done, reply)
+    assert account.balance.format("en_US") not in reply, reply
