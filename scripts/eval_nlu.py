@@ -106,6 +106,13 @@ def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 3) if b else None
 
 
+def _crisis_source(parse: dict[str, Any], crisis_intent: str) -> str:
+    """What made a parse crisis: the hardship flag, the crisis intent on top, or the ranking."""
+    if (parse.get("hardship") or {}).get("crisis"):
+        return "flag"
+    return "top" if (parse.get("intent") or {}).get("name") == crisis_intent else "ranking"
+
+
 def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, crisis_threshold: float) -> dict[str, Any]:
     """Every measure for one set from its rows and their Rasa parse results (same order)."""
     from policies.safety_policy import is_crisis
@@ -135,6 +142,14 @@ def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, cri
         "caught": sum(f and g for f, g in zip(flagged, gold_crisis, strict=True)),
         "of": sum(gold_crisis),
         "false_alarms": sum(f and not g for f, g in zip(flagged, gold_crisis, strict=True)),
+        # label-only: the gold intent of each false alarm and what raised it (flag, top intent, ranking)
+        "false_alarms_by": dict(
+            Counter(
+                f"{r.intent} via {_crisis_source(p, crisis_intent)}"
+                for f, g, r, p in zip(flagged, gold_crisis, rows, parses, strict=True)
+                if f and not g
+            ).most_common()
+        ),
     }
     if rows and all(r.labels_hardship for r in rows):
         hardship = [(p.get("hardship") or {}) for p in parses]
