@@ -10,7 +10,11 @@ Sets (never trained on):
 ``intent_accuracy`` after fallback (an ``nlu_fallback`` counts as wrong); ``top_intent_accuracy``
 (the top intent other than ``nlu_fallback``); ``fallback_rate``; ``accepted_wrong_rate``;
 ``per_intent_f1`` (after fallback); ``hardship_type_accuracy`` over the rows where the gold label or
-the prediction has a hardship type; ``vulnerable`` precision and recall; ``crisis`` recall and false
+the prediction has a hardship type, with ``hardship_confusion`` (gold -> predicted counts of the
+mismatches); ``vulnerable`` precision and recall (with false negatives and positives counted by gold
+intent); ``fallback_right_top_rate`` (fallbacks whose top intent was the gold one: the clarification
+question named the right act); ``intent_errors`` (gold -> final intent counts of the errors) and
+``fallback_top_intents`` (gold -> top intent of the fallbacks): labels and counts only, never texts; ``crisis`` recall and false
 alarms (crisis as SafetyPolicy sees it: the crisis intent on top, or in the ranking at
 ``crisis_ranking_threshold`` or above, or the hardship crisis flag; gold crisis rows are those
 labelled with the crisis intent); ``nlu_ms_per_message`` (mean wall-clock parse time in this
@@ -102,6 +106,13 @@ def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 3) if b else None
 
 
+def _crisis_source(parse: dict[str, Any], crisis_intent: str) -> str:
+    """What made a parse crisis: the hardship flag, the crisis intent on top, or the ranking."""
+    if (parse.get("hardship") or {}).get("crisis"):
+        return "flag"
+    return "top" if (parse.get("intent") or {}).get("name") == crisis_intent else "ranking"
+
+
 def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, crisis_threshold: float) -> dict[str, Any]:
     """Every measure for one set from its rows and their Rasa parse results (same order)."""
     from policies.safety_policy import is_crisis
@@ -119,6 +130,10 @@ def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, cri
         "top_intent_accuracy": _ratio(sum(t == g for t, g in zip(top, gold, strict=True)), n),
         "fallback_rate": _ratio(fallback, n),
         "accepted_wrong_rate": _ratio(wrong, n),
+        # fallbacks whose top intent was the gold one: the clarification question named the right act
+        "fallback_right_top_rate": _ratio(
+            sum(f == FALLBACK and t == g for f, t, g in zip(final, top, gold, strict=True)), n
+        ),
     }
     flagged = [is_crisis(p, crisis_intent, crisis_threshold) for p in parses]
     gold_crisis = [g == crisis_intent for g in gold]
@@ -127,6 +142,14 @@ def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, cri
         "caught": sum(f and g for f, g in zip(flagged, gold_crisis, strict=True)),
         "of": sum(gold_crisis),
         "false_alarms": sum(f and not g for f, g in zip(flagged, gold_crisis, strict=True)),
+        # label-only: the gold intent of each false alarm and what raised it (flag, top intent, ranking)
+        "false_alarms_by": dict(
+            Counter(
+                f"{r.intent} via {_crisis_source(p, crisis_intent)}"
+                for f, g, r, p in zip(flagged, gold_crisis, rows, parses, strict=True)
+                if f and not g
+            ).most_common()
+        ),
     }
     if rows and all(r.labels_hardship for r in rows):
         hardship = [(p.get("hardship") or {}) for p in parses]
@@ -142,8 +165,28 @@ def score(rows: list[Row], parses: list[dict[str, Any]], crisis_intent: str, cri
             "recall": _ratio(tp, sum(bool(r.vulnerable) for r in rows)),
             "flagged": sum(vul),
             "gold": sum(bool(r.vulnerable) for r in rows),
+            # label-only: misses and false flags counted by gold intent
+            "false_negatives_by_intent": dict(
+                Counter(r.intent for v, r in zip(vul, rows, strict=True) if r.vulnerable and not v).most_common()
+            ),
+            "false_positives_by_intent": dict(
+                Counter(r.intent for v, r in zip(vul, rows, strict=True) if v and not r.vulnerable).most_common()
+            ),
         }
+        # label-only: gold hardship type -> predicted type (None as "none"), counts of the mismatches
+        out["hardship_confusion"] = dict(
+            Counter(f"{g or 'none'} -> {p or 'none'}" for g, p in pairs if g != p).most_common()
+        )
     out["per_intent_f1"] = f1_scores(gold, final)
+    out["gold_intents"] = dict(Counter(gold).most_common())
+    # label-only confusion: gold -> final intent (after fallback) counts of the errors, and for the
+    # fallbacks gold -> top intent
+    out["intent_errors"] = dict(
+        Counter(f"{g} -> {f}" for g, f in zip(gold, final, strict=True) if f != g).most_common()
+    )
+    out["fallback_top_intents"] = dict(
+        Counter(f"{g} -> {t}" for g, f, t in zip(gold, final, top, strict=True) if f == FALLBACK).most_common()
+    )
     out["predicted_intents"] = dict(Counter(final).most_common())
     return out
 
