@@ -5,7 +5,7 @@ The rules live in ``bot/repayment/plans.py`` (engine), ``bot/repayment/affordabi
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -128,7 +128,11 @@ def schedule_lines(option: PlanOption, w: Wording, shown: int = 6) -> str:
         regular = moved.get(due)
         if regular is None:
             return text
-        why = "holiday" if w.jurisdiction and is_holiday(regular, w.jurisdiction) else "weekend"
+        # why the regular day was skipped; a weekend day followed by a holiday names both (Sunday
+        # 14 Feb, then Presidents' Day on the 15th)
+        skipped = [regular + timedelta(days=i) for i in range((due - regular).days)]
+        holidays = [bool(w.jurisdiction) and is_holiday(d, w.jurisdiction) for d in skipped]
+        why = "holiday" if holidays[0] else "weekend_holiday" if any(holidays) else "weekend"
         return text + t.get("plan.schedule.moved", day=w.day(regular, "medium"), why=t.get(f"plan.schedule.why_{why}"))
 
     lines = [line(p.due, p.amount) for p in option.schedule if p.amount.minor]
@@ -168,14 +172,16 @@ def plan_request(tracker: Tracker, account: db.Account) -> PlanRequest:
 
 def plan_terms(tracker: Tracker, account: db.Account) -> tuple[OfferPolicy, str]:
     """The offer policy and tone of this debtor's plans: those of the account's strategy
-    (``data/strategies``, by its segment now), the hardship policy and a soft tone once the
-    debtor has told us of a hardship, and the UK policy in the UK (:func:`policy_for`)."""
+    (``data/strategies``, by its segment now), the hardship policy once the debtor has told us
+    of a financial hardship, a soft tone once they told us of any difficulty, and the UK policy in the UK (:func:`policy_for`)."""
     with db.session_scope() as session:
         row = session.get(db.Account, account.id)
         strategy = strategy_for(classify(facts_for(session, row, now()))) if row is not None else None
     hardship = financial_hardship(tracker.get_slot("hardship_type"))
     policy = policy_for(str(account.jurisdiction), strategy.offer_policy if strategy else None, hardship)
-    tone = "soft" if hardship or strategy is None else strategy.tone
+    # any difficulty told (a hardship of any kind, a vulnerability) rules out urging a decision
+    told = hardship or tracker.get_slot("hardship_type") or tracker.get_slot("vulnerable")
+    tone = "soft" if told or strategy is None else strategy.tone
     return policy, tone
 
 
@@ -555,7 +561,7 @@ class ActionRecordArrangement(Action):
         dispatcher.utter_message(
             response="utter_arrangement_recorded",
             reference=reference,
-            summary=describe(option, w)[:1].upper() + describe(option, w)[1:] + ".",
+            summary=describe(option, w)[:1].upper() + describe(option, w)[1:] + w.texts.get("sentence.end"),
             schedule=schedule_lines(option, w),
         )
         if replaced is not None:

@@ -72,3 +72,12 @@ def test_a_regular_schedule_has_no_moved_payments() -> None:
     # the 29th clamps to 28 February 2027, a Sunday: the payment on Monday 1 March replaced it
     assert moved_off_cadence([date(2027, 1, 29), date(2027, 3, 1)], "monthly") == {date(2027, 3, 1): date(2027, 2, 28)}
     assert moved_off_cadence([date(2027, 1, 4)], "monthly") == {}
+
+
+def test_a_payment_moved_past_a_weekend_and_a_holiday_names_the_holiday() -> None:
+    # monthly from 14 January 2027: 14 February is a Sunday and the 15th is Presidents' Day
+    dues = [date(2027, 1, 14), date(2027, 2, 16), date(2027, 3, 15)]
+    schedule = tuple(Payment(d, Money(4000, "USD")) for d in dues)
+    option = PlanOption("instalments", schedule, Money(12000, "USD"), Money(0, "USD"), Money(0, "USD"), "", "monthly")
+    lines = schedule_lines(option, Wording(texts_for("en", "US-MA"), "en_US", "US-MA")).splitlines()
+    assert lines[1] == "- Feb 16, 2027: $40.00 (moved from Feb 14, 2027, a weekend and a public holiday)", lines
