@@ -141,8 +141,7 @@ def test_a_recurring_offer_becomes_a_recurring_arrangement_and_a_changed_mind_re
     offered = joined([bot.say(sender, "i could manage 150 every other friday")])
     # read back as it is: the last payment is the rest ("47 of $150.00 and 1 of $66.18")
     assert "every-two-weeks payments: " in offered and " of $150.00 and 1 of $" in offered, offered
-    bot.say(sender, "yes that works")
-    confirmed = joined([bot.say(sender, "yes")])
+    confirmed = joined([bot.say(sender, "yes that works")])  # one yes to the one option offered
     assert "ARR-" in confirmed, confirmed
     db_session.expire_all()
     first = db_session.execute(select(db.Arrangement).where(db.Arrangement.account_id == account.id)).scalar_one()
@@ -160,7 +159,6 @@ def test_a_recurring_offer_becomes_a_recurring_arrangement_and_a_changed_mind_re
     assert first.frequency == "fortnightly"
     # a changed mind re-plans and replaces the arrangement, on the record
     bot.say(sender, "actually i changed my mind, could i do 300 a month instead")
-    bot.say(sender, "yes")
     replaced = joined([bot.say(sender, "yes")])
     assert f"replaces your earlier arrangement ARR-{first.id}" in replaced, replaced
     assert _log(db_session, account.id, "arrangement_replaced")[-1].startswith(f"ARR-{first.id} replaced by ARR-")
