@@ -44,7 +44,7 @@ US_ACCOUNTS = [
 # Not understood (nlu_fallback) with no intent worth a clarification question, so the bot answers
 # with its fallback: vague questions now read as questions about who we are or the balance, and
 # made-up words as abuse (a handoff) or a question whether the debtor is unhappy with us.
-NOT_UNDERSTOOD = ["hm well", "and the other thing", "vvvvv", "hmm"]
+NOT_UNDERSTOOD = ["hm well", "well hmm", "vvvvv", "hmm"]
 UNDERSTOOD_BADLY = NOT_UNDERSTOOD[0]
 
 
