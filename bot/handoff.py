@@ -777,22 +777,46 @@ class HandoffQueue:
             ticket.conversation_id, "system", f"Account {account_id} given by the debtor (not verified).", now=now
         )
 
-    def note_return(self, conversation_id: str, replies: int) -> None:
-        """A note in the live transcript: the debtor came back to a web chat and saw the
-        ``replies`` a collector wrote while it was closed."""
-        self.add_message(conversation_id, "system", f"The debtor reopened the chat and saw {replies} reply(ies).")
-
-    def note_fetched(self, conversation_id: str, replies: int) -> None:
-        """A note in the live transcript: the debtor's REST client called and was handed the
-        ``replies`` a collector wrote since its last call (``channels/rest.py``)."""
-        self.add_message(
-            conversation_id, "system", f"The debtor's REST client called and was given {replies} reply(ies)."
-        )
-
     def holding_reply_due(self, conversation_id: str) -> bool:
         """True at most once per ``holding_minutes`` per conversation (the "we have your message" answer)."""
         ttl = max(60, handoff_rules().holding_minutes * 60)
         return bool(self.red.set(f"{PREFIX}holding:{conversation_id}", 1, nx=True, ex=ttl))
+
+
+# how kept collector replies reached a debtor who could not be pushed to: (contact-log detail,
+# live-transcript note) by channel
+_DELIVERED = {
+    "rest": (
+        "{replies} reply(ies) handed to the REST client when it called",
+        "The debtor's REST client called and was given {replies} reply(ies).",
+    ),
+    "webchat": (
+        "{replies} reply(ies) shown when the debtor returned to the chat",
+        "The debtor reopened the chat and saw {replies} reply(ies).",
+    ),
+}
+
+
+def note_delivered_replies(red: redis.Redis | None, conversation_id: str, channel: str, replies: int) -> None:
+    """Collector replies kept for a debtor who could not be pushed to (``channel`` "webchat": a
+    closed chat reopened; "rest": the client called again) reached them: a
+    ``collector_reply_delivered`` row in the contact log (under the open ticket's account, if any)
+    and a note in the live transcript. Raises KeyError for another channel."""
+    detail, note = _DELIVERED[channel]
+    queue = HandoffQueue(red) if red is not None else None
+    ticket = queue.get(queue.open_ticket_id(conversation_id) or 0) if queue is not None else None
+    with db.session_scope() as session:
+        db.log_contact(
+            session,
+            account_id=ticket.account_id if ticket else None,
+            channel=channel,
+            direction="outbound",
+            event="collector_reply_delivered",
+            conversation_id=conversation_id,
+            detail=detail.format(replies=replies),
+        )
+    if queue is not None:
+        queue.add_message(conversation_id, "system", note.format(replies=replies))
 
 
 def record_outcome_hold(session: Any, ticket: Ticket, outcome: str, collector: str) -> str | None:

@@ -31,8 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import db
-from bot.handoff import HandoffQueue
+from bot.handoff import note_delivered_replies
 from channels.guard import EMPTY_REPLY, bearer_ok, clean_text, handle_guarded, health, json_body
 from stores.redis_store import redis_client
 
@@ -89,19 +88,7 @@ def take_replies(red: redis.Redis | None, sender: str) -> list[dict[str, Any]]:
 def _delivered(red: redis.Redis, sender: str, replies: int) -> None:
     """The contact log and the live transcript say the client was handed the kept replies."""
     try:
-        queue = HandoffQueue(red)
-        ticket = queue.get(queue.open_ticket_id(sender) or 0)
-        with db.session_scope() as session:
-            db.log_contact(
-                session,
-                account_id=ticket.account_id if ticket else None,
-                channel="rest",
-                direction="outbound",
-                event="collector_reply_delivered",
-                conversation_id=sender,
-                detail=f"{replies} reply(ies) handed to the REST client when it called",
-            )
-        queue.note_fetched(sender, replies)
+        note_delivered_replies(red, sender, "rest", replies)
     except Exception as exc:  # the replies are handed over either way; the note is best effort
         logger.warning("delivery of collector replies to %s not noted: %s", sender, exc)
 

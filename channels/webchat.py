@@ -32,8 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot import db
-from bot.handoff import HandoffQueue
+from bot.handoff import note_delivered_replies
 from bot.texts import page_language, texts_for
 from channels.guard import EMPTY_REPLY, bearer_ok, clean_text, handle_guarded, json_body
 from stores.redis_store import redis_client
@@ -218,21 +217,7 @@ class WebChatInput(InputChannel):
     def _returned(self, session_id: str, replies: int) -> None:
         """The debtor is back in a session where collector replies waited: say so in the contact
         log and the live transcript."""
-        red = self._redis()
-        queue = HandoffQueue(red) if red is not None else None
-        ticket = queue.get(queue.open_ticket_id(session_id) or 0) if queue is not None else None
-        with db.session_scope() as session:
-            db.log_contact(
-                session,
-                account_id=ticket.account_id if ticket else None,
-                channel="webchat",
-                direction="outbound",
-                event="collector_reply_delivered",
-                conversation_id=session_id,
-                detail=f"{replies} reply(ies) shown when the debtor returned to the chat",
-            )
-        if queue is not None:
-            queue.note_return(session_id, replies)
+        note_delivered_replies(self._redis(), session_id, "webchat", replies)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
