@@ -24,6 +24,7 @@ import yaml
 
 from bot.embeddings import ENCODER, encode, encode_one
 from bot.settings import DataFileError
+from bot.understanding.clauses import clauses
 from bot.understanding.intents import IntentModel, IntentSettings, train
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "hardship"
@@ -284,12 +285,18 @@ class HardshipClassifier:
         top = [(self.exemplars[i], float(sims[i])) for i in order]
 
         type_probs = self.type_model.predict([text], vector.reshape(1, -1))[0]
-        labels = self.type_model.labels
-        best = max((i for i, label in enumerate(labels) if label != "none"), key=lambda i: type_probs[i])
-        top_label = labels[int(np.argmax(type_probs))]
-        # the likeliest type, when it is the likeliest label or likely enough beside "none"
-        hardship_type = labels[best] if top_label != "none" or type_probs[best] >= s.type_probability else None
-        confidence = round(float(type_probs[best] if hardship_type else type_probs.max()), 3)
+        hardship_type, confidence = self._type(type_probs)
+        # whole sentences: a Chinese comma clause ("这个月", "我老公住院了") is too thin for a type
+        # (with them the Chinese dev set flags two more messages wrongly: 0.80 -> 0.78)
+        parts = clauses(text, han_commas=False) if exclude is None else []
+        if parts:
+            # a hardship told in passing in a long message: the sentence likeliest to tell one
+            # decides when it does (English dev set type accuracy 0.80 -> 0.86; Chinese unchanged)
+            by_clause = self.type_model.predict(parts, encode(parts))
+            told = np.delete(by_clause, self.type_model.labels.index("none"), axis=1).max(axis=1)
+            clause_type, clause_confidence = self._type(by_clause[int(np.argmax(told))])
+            if clause_type:
+                hardship_type, confidence = clause_type, clause_confidence
 
         kinds = self.vulnerability_model.labels
         vul_probs = self.vulnerability_model.predict([text], vector.reshape(1, -1))[0]
@@ -325,6 +332,14 @@ class HardshipClassifier:
             crisis=crisis,
             evidence=evidence,
         )
+
+    def _type(self, probs: np.ndarray[Any, Any]) -> tuple[str | None, float]:
+        """(hardship type or None, confidence) from the type model's probabilities: the likeliest
+        type, when it is the likeliest label or at least ``type_probability`` beside "none"."""
+        labels = self.type_model.labels
+        best = max((i for i, label in enumerate(labels) if label != "none"), key=lambda i: probs[i])
+        told = labels[int(np.argmax(probs))] != "none" or probs[best] >= self.settings.type_probability
+        return (labels[best] if told else None), round(float(probs[best] if told else probs.max()), 3)
 
     def _near_crisis(self, sims: np.ndarray[Any, Any]) -> bool:
         """A crisis exemplar at least ``crisis_similarity`` close and ``crisis_margin`` closer than

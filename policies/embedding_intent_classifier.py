@@ -23,7 +23,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.understanding.intents import IntentModel, IntentSettings, train
+from bot.embeddings import encode
+from bot.understanding.intents import IntentModel, IntentSettings, clause_ranking, train
 
 META = "intent_model.json"
 ARRAYS = "intent_model.npz"
@@ -39,7 +40,14 @@ class EmbeddingIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**IntentSettings().__dict__, "char_ngrams": [2, 4], "ranking_length": 10}
+        return {
+            **IntentSettings().__dict__,
+            "char_ngrams": [2, 4],
+            "ranking_length": 10,
+            # bot.understanding.intents.clause_ranking: the fallback threshold, and intents never raised
+            "clause_threshold": 0.0,
+            "clause_framing_intents": [],
+        }
 
     def __init__(
         self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model: IntentModel | None
@@ -91,7 +99,15 @@ class EmbeddingIntentClassifier(GraphComponent, IntentClassifier):
                 message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
                 continue
-            ranking = self.model.ranking(message.get(TEXT), vector, int(self.config["ranking_length"]))
+            ranking = clause_ranking(
+                self.model,
+                message.get(TEXT),
+                vector,
+                float(self.config["clause_threshold"]),
+                encode,
+                self.config["clause_framing_intents"],
+                int(self.config["ranking_length"]),
+            )
             message.set(INTENT, {"name": ranking[0][0], "confidence": ranking[0][1]}, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in ranking], add_to_output=True)
         return messages

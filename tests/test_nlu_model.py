@@ -32,6 +32,12 @@ def _config_threshold() -> float:
     return float(next(c for c in config["pipeline"] if c["name"] == "FallbackClassifier")["threshold"])
 
 
+def test_clauses_are_read_again_below_the_fallback_threshold() -> None:
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    intents = next(c for c in config["pipeline"] if c["name"].endswith("EmbeddingIntentClassifier"))
+    assert intents["clause_threshold"] == _config_threshold()
+
+
 def test_held_out_intent_accuracy(predictions: list[tune_fallback.Prediction]) -> None:
     right = sum(p.predicted == p.truth for p in predictions)
     wrong = [(p.text, p.truth, p.predicted) for p in predictions if p.predicted != p.truth]

@@ -19,13 +19,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from bot.understanding.clauses import clauses
 from bot.understanding.text import words
 
 Array = npt.NDArray[np.float64]
@@ -166,6 +167,42 @@ class IntentModel:
             sparse_intercept=np.asarray(arrays["sparse_intercept"]),
             temperature=float(meta["temperature"]),
         )
+
+
+def clause_ranking(
+    model: IntentModel,
+    text: str,
+    embedding: Vectors,
+    threshold: float,
+    encode: Callable[[list[str]], Vectors],
+    framing: Collection[str] = (),
+    length: int = 10,
+) -> list[tuple[str, float]]:
+    """:meth:`IntentModel.ranking`, with a long message below ``threshold`` read again clause by clause.
+
+    When the likeliest intent of the whole message is below ``threshold`` and the message has
+    several clauses (:func:`bot.understanding.clauses.clauses`, embedded with ``encode``: list of
+    texts → array (n, dimensions)), the clause whose own likeliest intent is the same one lends its
+    confidence: that intent's confidence becomes the mean of the whole message's and the clause's,
+    if that reaches ``threshold``. Only the whole message's likeliest intent can be raised, so a
+    clause never brings in an act the message as a whole did not lean to; ``framing`` intents
+    (a greeting or goodbye around a message) are never raised. Measured on the shared English dev
+    set (never trained on), at 0.60: 9 of the 16 messages that fell back are answered, 7 of them
+    right (accepted wrong 2.5% → 3.3%). Returns (intent, confidence) pairs, most likely first.
+    """
+    ranking = model.ranking(text, embedding, length)
+    top, confidence = ranking[0]
+    if confidence >= threshold or top in framing:
+        return ranking
+    parts = clauses(text)
+    if not parts:
+        return ranking
+    probs = model.predict(parts, encode(parts))
+    column = model.labels.index(top)
+    own = probs[np.argmax(probs, axis=1) == column, column]
+    if not len(own) or (raised := (confidence + float(own.max())) / 2) < threshold:
+        return ranking
+    return sorted([(top, raised), *ranking[1:]], key=lambda pair: -pair[1])
 
 
 # -- training -------------------------------------------------------------------------------

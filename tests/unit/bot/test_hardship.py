@@ -59,6 +59,31 @@ def test_examples(classifier: HardshipClassifier, text: str, hardship_type: str 
     assert result.evidence and result.evidence[0].similarity >= result.evidence[-1].similarity
 
 
+@pytest.mark.parametrize(
+    ("text", "hardship_type"),
+    [
+        (
+            "I have a question about the fees on this account. The statement from October shows a late charge and an "
+            "interest charge on the same day. I paid the September amount on time through my bank and I have the "
+            "confirmation. I was off work for six weeks after my knee surgery so October was late. Why are there two "
+            "charges?",
+            "medical",
+        ),
+        (
+            "Hi, this is about the loan ending 4471. I've been trying to log in to the app to see the schedule and it "
+            "keeps saying my password is wrong. I reset it twice. My partner and I split up in August and I'm renting "
+            "a room on my own now. Can you send me the payment dates by text instead?",
+            "relationship_breakdown",
+        ),
+    ],
+)
+def test_a_hardship_told_in_passing_in_a_long_message(
+    classifier: HardshipClassifier, text: str, hardship_type: str
+) -> None:
+    # read whole, the other sentences drown it (none at 0.52 and 0.81): the sentence that tells it decides
+    assert classifier.classify(text).type == hardship_type
+
+
 def test_no_hardship_in_ordinary_messages(classifier: HardshipClassifier) -> None:
     for text in ["how much do i owe", "i can pay 200 on friday", "what's the best way to pay", "ok thanks bye"]:
         result = classifier.classify(text)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.understanding.intents import IntentModel, IntentSettings, features, fit_temperature, train
+from bot.understanding.clauses import clauses
+from bot.understanding.intents import (
+    IntentModel,
+    IntentSettings,
+    clause_ranking,
+    features,
+    fit_temperature,
+    train,
+)
 from bot.understanding.text import han_ratio, split_han, words
 
 
@@ -75,3 +83,76 @@ def test_temperature_sharpens_underconfident_scores() -> None:
     y = np.array([0, 1, 0, 1] * 10)
     scores = np.where(np.eye(2)[y] > 0, 0.5, -0.5)  # always right, but softmax gives only 0.73
     assert fit_temperature(scores, y) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "hi. my hours got cut in march. can we do 40 a month?",
+            ["my hours got cut in march.", "can we do 40 a month?"],
+        ),
+        ("sorry about that\nwhat do i owe now", ["sorry about that", "what do i owe now"]),
+        ("can we do 40 a month, my hours got cut", []),  # one English sentence: read whole
+        ("ok. fine.", []),
+        ("你好，我最近被裁员了，能不能分期还", ["我最近被裁员了", "能不能分期还"]),
+        ("喂 我老公住院了 这个月真的还不上", ["我老公住院了", "这个月真的还不上"]),
+        ("", []),
+    ],
+)
+def test_clauses_where_the_writer_ended_one(text: str, expected: list[str]) -> None:
+    assert clauses(text) == expected
+
+
+def _clause_case() -> tuple[IntentModel, dict[str, np.ndarray]]:
+    texts, vectors, labels = _toy()
+    model = train(texts, vectors, labels, IntentSettings(sparse_weight=0.0, calibration_folds=0))
+    eye = np.eye(8)
+    vectors_by_text = {
+        "what is my balance.": eye[2],
+        "good morning to you.": eye[0],
+        "see you later then.": eye[1],
+        "well i was wondering, you know.": 0.4 * eye[2] + 0.35 * eye[1],
+    }
+    return model, vectors_by_text
+
+
+def _encoder(table: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
+    return lambda texts: np.stack([table[t] for t in texts])
+
+
+def test_a_clause_that_leans_the_same_way_raises_a_long_message_over_the_threshold() -> None:
+    model, table = _clause_case()
+    text = "well i was wondering, you know. what is my balance."
+    whole = 0.4 * np.eye(8)[2] + 0.35 * np.eye(8)[1]
+    before = model.ranking(text, whole)
+    assert before[0][0] == "ask_balance" and before[0][1] < 0.6
+    clause = model.ranking("what is my balance.", table["what is my balance."])[0][1]
+    after = clause_ranking(model, text, whole, 0.6, _encoder(table))
+    assert after[0] == ("ask_balance", pytest.approx((before[0][1] + clause) / 2))
+    assert after[0][1] >= 0.6
+    assert after[1:] == before[1:]
+
+
+def test_clauses_never_bring_in_another_intent_nor_raise_a_framing_one() -> None:
+    model, table = _clause_case()
+    whole = 0.4 * np.eye(8)[2] + 0.35 * np.eye(8)[1]
+    # the confident clause is a greeting, the message leans to the balance: nothing changes
+    text = "good morning to you. well i was wondering, you know."
+    assert clause_ranking(model, text, whole, 0.6, _encoder(table)) == model.ranking(text, whole)
+    # the message leans to a goodbye, framing: never raised whatever its clauses say
+    bye = 0.35 * np.eye(8)[2] + 0.4 * np.eye(8)[1]
+    text = "what is my balance. see you later then."
+    assert clause_ranking(model, text, bye, 0.6, _encoder(table))[0][1] >= 0.6
+    assert clause_ranking(model, text, bye, 0.6, _encoder(table), framing={"goodbye"}) == model.ranking(text, bye)
+    # a confident or one-clause message is read whole, without embedding anything
+    assert clause_ranking(model, "what is my balance", np.eye(8)[2], 0.6, _encoder({})) == model.ranking(
+        "what is my balance", np.eye(8)[2]
+    )
+
+
+def test_han_text_cut_at_sentence_ends_only_when_asked() -> None:
+    assert clauses("我上个月被裁员了，现在还没找到工作。能不能先停两个月", han_commas=False) == [
+        "我上个月被裁员了，现在还没找到工作。",
+        "能不能先停两个月",
+    ]
