@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 logmask.install()  # every channel imports this module: the Rasa server's logs are masked
 rasa_internals.apply()  # every Rasa server process imports this module
 
-MAX_TEXT_CHARS = 2000  # longer messages are cut; a debtor never needs more in one turn
+MAX_TEXT_CHARS = 2000  # longer messages are cut (and the debtor told so); a debtor never needs more in one turn
 # the guard's replies in the default language (data/texts); a known sender gets their own language's
 TRY_AGAIN = texts_for().get("channel.try_again")
 EMPTY_REPLY = texts_for().get("channel.empty")
@@ -209,6 +209,10 @@ async def handle_guarded(
     message.output_channel = LintedOutput(output, message.input_channel or "rest", context)
     if message.metadata.get("card_number_removed"):
         await message.output_channel.send_text_message(message.sender_id, texts.get("channel.card_number_removed"))
+    if message.metadata.get("truncated_from"):
+        # the debtor knows what they wrote: told where reading stopped, nothing after it is lost unseen
+        notice = texts.get("channel.truncated", limit=f"{MAX_TEXT_CHARS:,}")
+        await message.output_channel.send_text_message(message.sender_id, notice)
     if not store_healthy(agent.tracker_store):
         logger.error("message from %s refused: tracker store unreachable", message.sender_id)
         await output.send_text_message(message.sender_id, texts.get("channel.try_again"))

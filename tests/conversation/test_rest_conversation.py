@@ -130,6 +130,9 @@ def test_bad_requests_get_clear_answers(bot: Bot) -> None:
     assert "didn't receive any text" in bot.say("empty-sender", "   ")[0]
     huge = bot.say("huge-sender", "I can pay " + "very " * 20000 + "soon")
     assert huge, "a huge message still gets an answer"
+    # ... and says where reading stopped, so nothing after it is lost unseen
+    assert any("read the first 2,000 characters" in t for t in huge), huge
+    assert not any("first 2,000" in t for t in bot.say("huge-sender", "ok thanks"))
     odd = bot.say("odd-sender", "héllo \x00\x07 <script>alert(1)</script> '; DROP TABLE accounts; -- 😀")
     assert odd
 
