@@ -88,6 +88,7 @@ def account_page(account_id: str) -> Any:
             "us": str(account.jurisdiction).startswith("US"),
             "arrangements": records.arrangements_of(session, str(account.id)),
             "promises": records.promises_of(session, str(account.id)),
+            "opted_out": records.opt_outs_of(session, str(account.id), account.debtor.phone_e164),
             "notices": [
                 {
                     "id": n.id,

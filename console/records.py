@@ -1,5 +1,5 @@
-"""An account's arrangements and promises to pay as the console shows them (ticket page and
-account page): references as the debtor was told them (ARR-n, PTP-n), money formatted for the
+"""An account's arrangements, promises to pay and opt-outs as the console shows them (ticket page
+and account page): references as the debtor was told them (ARR-n, PTP-n), money formatted for the
 account's currency, each arrangement with its schedule and status."""
 
 from __future__ import annotations
@@ -82,6 +82,22 @@ def promises_of(session: Session, account_id: str, limit: int = 10) -> list[dict
         .all()
     )
     return [promise_view(r) for r in rows]
+
+
+def opt_outs_of(session: Session, account_id: str, phone: str | None) -> list[str]:
+    """The channels the debtor asked us to stop using, from the opt-out ledger (by account or by
+    the debtor's phone), oldest first: "sms since 2026-12-05" (12 CFR 1006.14(h): a collector must
+    see them before writing; an opt-out is not a collection hold, so it has its own line)."""
+    rows = (
+        session.query(db.OptOut)
+        .filter((db.OptOut.account_id == account_id) | (db.OptOut.address == (phone or account_id)))
+        .order_by(db.OptOut.at)
+        .all()
+    )
+    seen: dict[str, str] = {}
+    for row in rows:
+        seen.setdefault(str(row.channel), f"{row.channel} since {row.at:%Y-%m-%d}")
+    return list(seen.values())
 
 
 def arrangement_by_reference(session: Session, reference: Any) -> dict[str, Any] | None:

@@ -123,6 +123,7 @@ def _account_panel(account_id: str | None, current_ticket: int | None = None) ->
                 for p in records.promises_of(session, str(account.id), limit=5)
             ],
             "arrangements": records.arrangements_of(session, str(account.id), limit=3),
+            "opted_out": records.opt_outs_of(session, str(account.id), account.debtor.phone_e164),
             "contacts": [f"{c.at:%Y-%m-%d %H:%M} {c.channel} {c.event}" for c in contacts],
             "tickets": [f"#{t.id} {t.reason} {t.outcome or 'open'}" for t in tickets],
         }

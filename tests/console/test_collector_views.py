@@ -167,3 +167,44 @@ def test_a_ticket_after_plans_a_counter_offer_and_an_arrangement_says_so(
         assert f"ARR-{reference}" in page and "PTP-" in page and " open " in page, page
     finally:
         queue.close(ticket_id, "ava", "other", supervisor=True)
+
+
+def test_the_account_panels_show_the_channels_the_debtor_opted_out_of(
+    queue: HandoffQueue, collectors: dict[str, Collector], database_url: str
+) -> None:
+    from bot.compliance.optout import record_opt_out
+
+    account_id = "A-5061"  # this test's own account: an opt-out is recorded on it
+    with db.session_scope(database_url) as session:
+        phone = str(session.get(db.Account, account_id).debtor.phone_e164)  # type: ignore[union-attr]
+    ticket, _ = queue.open(
+        conversation_id=phone,
+        channel="sms",
+        reason="requested",
+        account_id=account_id,
+        summary={"verification": "verified", "last_messages": []},
+    )
+    ava = collectors["ava"]
+    try:
+        before = _text(ava.client.get(f"/tickets/{ticket.id}").get_data(as_text=True))
+        assert "Opted out none" in before, before
+        with db.session_scope(database_url) as session:
+            record_opt_out(
+                session,
+                address=phone,
+                channel="sms",
+                account_id=account_id,
+                actor="debtor",
+                conversation_id=phone,
+                wording="STOP",
+            )
+        today = db.utcnow().date().isoformat()
+        # an opt-out is not a hold: the summary's Hold line says none, the account panel says what stopped
+        ticket_page = _text(ava.client.get(f"/tickets/{ticket.id}").get_data(as_text=True))
+        assert f"Opted out sms since {today}" in ticket_page, ticket_page
+        account_page = _text(ava.client.get(f"/accounts/{account_id}").get_data(as_text=True))
+        assert f"Opted out sms since {today}" in account_page, account_page
+    finally:
+        queue.close(ticket.id, "ava", "other", supervisor=True)
+        with db.session_scope(database_url) as session:
+            session.query(db.OptOut).filter_by(address=phone).delete()
