@@ -23,11 +23,6 @@ Speed-ups that keep Rasa's behaviour (measured in ``make bench``):
   predictions and returns an empty prediction when one of them already wins for certain. It still
   runs whenever its prediction could count, and never when TED can make end-to-end (text)
   predictions, which outrank the others in the ensemble.
-- ``SpacyEntityExtractor`` parses every message a second time with the whole spaCy pipeline (the
-  first parse, ``SpacyNLP._doc_for_text`` of the lower-cased text, is for tokens). In
-  ``en_core_web_sm`` the entity recogniser has its own embedding layer, so the second parse runs
-  only tokenizer + ``ner``; the first skips ``ner``, whose entities nothing reads. Same tokens,
-  lemmas and entities, about half the spaCy time.
 - ``DaskGraphRunner.run`` hands every graph run (one for NLU and 2-3 predictions a turn) to dask's
   synchronous scheduler, whose bookkeeping took about a tenth of the server's CPU in a profile of
   ``make bench``. Here the nodes are called directly in dependency order, which is what that
@@ -72,17 +67,12 @@ from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, TrackerStore
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.nlu.extractors.spacy_entity_extractor import SpacyEntityExtractor
-from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import ENTITIES, TEXT
-from rasa.shared.nlu.training_data.message import Message
-from spacy.language import Language
-from spacy.tokens import Doc
+from rasa.shared.nlu.constants import TEXT
 
 logger = logging.getLogger(__name__)
 PINNED_RASA = "3.6.21"  # the version every reach below was read from and is tested against
@@ -292,30 +282,6 @@ def _run_in_dependency_order(
         raise GraphRunError("Error running runner.") from e
 
 
-_NER_ONLY = "ner"
-
-
-def _doc_for_text(self: SpacyNLP, model: Language, text: str) -> Doc:
-    # tokens, tags and lemmas for the tokenizer; the entity recogniser's output is not read
-    return model(self._preprocess_text(text), disable=[_NER_ONLY] if _NER_ONLY in model.pipe_names else [])
-
-
-def _entities_doc(nlp: Language, text: str) -> Doc:
-    if _NER_ONLY not in nlp.pipe_names:
-        return nlp(text)
-    return nlp.get_pipe(_NER_ONLY)(nlp.make_doc(text))  # type: ignore[operator]
-
-
-def _extract_entities_process(self: SpacyEntityExtractor, messages: list[Message], model: SpacyModel) -> list[Message]:
-    for message in messages:
-        doc = _entities_doc(model.model, message.get(TEXT))  # cased text: case matters to NER
-        extracted = self.filter_irrelevant_entities(
-            self.add_extractor_name(self._extract_entities(doc)), self._config["dimensions"]
-        )
-        message.set(ENTITIES, message.get(ENTITIES, []) + extracted, add_to_output=True)
-    return messages
-
-
 _ACTION_FAILED = "Encountered an exception while running action '"
 _turn_failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("turn_failures", default=None)
 
@@ -382,8 +348,6 @@ def apply() -> None:
     Event.resolve_by_type = staticmethod(_cached_resolve_by_type)  # type: ignore[method-assign,assignment]
     DaskGraphRunner.__init__ = _runner_init_deferring_ted  # type: ignore[method-assign]
     DaskGraphRunner.run = _run_in_dependency_order  # type: ignore[method-assign]
-    SpacyNLP._doc_for_text = _doc_for_text  # type: ignore[method-assign]
-    SpacyEntityExtractor.process = _extract_entities_process  # type: ignore[method-assign]
     # Rasa calls these hooks inside its ``except`` blocks: raising turns a reply that lost the
     # conversation's context into an error the channel answers with "try again"
     FailSafeTrackerStore.on_tracker_store_error = _raise_unavailable  # type: ignore[method-assign]

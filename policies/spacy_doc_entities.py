@@ -17,7 +17,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="SpacyNLP")
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False, model_from="NERSpacyNLP")
 class SpacyDocEntityExtractor(SpacyEntityExtractor):
     """``SpacyEntityExtractor`` (same config) over SpacyNLP's document; needs SpacyNLP ``case_sensitive: true``."""
 

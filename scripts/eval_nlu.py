@@ -215,7 +215,10 @@ def parse_all(model: Path, sets: dict[str, list[Row]]) -> tuple[dict[str, list[d
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
+    import rasa_internals
+
     configure_structlog(logging.WARNING)
+    rasa_internals.apply()  # as the server runs it
     agent = Agent.load(str(model))
 
     async def run() -> tuple[dict[str, list[dict[str, Any]]], tuple[float, float]]:
