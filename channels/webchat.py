@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 ROOT = Path(__file__).resolve().parent.parent
 SOCKETIO_PATH = "/socket.io"
+TYPING_EVENT = "bot_typing"  # {typing: bool}: the page shows the assistant typing while a turn runs
 
 
 def _secret() -> bytes:
@@ -191,7 +192,9 @@ class WebChatOutput(OutputChannel):
 
 class WebChatInput(InputChannel):
     """socket.io events: ``session_request`` {token?} → ``session_confirm`` {session_id, token};
-    ``user_uttered`` {message, token} → ``bot_uttered`` {text} (one per bot message)."""
+    ``user_uttered`` {message, token} → ``bot_typing`` {typing: true}, ``bot_uttered`` {text} (one
+    per bot message), then ``bot_typing`` {typing: false} when the turn is over (also when the bot
+    says nothing: a person has the conversation)."""
 
     @classmethod
     def name(cls) -> str:
@@ -296,20 +299,29 @@ class WebChatInput(InputChannel):
                 )
                 return
             await sio.enter_room(sid, session_id)
-            output = WebChatOutput(sio, history=self.history)
-            raw = data.get("message")
-            text, notes = clean_text(raw if isinstance(raw, str) else None)  # a list or object is not text
-            if not text:
-                await output.send_text_message(session_id, EMPTY_REPLY)
-                return
-            self.history.add(session_id, "user", text)  # as cleaned: no card number is kept
-            message = UserMessage(
-                text, output, session_id, input_channel=self.name(), metadata={"channel": "webchat", **notes}
-            )
-            app = app_ref.get("app")
-            if app is None:
-                logger.error("web chat message before server start")
-                return
-            await handle_guarded(app, on_new_message, message)
+            # the page shows "typing" from here until the turn is over, replies or not
+            await sio.emit(TYPING_EVENT, {"typing": True}, room=session_id)
+            try:
+                await self._handle(sio, session_id, data.get("message"), on_new_message)
+            finally:
+                await sio.emit(TYPING_EVENT, {"typing": False}, room=session_id)
 
         return bp
+
+    async def _handle(
+        self, sio: AsyncServer, session_id: str, raw: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """One debtor message of ``session_id``: cleaned, kept in the page's history, handled."""
+        output = WebChatOutput(sio, history=self.history)
+        text, notes = clean_text(raw if isinstance(raw, str) else None)  # a list or object is not text
+        if not text:
+            await output.send_text_message(session_id, EMPTY_REPLY)
+            return
+        self.history.add(session_id, "user", text)  # as cleaned: no card number is kept
+        message = UserMessage(
+            text, output, session_id, input_channel=self.name(), metadata={"channel": "webchat", **notes}
+        )
+        if self.app is None:
+            logger.error("web chat message before server start")
+            return
+        await handle_guarded(self.app, on_new_message, message)

@@ -14,15 +14,33 @@ from tests.conftest import Bot
 from tests.conversation.helpers import disclosure_due
 
 
+class PromptClient(socketio.AsyncClient):  # type: ignore[misc]
+    """A socket.io client whose ``disconnect`` does not wait for the long-poll under way to come
+    back (up to the server's ping interval, 25 s): the close packet still goes to the server."""
+
+    async def disconnect(self) -> None:
+        for namespace in self.namespaces:
+            await self._send_packet(self.packet_class(socketio.packet.DISCONNECT, namespace=namespace))
+        await self.eio.disconnect(abort=True)
+        await asyncio.sleep(0.2)  # the close packet's own request
+
+
 class ChatClient:
     """A socket.io client that records what the bot says."""
 
     def __init__(self, url: str, http_session: Any = None) -> None:
         self.url = url
-        self.sio = socketio.AsyncClient(reconnection=False, **({"http_session": http_session} if http_session else {}))
+        self.sio = PromptClient(reconnection=False, **({"http_session": http_session} if http_session else {}))
         self.received: list[dict[str, Any]] = []
         self.confirm: asyncio.Future[dict[str, Any]] | None = None
         self.errors: list[dict[str, Any]] = []
+        self.typing: list[bool] = []  # the bot_typing events, in order
+        self.turns_over = 0
+
+        @self.sio.on("bot_typing")
+        async def _typing(data: dict[str, Any]) -> None:
+            self.typing.append(bool(data.get("typing")))
+            self.turns_over += not data.get("typing")
 
         @self.sio.on("bot_uttered")
         async def _bot(data: dict[str, Any]) -> None:
@@ -45,14 +63,17 @@ class ChatClient:
         return await asyncio.wait_for(self.confirm, 10)
 
     async def say(self, text: str, token: str, quiet: float = 1.5, timeout: float = 30) -> list[str]:
-        """Send a message; collect bot texts until none arrive for ``quiet`` seconds."""
-        start = len(self.received)
+        """Send a message; collect bot texts until the server says the turn is over (``bot_typing``
+        false), or, if it never does, until none arrive for ``quiet`` seconds."""
+        start, turns = len(self.received), self.turns_over
         await self.sio.emit("user_uttered", {"message": text, "token": token})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last_count, last_change = start, loop.time()
         while loop.time() < deadline:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
+            if self.turns_over > turns:
+                break
             if len(self.received) != last_count:
                 last_count, last_change = len(self.received), loop.time()
             elif last_count > start and loop.time() - last_change > quiet:
@@ -76,6 +97,7 @@ def test_webchat_conversation_resumes_only_with_the_signed_token(bot: Bot, db_se
         session = await first.start()
         token = session["token"]
         greeting = await first.say("hello", token)
+        assert first.typing == [True, False]  # the page shows "typing" for the turn, then clears it
         # the business name only before right-party contact (12 CFR 1006.6(d)); no debt talk
         assert greeting[0] == "Hello, this is Example Lending.", (greeting, first.received, first.errors)
         assert not any("debt" in t.lower() for t in greeting)
@@ -114,6 +136,7 @@ def test_webchat_refuses_what_is_not_text_and_a_bad_collector_token(bot: Bot) ->
         token = (await client.start())["token"]
         for not_text in (["x"], {"text": "hi"}, 42):
             assert await client.say(not_text, token, quiet=0.5) == [EMPTY_REPLY], not_text  # type: ignore[arg-type]
+        assert client.typing == [True, False] * 3
         await client.sio.disconnect()
 
     asyncio.run(scenario())
