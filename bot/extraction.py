@@ -528,19 +528,31 @@ def find_amounts(
     return sorted(found + _without(en, decided), key=lambda a: a.start)
 
 
+# a bare number that counts periods or payments, or names a retirement plan, is not an amount:
+# "140 every 2 weeks", "100 for 6 months", "6 payments of 50", "from my 401k", "a 403(b)"
+_NOT_AMOUNT = re.compile(
+    r"\b\d+\s*(?:days?|weeks?|wks?|months?|years?|yrs?|payments?|instal?l?ments?|times)\b"
+    r"|\b(?:401|403|457)\s*\(?[kb]\)?(?![a-z])",
+    re.I,
+)
+
+
 def _find_amounts_en(text: str, default_currency: str, tz: str, now: datetime | None) -> list[AmountSpan]:
     norm = normalise_numbers(text)
     dates, impossible = _scan(text, today_in(tz, now), "MDY")
     date_spans = [(d.start, d.end) for d in [*dates, *impossible]] + [m.span() for m in _TIME.finditer(norm)]
+    not_amounts = [m.span() for m in _NOT_AMOUNT.finditer(norm)]
     found: list[AmountSpan] = []
     for match in _AMOUNT.finditer(norm):
         s, e = match.span("num")
         if any(s < de and ds < e for ds, de in date_spans):
             continue
+        word = (match.group("pre") or match.group("suf") or "").lower()
+        if not word and any(ns <= s and e <= ne for ns, ne in not_amounts):
+            continue
         number = Decimal(match.group("num").replace(",", ""))
         if match.group("k"):
             number *= 1000
-        word = (match.group("pre") or match.group("suf") or "").lower()
         currency = _CURRENCY_WORDS.get(word, default_currency)
         try:
             money = Money.of(number, currency)

@@ -216,3 +216,20 @@ def test_relative_dates_as_people_say_them(text: str, expected: list[date]) -> N
 def test_a_payment_reported_as_made_looks_back(text: str, expected: date) -> None:
     [span] = find_dates(text, "America/New_York", NOW)
     assert looking_back(span, today_in("America/New_York", NOW)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("would you take 4000 to close it out, i can get that from my 401k", ["4000.00"]),
+        ("maybe 140 every 2 weeks starting the 15th", ["140.00"]),
+        ("I have $2k in my 401(k) and a 403b", ["2000.00"]),
+        ("can I pay 100 for 6 months", ["100.00"]),
+        ("6 payments of 50", ["50.00"]),
+        ("2 payments of $100", ["100.00"]),
+        ("$50 payments", ["50.00"]),
+    ],
+)
+def test_numbers_that_count_periods_or_name_a_plan_are_not_amounts(text: str, amounts: list[str]) -> None:
+    # "401k" was read as $401,000 and "every 2 weeks" as $2
+    assert [str(a.money.amount) for a in find_amounts(text, "USD", "America/New_York")] == amounts
