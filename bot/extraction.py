@@ -571,6 +571,14 @@ def has_negative_amount(text: str) -> bool:
     return bool(_NEGATIVE.search(normalise_numbers(text)))
 
 
+# a whole date inside other words: 7/20/72, 20.07.1972, July 20 1972, 20 July 72
+_DOB_SHAPE = re.compile(
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+    r"|\b[a-z]{3,9}\.?\s+\d{1,2},?\s+(?:\d{4}|\d{2})\b|\b\d{1,2}\s+[a-z]{3,9}\.?,?\s+(?:\d{4}|\d{2})\b",
+    re.I,
+)
+
+
 def parse_date_of_birth(
     text: str, date_order: str = "MDY", today: date | None = None, language: str | None = None
 ) -> date | None:
@@ -604,6 +612,13 @@ def parse_date_of_birth(
         "PARSERS": ["custom-formats", "absolute-time"],  # "next year" is not a birth date
     }
     parsed = dateparser.parse(cleaned.strip(), languages=["en"], settings=settings)  # type: ignore[arg-type]
+    if parsed is None:
+        # words around the date ("its 7/20/72", "7/20/72 is my birthday"): the date alone
+        spans = [m.group(0) for m in _DOB_SHAPE.finditer(cleaned)]
+        parsed = next(
+            (p for p in (dateparser.parse(x, languages=["en"], settings=settings) for x in spans) if p),  # type: ignore[arg-type]
+            None,
+        )
     if parsed is None:
         return None
     value: date = parsed.date()

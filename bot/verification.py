@@ -6,6 +6,7 @@ Nothing about the debt may be disclosed before this passes (15 U.S.C. 1692b, 12 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -40,8 +41,8 @@ def second_factor_matches(record: IdentityRecord, text: str, factors: tuple[str,
 
     The last four must stand alone as a four-digit group, so "02139" never matches "2139".
     """
-    # voice: "zero two one three nine" arrives as "0 2 1 3 9"
-    text = _join_spoken_digits(text)
+    # voice: "zero two one three nine" arrives as "0 2 1 3 9"; full-width digits ("６０６０１") as ASCII
+    text = _join_spoken_digits(unicodedata.normalize("NFKC", text))
     wanted = normalise_postcode(record.postcode)
     if "postcode" in factors:
         for match in _UK_POSTCODE.finditer(text):

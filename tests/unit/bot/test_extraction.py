@@ -233,3 +233,8 @@ def test_a_payment_reported_as_made_looks_back(text: str, expected: date) -> Non
 def test_numbers_that_count_periods_or_name_a_plan_are_not_amounts(text: str, amounts: list[str]) -> None:
     # "401k" was read as $401,000 and "every 2 weeks" as $2
     assert [str(a.money.amount) for a in find_amounts(text, "USD", "America/New_York")] == amounts
+
+
+@pytest.mark.parametrize("text", ["its 7/20/72", "it's 07/20/72", "7/20/72 is my birthday", "i was born july 20 72 ok"])
+def test_a_date_of_birth_among_other_words(text: str) -> None:
+    assert parse_date_of_birth(text, today=date(2026, 12, 5)) == date(1972, 7, 20)

@@ -36,3 +36,11 @@ def test_references_and_phones() -> None:
     assert sender_phone("+447700900101") == "+447700900101"
     assert sender_phone("webchat-abc") is None
     assert sender_phone("+1") is None
+
+
+def test_full_width_digits_are_the_same_postcode() -> None:
+    # a phone keyboard in Chinese input mode types "６０６０１": it must not count as a wrong answer
+    record = IdentityRecord(date_of_birth=date(1972, 7, 20), postcode="60601", last_four="4471")
+    assert second_factor_matches(record, "６０６０１", ("postcode",))
+    assert second_factor_matches(record, "my zip is ６０６０１", ("postcode",))
+    assert not second_factor_matches(record, "６０６０２", ("postcode",))
