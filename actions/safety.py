@@ -58,22 +58,27 @@ def _hardship_events(tracker: Tracker, hardship: dict[str, Any]) -> list[EventTy
 class ActionNoteHardship(Action):
     """A hardship told inside another request ("my hours got cut, can we do 40 a month"): heard in
     words before anything else, recorded with the classifier's reading, and kept for the plans
-    (slots ``hardship_type``, ``hardship_duration``); then the action steps back out of the
-    dialogue's history (``ActionReverted``), so the request itself is answered next as if this
-    had not run."""
+    (slots ``hardship_type``, ``hardship_duration``; ``vulnerable`` when the reading is, with a
+    member of the team offered); then the action steps back out of the dialogue's history
+    (``ActionReverted``), so the request itself is answered next as if this had not run."""
 
     def name(self) -> str:
         return "action_note_hardship"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         hardship = tracker.latest_message.get("hardship") or {}
+        vulnerable = bool(hardship.get("vulnerable"))
         detail = f"type={hardship.get('type')} duration={hardship.get('duration')} within={_intent(tracker)}"
+        if vulnerable:
+            detail += f" vulnerability={hardship.get('vulnerability')}"
         log_event(tracker, "hardship_disclosed", detail=detail)
-        dispatcher.utter_message(response="utter_hardship_noted")
+        # vulnerable: the pace is theirs and a person is offered, not imposed (FCA FG21/1)
+        dispatcher.utter_message(response="utter_vulnerable_noted" if vulnerable else "utter_hardship_noted")
         if hardship.get("type") == "military":
             explain_scra(dispatcher, tracker)
         # the revert drops this action and its message from the state; the slots come after it
-        return [ActionReverted(), *_hardship_events(tracker, hardship)]
+        flagged = [SlotSet("vulnerable", True)] if vulnerable else []
+        return [ActionReverted(), *_hardship_events(tracker, hardship), *flagged]
 
 
 def _intent(tracker: Tracker) -> str | None:

@@ -15,12 +15,16 @@ confidence 1.0).
 - Form exits: ``form_exits`` maps a form to the intents that leave it, ``phrases`` (regular
   expressions, matched case-insensitively, for "never mind" however NLU reads it) and the action
   that does.
-- Hardship first: a message the classifier reads as vulnerable, whatever its intent, or as a
-  hardship whose intent is one of ``hardship_overrides`` (not understood, goodbye, ...), gets
-  ``hardship_action`` (care, and a person for vulnerability). A hardship told inside any other
-  request gets ``hardship_note_action``, which acknowledges and records it and steps back, so the
-  request is answered next. Once a conversation for a hardship; intents in
-  ``hardship_note_skip`` have their own handling.
+- Hardship first: a message the classifier reads as vulnerable, or as a hardship whose intent is
+  one of ``hardship_overrides`` (not understood, goodbye, ...), gets ``hardship_action`` (care, and
+  a person for vulnerability). A hardship told inside any other request gets
+  ``hardship_note_action``, which acknowledges and records it and steps back, so the request is
+  answered next; so does a vulnerable reading inside a request of ``vulnerable_answered`` (a
+  balance, a plan, a promise, how to pay, ...): the person is offered a member of the team and
+  the request is still answered, at their pace (FCA FG21/1 asks for care and a person offered; a
+  request left unanswered is neither). Once a conversation for a hardship, and once for a
+  vulnerable reading (slot ``vulnerable``); intents in ``hardship_note_skip`` have their own
+  handling.
 - On hold: while ``hold_slot`` is set (a dispute, attorney, bankruptcy, deceased report, cease
   request, crisis or Breathing Space) and identity is verified, collection intents get
   ``hold_action`` instead of a balance or a promise (before verification they start verification:
@@ -117,6 +121,8 @@ class SafetyPolicy(FixedPolicy):
             # a death reported is recorded (12 CFR 1006.2(e)); its reply and the bereavement team are the care
             "hardship_note_skip": ["inform_hardship", "express_distress", "deceased"],
             "hardship_overrides": [],
+            "vulnerable_answered": [],
+            "vulnerable_slot": "vulnerable",
             "hardship_confidence": 0.6,
             "form_exits": {},
             "confirm_action": "action_ask_clarification",
@@ -207,16 +213,20 @@ class SafetyPolicy(FixedPolicy):
         significant = bool(hardship.get("type")) and hardship.get("confidence", 0) >= self.config["hardship_confidence"]
         # once a conversation is enough: later messages ("my rent is 1400") mean something else
         fresh = significant and not _hardship_acknowledged(tracker, self._hardship_actions())
+        vulnerable = bool(hardship.get("vulnerable"))
+        answered = name in self.config["vulnerable_answered"]
         if name not in self.config["hardship_note_skip"] and (
-            hardship.get("vulnerable") or (fresh and name in self.config["hardship_overrides"])
+            (vulnerable and not answered) or (fresh and name in self.config["hardship_overrides"])
         ):
-            # "i have cancer" read as goodbye, or not understood, or a vulnerable person asking
-            # anything: the person matters more than the request (FCA FG21/1)
+            # "i have cancer" read as goodbye, or not understood, or a vulnerable person saying
+            # anything but a request: the person matters more than the dialogue (FCA FG21/1)
             result[domain.index_for_action(self.config["hardship_action"])] = 1.0
             return decided()
-        if fresh and name not in self.config["hardship_note_skip"]:
-            # a hardship told inside a request ("my hours got cut, can we do 40 a month"): heard
-            # first, then the request is answered (the note action steps back out of the way)
+        newly_vulnerable = vulnerable and not tracker.get_slot(self.config["vulnerable_slot"])
+        if (fresh or newly_vulnerable) and name not in self.config["hardship_note_skip"]:
+            # a hardship told inside a request ("my hours got cut, can we do 40 a month", "my mum
+            # passed in october, can I do 60 a month"): heard first, a person offered when
+            # vulnerable, then the request is answered (the note action steps back out of the way)
             result[domain.index_for_action(self.config["hardship_note_action"])] = 1.0
             return decided()
         if (

@@ -162,3 +162,24 @@ def test_a_recurring_offer_becomes_a_recurring_arrangement_and_a_changed_mind_re
     replaced = joined([bot.say(sender, "yes")])
     assert f"replaces your earlier arrangement ARR-{first.id}" in replaced, replaced
     assert _log(db_session, account.id, "arrangement_replaced")[-1].startswith(f"ARR-{first.id} replaced by ARR-")
+
+
+def test_a_vulnerable_debtor_asking_for_a_plan_is_offered_a_person_and_still_answered(
+    bot: Bot, db_session: Any, redis_server: Any
+) -> None:
+    """Changed rule: a vulnerability told inside a request was handed to a person and the request
+    left unanswered; now the person is offered, not imposed, and the request is answered."""
+    account = _account(db_session, "A-5073")
+    sender = _verify(bot, account)
+    replies = bot.say(
+        sender, "my dad passed away in october and i'm sorting out his house. could we do smaller monthly payments"
+    )
+    assert replies[0].startswith("Thank you for telling me"), replies
+    assert 'say "person" at any time' in replies[0], replies
+    assert "comes in each month" in joined([replies[1:]]), replies  # the plan's I&E questions begin
+    events = tracker_events(redis_server.port, sender)
+    assert True in slot_values(events, "vulnerable")
+    assert "vulnerability" not in slot_values(events, "handoff_reason")  # no ticket forced on them
+    assert [d for d in _log(db_session, account.id, "hardship_disclosed") if d and "vulnerability=" in d]
+    # the offer stands: asking for a person gets one
+    assert any("member of our team" in r for r in bot.say(sender, "person"))

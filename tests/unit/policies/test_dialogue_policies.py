@@ -175,8 +175,22 @@ def test_a_hardship_inside_a_request_is_heard_first_then_the_request_is_answered
         _with_hardship(_user("rent is 900 since my hours went down", "inform_finances", 0.9), "reduced_income"),
     )
     assert _predicted(safety, later, domain) != "action_note_hardship"
-    # vulnerability is met with care and a person, whatever was asked
+    # a vulnerable reading inside a request (changed rule: it was handed to a person, the request
+    # unanswered): care and a person offered, then the request is answered
     vulnerable = _with_hardship(
         _user("whats my balance, my wife died last week", "ask_balance", 0.9), "bereavement", vulnerable=True
     )
-    assert _predicted(safety, _tracker(domain, vulnerable), domain) == "action_acknowledge_hardship"
+    assert _predicted(safety, _tracker(domain, vulnerable), domain) == "action_note_hardship"
+    heard = _tracker(
+        domain,
+        vulnerable,
+        ActionExecuted("action_note_hardship"),
+        BotUttered("Thank you for telling me"),
+        ActionReverted(),
+        SlotSet("hardship_type", "bereavement"),
+        SlotSet("vulnerable", True),
+    )
+    assert _predicted(safety, heard, domain) == "action_start_verification"
+    # ... and with nothing asked, care and a person
+    nothing_asked = _with_hardship(_user("my wife died last week", "goodbye", 0.7), "bereavement", vulnerable=True)
+    assert _predicted(safety, _tracker(domain, nothing_asked), domain) == "action_acknowledge_hardship"
