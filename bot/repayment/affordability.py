@@ -37,8 +37,9 @@ class IERules:
     (words, periods per year), phrases that skip the questions, phrases that make an amount the
     debtor's offer to pay, per currency the monthly income (major units, ``Decimal``) below
     which a figure is read back before it is used, and the NLU intents of an attempted answer
-    (one with no amount is asked again rather than handed to the rest of the dialogue), and words
-    that mean an amount of zero ("nothing")."""
+    (one with no amount is asked again rather than handed to the rest of the dialogue), words
+    that mean an amount of zero ("nothing"), and the phrases that refuse an amount ("too much",
+    "还不起") unless an acceptance word comes first ("可以")."""
 
     income_keywords: tuple[str, ...]
     categories: dict[str, tuple[str, ...]]
@@ -48,6 +49,8 @@ class IERules:
     confirm_income_below: dict[str, Decimal]
     answer_intents: tuple[str, ...]
     zero_words: tuple[str, ...]
+    refusal_phrases: tuple[str, ...] = ()
+    acceptance_words: tuple[str, ...] = ()
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -88,6 +91,8 @@ def parse_rules(raw: dict[str, Any], where: str) -> IERules:
         confirm_income_below=parsed_floors,
         answer_intents=_words(raw.get("answer_intents"), f"{where}: field 'answer_intents'"),
         zero_words=_words(raw.get("zero_words"), f"{where}: field 'zero_words'"),
+        refusal_phrases=_words(raw.get("refusal_phrases"), f"{where}: field 'refusal_phrases'"),
+        acceptance_words=_words(raw.get("acceptance_words"), f"{where}: field 'acceptance_words'"),
     )
 
 
@@ -163,6 +168,38 @@ def _per_year(right: str, rules: IERules) -> int:
     return 12
 
 
+REFUSAL_REACH = 10  # characters after an amount within which a refusal still speaks of it
+
+
+def _refused(left: str, right: str, rules: IERules) -> bool:
+    """Whether the debtor says they cannot pay the amount between ``left`` and ``right``: a
+    refusal phrase just before it ("I can't do 100") or within :data:`REFUSAL_REACH` characters
+    after it ("100 is too much"), with no acceptance word between ("两千三可以 再多还不起")."""
+    refusal = _pattern(rules.refusal_phrases)
+    if any(not left[m.end() :].strip(" $£€¥") for m in refusal.finditer(left)):
+        return True
+    after = refusal.search(right)
+    if after is None or after.start() > REFUSAL_REACH:
+        return False
+    return _pattern(rules.acceptance_words).search(right[: after.start()]) is None
+
+
+def offered_amounts(text: str, currency: str, tz: str = "UTC", rules: IERules | None = None) -> list[AmountSpan]:
+    """The amounts of ``text`` (:func:`bot.extraction.find_amounts`) but those the debtor refuses
+    (:func:`_refused`: "100 is too much", "四千多我真的还不起"), in order."""
+    rules = rules or ie_rules()
+    amounts = find_amounts(text, currency, tz)
+    return [
+        span
+        for i, span in enumerate(amounts)
+        if not _refused(
+            text[amounts[i - 1].end if i else 0 : span.start],
+            text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)],
+            rules,
+        )
+    ]
+
+
 def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | None = None) -> Statement:
     """Income and outgoings in ``text`` (monthly figures in ``currency`` unless the text names one).
 
@@ -182,6 +219,8 @@ def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | N
     for i, span in enumerate(amounts):
         left = text[amounts[i - 1].end if i else 0 : span.start]
         right = text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
+        if _refused(left, right, rules):
+            continue  # "100 is too much", "四千多我真的还不起": said, but not offered
         # a separator ends what the words on the right can say about this amount
         right_clause = re.split(r"[,;.]|\band\b", right, maxsplit=1)[0]
         value = monthly(span.money, _per_year(right_clause, rules))

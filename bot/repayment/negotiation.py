@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bot.extraction import find_amounts, find_recurrences, normalise_numbers, today_in
 from bot.money import Money
-from bot.repayment.affordability import read_statement
+from bot.repayment.affordability import offered_amounts, read_statement
 from bot.repayment.plans import PlanOption
 
 ORDINALS = {
@@ -145,14 +145,14 @@ def read_offer(text: str, balance: Money, tz: str = "UTC", settling: bool = Fals
     amount = statement.offers[0] if statement.offers else statement.unlabelled[0]
     recurring = _recurring(text, tz)
     if recurring is not None:
-        raw = amount if statement.offers else next(a.money for a in find_amounts(text, balance.currency, tz))
+        raw = amount if statement.offers else next(a.money for a in offered_amounts(text, balance.currency, tz))
         return Offer("instalments", raw, recurring[0], recurring[1])
     frequency = next((kind for kind, pattern in FREQUENCY_WORDS if pattern.search(text)), None)
     if frequency is None and (settling or _SETTLE.search(text)):
         # the statement reader made it monthly only when a period word was there: none here
         return Offer("settlement", amount)
     if frequency is not None:
-        raw = amount if statement.offers else next(a.money for a in find_amounts(text, balance.currency, tz))
+        raw = amount if statement.offers else next(a.money for a in offered_amounts(text, balance.currency, tz))
         return Offer("instalments", raw, frequency)
     if statement.offers or _OFFER_CUE.search(text):
         return Offer("instalments", amount, "monthly")

@@ -84,6 +84,23 @@ def test_a_bad_ie_file_names_the_field() -> None:
         parse_rules(raw, "x")
 
 
+@pytest.mark.parametrize(
+    ("text", "currency", "offered"),
+    [
+        # a new-user trial: the amount said to be unaffordable was taken as the offer
+        ("12期不行吗 6期每个月四千多我真的还不起 每个月两千三可以", "CNY", "2300.00"),
+        ("不是 我是说四千太多了 每个月两千三行不行", "CNY", "2300.00"),
+        ("每个月两千三可以 再多还不起", "CNY", "2300.00"),  # accepted before the refusal
+        ("100 is too much, i can do 60 a month", "USD", "60.00"),
+        ("i can't do 100, maybe 60 a month", "USD", "60.00"),
+        ("i cant afford much, maybe 50 a month", "USD", "50.00"),  # the refusal is not next to it
+    ],
+)
+def test_an_amount_the_debtor_refuses_is_not_their_offer(text: str, currency: str, offered: str) -> None:
+    offer = read_offer(text, Money(2_400_000, currency), "Asia/Shanghai")
+    assert offer is not None and str(offer.amount.amount) == offered, offer
+
+
 def test_choices_by_number_words_and_amount() -> None:
     options = propose(PlanRequest(usd("3800"), 95, "US-CA", TODAY))
     kinds = [(o.kind, o.frequency) for o in options]
