@@ -228,11 +228,9 @@ class WebChatInput(InputChannel):
         self.sio = sio
         # mounts socket.io at SOCKETIO_PATH on the app when the blueprint is registered
         bp = SocketBlueprint(sio, SOCKETIO_PATH, "collections_webchat", module.__name__ if module else None)
-        app_ref: dict[str, Any] = {}
 
         @bp.listener("after_server_start")
         async def _attach(app: Any, _loop: Any) -> None:
-            app_ref["app"] = app
             self.app = app
 
         @bp.route("/", methods=["GET"])

@@ -12,6 +12,7 @@ words and skip phrases are data (``data/income_expenditure.yml``). All figures a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -102,6 +103,7 @@ def ie_rules(path: Path = DATA) -> IERules:
     return parse_rules(yaml.safe_load(path.read_text()) or {}, f"data/{path.name}")
 
 
+@cache
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """Any of ``words`` as whole words; a Chinese word matches anywhere (Chinese has no spaces)."""
     ordered = sorted(words, key=len, reverse=True)
@@ -184,19 +186,22 @@ def _refused(left: str, right: str, rules: IERules) -> bool:
     return _pattern(rules.acceptance_words).search(right[: after.start()]) is None
 
 
+def _in_context(text: str, amounts: list[AmountSpan]) -> Iterator[tuple[AmountSpan, str, str]]:
+    """Each amount with the text on its left since the previous amount and on its right up to the next."""
+    for i, span in enumerate(amounts):
+        left = text[amounts[i - 1].end if i else 0 : span.start]
+        right = text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
+        yield span, left, right
+
+
 def offered_amounts(text: str, currency: str, tz: str = "UTC", rules: IERules | None = None) -> list[AmountSpan]:
     """The amounts of ``text`` (:func:`bot.extraction.find_amounts`) but those the debtor refuses
     (:func:`_refused`: "100 is too much", "四千多我真的还不起"), in order."""
     rules = rules or ie_rules()
-    amounts = find_amounts(text, currency, tz)
     return [
         span
-        for i, span in enumerate(amounts)
-        if not _refused(
-            text[amounts[i - 1].end if i else 0 : span.start],
-            text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)],
-            rules,
-        )
+        for span, left, right in _in_context(text, find_amounts(text, currency, tz))
+        if not _refused(left, right, rules)
     ]
 
 
@@ -216,9 +221,7 @@ def read_statement(text: str, currency: str, tz: str = "UTC", rules: IERules | N
     outgoings: dict[str, Money] = {}
     unlabelled: list[Money] = []
     offers: list[Money] = []
-    for i, span in enumerate(amounts):
-        left = text[amounts[i - 1].end if i else 0 : span.start]
-        right = text[span.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
+    for span, left, right in _in_context(text, amounts):
         if _refused(left, right, rules):
             continue  # "100 is too much", "四千多我真的还不起": said, but not offered
         # a separator ends what the words on the right can say about this amount

@@ -148,6 +148,11 @@ def _with_hardship(event: UserUttered, kind: str, confidence: float = 0.9, vulne
     return UserUttered(event.text, parse["intent"], [], parse)
 
 
+def _noted(domain: Domain, request: UserUttered, said: str, *slots: SlotSet) -> DialogueStateTracker:
+    """The tracker after the note action heard ``request``: it spoke, stepped back, set ``slots``."""
+    return _tracker(domain, request, ActionExecuted("action_note_hardship"), BotUttered(said), ActionReverted(), *slots)
+
+
 def test_a_hardship_inside_a_request_is_heard_first_then_the_request_is_answered(
     domain: Domain, tmp_path: Path
 ) -> None:
@@ -157,14 +162,7 @@ def test_a_hardship_inside_a_request_is_heard_first_then_the_request_is_answered
     )
     assert _predicted(safety, _tracker(domain, request), domain) == "action_note_hardship"
     # what the note action leaves: it stepped back, so the request is next, and not heard twice
-    noted = _tracker(
-        domain,
-        request,
-        ActionExecuted("action_note_hardship"),
-        BotUttered("I'm sorry to hear that"),
-        ActionReverted(),
-        SlotSet("hardship_type", "reduced_income"),
-    )
+    noted = _noted(domain, request, "I'm sorry to hear that", SlotSet("hardship_type", "reduced_income"))
     assert noted.latest_action_name == "action_listen"
     # the request's own handling follows: here a plan needs the debtor verified first
     assert _predicted(safety, noted, domain) == "action_start_verification"
@@ -181,12 +179,10 @@ def test_a_hardship_inside_a_request_is_heard_first_then_the_request_is_answered
         _user("whats my balance, my wife died last week", "ask_balance", 0.9), "bereavement", vulnerable=True
     )
     assert _predicted(safety, _tracker(domain, vulnerable), domain) == "action_note_hardship"
-    heard = _tracker(
+    heard = _noted(
         domain,
         vulnerable,
-        ActionExecuted("action_note_hardship"),
-        BotUttered("Thank you for telling me"),
-        ActionReverted(),
+        "Thank you for telling me",
         SlotSet("hardship_type", "bereavement"),
         SlotSet("vulnerable", True),
     )
